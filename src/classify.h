@@ -1,0 +1,44 @@
+/* classify.h - nDPI per flow until it decides, then the label.
+ *
+ * Follows nDPI 4.2's sequence (docs: NDPI-4.2.md): one detection module per
+ * run; per flow an ndpi_flow_struct fed every packet until nDPI has a
+ * protocol and wants no extra packets, or the cap (80 TCP / 24 other
+ * packets, ndpiReader's defaults) is reached; then giveup (with port guess)
+ * for undecided flows, the detail is copied out and nDPI's state freed, so a
+ * decided flow costs only its flow record. */
+#ifndef LYNCAUDIT_CLASSIFY_H
+#define LYNCAUDIT_CLASSIFY_H
+
+#include <stddef.h>
+
+#include "decode.h"
+#include "flow.h"
+
+struct classify;
+
+struct classify *classify_new(char *err, size_t errlen);
+void classify_free(struct classify *c);
+
+/* Gives the packet to nDPI if the flow is still undecided. */
+void classify_packet(struct classify *c, struct flow *f, const struct packet *p);
+
+/* Decides an undecided flow now (giveup) and frees its nDPI state; call at flow end. */
+void classify_finish(struct classify *c, struct flow *f);
+
+/* Frees what the label holds (nDPI state, detail). */
+void classify_release(struct flow *f);
+
+/* The flow's label: lower-case protocol name, or "unknown" when nDPI matched
+ * nothing by inspection (a port guess is not a match: see app_detail). */
+const char *classify_app(const struct classify *c, const struct flow *f, char *buf, size_t len);
+
+/* nDPI's own name for a protocol id ("TLS", "Unknown"). */
+const char *classify_proto_name(const struct classify *c, unsigned id);
+
+/* nDPI's confidence name for the flow ("DPI", "Match by port" ...). */
+const char *classify_confidence_name(const struct flow *f);
+
+/* The nDPI library version string. */
+const char *classify_ndpi_version(void);
+
+#endif

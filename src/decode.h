@@ -1,0 +1,54 @@
+/* decode.h - link, network and transport headers into a struct packet.
+ *
+ * decode_packet() never allocates and keeps no state: everything it finds
+ * points into the caller's buffer. Supported link types: Ethernet (802.1Q,
+ * 802.1ad/QinQ, MPLS), Linux cooked SLL and SLL2, raw IPv4/IPv6, BSD
+ * loopback (null and loop), NFLOG. IPv4 and IPv6 (extension headers
+ * skipped), IP-in-IP and IPv6-in-IP tunnels (the inner header is used). */
+#ifndef LYNCAUDIT_DECODE_H
+#define LYNCAUDIT_DECODE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+enum decode_result {
+    DECODE_OK = 0,
+    DECODE_NOT_IP,      /* ARP, LLDP, unknown ethertype: not a flow */
+    DECODE_TRUNCATED,   /* headers cut short by the snaplen or the file */
+    DECODE_MALFORMED,   /* impossible header values */
+    DECODE_BAD_LINK,    /* link type we do not read */
+};
+
+#define TCPF_FIN 0x01
+#define TCPF_SYN 0x02
+#define TCPF_RST 0x04
+#define TCPF_ACK 0x10
+
+struct packet {
+    uint64_t ts_us;          /* capture time, microseconds since the epoch */
+    uint32_t wirelen;        /* frame length on the wire */
+    const uint8_t *l3;       /* the (innermost) IP header, for nDPI */
+    uint16_t l3len;          /* IP length actually captured, trimmed to the IP total length */
+    uint8_t ipver;           /* 4 or 6 */
+    uint8_t proto;           /* IP protocol of the transport */
+    uint8_t src[16], dst[16];/* IPv4 uses the first 4 bytes */
+    uint16_t sport, dport;   /* 0 for protocols without ports */
+    uint8_t tcp_flags;
+    bool fragment;           /* a non-first IP fragment: ports unknown */
+    bool frag_first;         /* the first fragment of a fragmented datagram */
+    uint32_t frag_id;        /* IPv4 or IPv6 fragment identification */
+    const uint8_t *payload;  /* transport payload (captured part) */
+    uint32_t payload_len;
+};
+
+/* Decodes one captured frame of link type `dlt` (a DLT_ value from pcap_datalink).
+ * Fills *pkt (ts_us and wirelen are the caller's) and says what it found. */
+enum decode_result decode_packet(int dlt, const uint8_t *data, uint32_t caplen,
+                                 struct packet *pkt);
+
+/* True when decode_packet knows the link type. */
+bool decode_link_supported(int dlt);
+
+const char *decode_result_name(enum decode_result r);
+
+#endif

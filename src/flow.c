@@ -1,0 +1,368 @@
+/* flow.c - the flow table (see flow.h).
+ *
+ * A chained hash table (power-of-two buckets, doubled at load 1) finds the
+ * flow; four activity lists, each ordered by the table clock, find what
+ * expires: the head of each list is its oldest flow, so expiry and eviction
+ * look at four heads, not at every flow. */
+#include "flow.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define FRAG_SLOTS 1024
+
+struct flow_listhead {
+    struct flow *head, *tail;
+};
+
+/* A first fragment's ports, so later fragments of the datagram join its flow. */
+struct frag_slot {
+    uint8_t src[16], dst[16];
+    uint32_t id;
+    uint16_t sport, dport;
+    uint8_t proto, used;
+};
+
+struct flow_table {
+    struct flow **buckets;
+    size_t nbuckets;
+    struct flow_listhead lists[FLOW_LIST_N];
+    struct flow_config cfg;
+    flow_end_fn on_end;
+    void *ctx;
+    uint64_t now_us;
+    struct flow_stats stats;
+    struct frag_slot frags[FRAG_SLOTS];
+};
+
+static uint64_t mix64(uint64_t x)
+{
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdULL;
+    x ^= x >> 33;
+    x *= 0xc4ceb9fe1a85ec53ULL;
+    x ^= x >> 33;
+    return x;
+}
+
+static uint64_t key_hash(const struct flow_key *k)
+{
+    uint64_t w[5];
+    memcpy(w, k->a, 16);
+    memcpy(w + 2, k->b, 16);
+    w[4] = ((uint64_t)k->pa << 32) | ((uint64_t)k->pb << 16) | ((uint64_t)k->proto << 8) | k->ipver;
+    uint64_t h = 0x9E3779B97F4A7C15ULL;
+    for (int i = 0; i < 5; i++)
+        h = mix64(h ^ w[i]) + (uint64_t)i;
+    return h;
+}
+
+static void list_unlink(struct flow_table *t, struct flow *f)
+{
+    struct flow_listhead *l = &t->lists[f->list];
+    if (f->prev)
+        f->prev->next = f->next;
+    else
+        l->head = f->next;
+    if (f->next)
+        f->next->prev = f->prev;
+    else
+        l->tail = f->prev;
+    f->prev = f->next = NULL;
+}
+
+static void list_append(struct flow_table *t, struct flow *f, uint8_t list)
+{
+    struct flow_listhead *l = &t->lists[list];
+    f->list = list;
+    f->next = NULL;
+    f->prev = l->tail;
+    if (l->tail)
+        l->tail->next = f;
+    else
+        l->head = f;
+    l->tail = f;
+}
+
+struct flow_table *flow_table_new(const struct flow_config *cfg, flow_end_fn on_end, void *ctx)
+{
+    struct flow_table *t = calloc(1, sizeof *t);
+    if (!t)
+        return NULL;
+    t->nbuckets = 4096;
+    t->buckets = calloc(t->nbuckets, sizeof *t->buckets);
+    if (!t->buckets) {
+        free(t);
+        return NULL;
+    }
+    t->cfg = *cfg;
+    t->on_end = on_end;
+    t->ctx = ctx;
+    return t;
+}
+
+static void grow(struct flow_table *t)
+{
+    size_t n = t->nbuckets * 2;
+    struct flow **b = calloc(n, sizeof *b);
+    if (!b)
+        return; /* keep the longer chains: slower, still correct */
+    for (size_t i = 0; i < t->nbuckets; i++) {
+        struct flow *f = t->buckets[i];
+        while (f) {
+            struct flow *nx = f->hnext;
+            size_t j = key_hash(&f->key) & (n - 1);
+            f->hnext = b[j];
+            b[j] = f;
+            f = nx;
+        }
+    }
+    free(t->buckets);
+    t->buckets = b;
+    t->nbuckets = n;
+}
+
+/* Unlinks f everywhere, hands it to on_end with reason `why`, frees it. */
+static void end_flow(struct flow_table *t, struct flow *f, enum flow_end why)
+{
+    struct flow **pp = &t->buckets[key_hash(&f->key) & (t->nbuckets - 1)];
+    while (*pp && *pp != f)
+        pp = &(*pp)->hnext;
+    if (*pp)
+        *pp = f->hnext;
+    list_unlink(t, f);
+    if (f->end == FLOW_END_NONE || why == FLOW_END_EVICTED)
+        f->end = (uint8_t)why;
+    t->stats.ended++;
+    t->stats.live--;
+    if (why == FLOW_END_EVICTED)
+        t->stats.evicted++;
+    t->on_end(f, t->ctx);
+    free(f);
+}
+
+static uint64_t idle_of(const struct flow_table *t, uint8_t list)
+{
+    switch (list) {
+    case FLOW_LIST_TCP: return t->cfg.tcp_idle_us;
+    case FLOW_LIST_UDP: return t->cfg.udp_idle_us;
+    case FLOW_LIST_OTHER: return t->cfg.other_idle_us;
+    default: return t->cfg.linger_us;
+    }
+}
+
+void flow_table_expire(struct flow_table *t, uint64_t now_us)
+{
+    if (now_us > t->now_us)
+        t->now_us = now_us;
+    for (uint8_t l = 0; l < FLOW_LIST_N; l++) {
+        uint64_t idle = idle_of(t, l);
+        if (idle == 0 && l != FLOW_LIST_CLOSING)
+            continue;
+        struct flow *f;
+        while ((f = t->lists[l].head) && f->active_us + idle < t->now_us)
+            end_flow(t, f, l == FLOW_LIST_CLOSING ? (enum flow_end)f->end : FLOW_END_IDLE);
+    }
+}
+
+/* The oldest flow by activity among the list heads, closed flows first. */
+static void evict_one(struct flow_table *t)
+{
+    struct flow *victim = t->lists[FLOW_LIST_CLOSING].head;
+    if (!victim) {
+        for (int l = 0; l < FLOW_LIST_CLOSING; l++) {
+            struct flow *h = t->lists[l].head;
+            if (h && (!victim || h->active_us < victim->active_us))
+                victim = h;
+        }
+    }
+    if (victim)
+        end_flow(t, victim, FLOW_END_EVICTED);
+}
+
+static void make_key(const struct packet *p, uint16_t sport, uint16_t dport, struct flow_key *k,
+                     bool *src_is_a)
+{
+    size_t alen = p->ipver == 4 ? 4 : 16;
+    int c = memcmp(p->src, p->dst, alen);
+    bool a = c < 0 || (c == 0 && sport <= dport);
+    memset(k, 0, sizeof *k);
+    memcpy(k->a, a ? p->src : p->dst, alen);
+    memcpy(k->b, a ? p->dst : p->src, alen);
+    k->pa = a ? sport : dport;
+    k->pb = a ? dport : sport;
+    k->proto = p->proto;
+    k->ipver = p->ipver;
+    *src_is_a = a;
+}
+
+/* Ports for a fragment: remembered from the first fragment of the datagram. */
+static void frag_ports(struct flow_table *t, const struct packet *p, uint16_t *sport, uint16_t *dport)
+{
+    uint32_t h = (uint32_t)mix64(((uint64_t)p->frag_id << 8) ^ p->proto ^
+                                 ((uint64_t)p->src[p->ipver == 4 ? 3 : 15] << 40) ^
+                                 ((uint64_t)p->dst[p->ipver == 4 ? 3 : 15] << 48)) &
+                 (FRAG_SLOTS - 1);
+    struct frag_slot *s = &t->frags[h];
+    if (p->frag_first) {
+        memcpy(s->src, p->src, 16);
+        memcpy(s->dst, p->dst, 16);
+        s->id = p->frag_id;
+        s->proto = p->proto;
+        s->sport = p->sport;
+        s->dport = p->dport;
+        s->used = 1;
+    } else if (p->fragment && s->used && s->id == p->frag_id && s->proto == p->proto &&
+               !memcmp(s->src, p->src, 16) && !memcmp(s->dst, p->dst, 16)) {
+        *sport = s->sport;
+        *dport = s->dport;
+    }
+}
+
+static uint8_t list_for(uint8_t proto)
+{
+    return proto == 6 ? FLOW_LIST_TCP : (proto == 17 || proto == 136) ? FLOW_LIST_UDP : FLOW_LIST_OTHER;
+}
+
+struct flow *flow_packet(struct flow_table *t, const struct packet *p, int *dir, bool *is_new)
+{
+    if (p->ts_us > t->now_us)
+        t->now_us = p->ts_us;
+    uint16_t sport = p->sport, dport = p->dport;
+    if (p->fragment || p->frag_first)
+        frag_ports(t, p, &sport, &dport);
+
+    struct flow_key k;
+    bool from_a;
+    make_key(p, sport, dport, &k, &from_a);
+    uint64_t h = key_hash(&k);
+    struct flow *f = t->buckets[h & (t->nbuckets - 1)];
+    while (f && memcmp(&f->key, &k, sizeof k) != 0)
+        f = f->hnext;
+
+    bool syn_only = p->proto == 6 && !p->fragment && (p->tcp_flags & (TCPF_SYN | TCPF_ACK)) == TCPF_SYN;
+    /* A new SYN on a closed connection starts a new flow (port reuse). */
+    if (f && syn_only && f->list == FLOW_LIST_CLOSING) {
+        end_flow(t, f, (enum flow_end)f->end);
+        f = NULL;
+    }
+
+    *is_new = false;
+    if (!f) {
+        if (t->cfg.max_flows && t->stats.live >= t->cfg.max_flows)
+            evict_one(t);
+        f = calloc(1, sizeof *f);
+        if (!f)
+            return NULL;
+        f->key = k;
+        f->first_us = f->last_us = p->ts_us;
+        /* The SYN-ACK's receiver initiated; otherwise the first sender did. */
+        bool synack = p->proto == 6 && !p->fragment &&
+                      (p->tcp_flags & (TCPF_SYN | TCPF_ACK)) == (TCPF_SYN | TCPF_ACK);
+        f->src_is_a = synack ? !from_a : from_a;
+        if (t->stats.live * 1 >= t->nbuckets)
+            grow(t);
+        size_t b = h & (t->nbuckets - 1);
+        f->hnext = t->buckets[b];
+        t->buckets[b] = f;
+        list_append(t, f, list_for(p->proto));
+        t->stats.created++;
+        t->stats.live++;
+        if (t->stats.live > t->stats.peak_live)
+            t->stats.peak_live = t->stats.live;
+        *is_new = true;
+    } else {
+        list_unlink(t, f);
+        list_append(t, f, f->list);
+    }
+
+    int d = (from_a == (bool)f->src_is_a) ? 0 : 1;
+    *dir = d;
+    f->pkts[d]++;
+    f->bytes[d] += p->wirelen;
+    if (p->ts_us < f->first_us)
+        f->first_us = p->ts_us;
+    if (p->ts_us > f->last_us)
+        f->last_us = p->ts_us;
+    f->active_us = t->now_us;
+
+    if (p->proto == 6 && !p->fragment && f->list != FLOW_LIST_CLOSING) {
+        if (p->tcp_flags & TCPF_RST) {
+            f->end = FLOW_END_RST;
+        } else if (p->tcp_flags & TCPF_FIN) {
+            f->tcp_fin |= (uint8_t)(1u << d);
+            if (f->tcp_fin == 3)
+                f->end = FLOW_END_FIN;
+        }
+        if (f->end != FLOW_END_NONE) {
+            list_unlink(t, f);
+            list_append(t, f, FLOW_LIST_CLOSING);
+        }
+    }
+    return f;
+}
+
+void flow_table_end_all(struct flow_table *t)
+{
+    for (int l = 0; l < FLOW_LIST_N; l++) {
+        struct flow *f;
+        while ((f = t->lists[l].head))
+            end_flow(t, f, l == FLOW_LIST_CLOSING ? (enum flow_end)f->end : FLOW_END_EOF);
+    }
+}
+
+void flow_table_free(struct flow_table *t)
+{
+    if (!t)
+        return;
+    flow_table_end_all(t);
+    free(t->buckets);
+    free(t);
+}
+
+const struct flow_stats *flow_table_stats(const struct flow_table *t)
+{
+    return &t->stats;
+}
+
+void flow_endpoints(const struct flow *f, const uint8_t **src, uint16_t *sport, const uint8_t **dst,
+                    uint16_t *dport)
+{
+    if (f->src_is_a) {
+        *src = f->key.a, *sport = f->key.pa, *dst = f->key.b, *dport = f->key.pb;
+    } else {
+        *src = f->key.b, *sport = f->key.pb, *dst = f->key.a, *dport = f->key.pa;
+    }
+}
+
+const char *flow_end_name(enum flow_end e)
+{
+    switch (e) {
+    case FLOW_END_FIN: return "fin";
+    case FLOW_END_RST: return "rst";
+    case FLOW_END_IDLE: return "idle";
+    case FLOW_END_EVICTED: return "evicted";
+    case FLOW_END_EOF: return "end";
+    default: return "end";
+    }
+}
+
+const char *flow_transport_name(uint8_t proto, uint8_t ipver, char buf[16])
+{
+    switch (proto) {
+    case 1: return "icmp";
+    case 2: return "igmp";
+    case 6: return "tcp";
+    case 17: return "udp";
+    case 47: return "gre";
+    case 50: return "esp";
+    case 51: return "ah";
+    case 58: return ipver == 6 ? "icmp6" : "ip-58";
+    case 132: return "sctp";
+    case 136: return "udplite";
+    default:
+        snprintf(buf, 16, "ip-%u", proto);
+        return buf;
+    }
+}

@@ -1,0 +1,99 @@
+/* flow.h - bidirectional flows keyed by the canonical 5-tuple.
+ *
+ * The table owns its flows. A flow ends at TCP close (after a short linger
+ * for stragglers), after an idle timeout, when evicted by the live-flow cap,
+ * or at flow_table_end_all(); each end is handed to the `on_end` callback
+ * exactly once, then the flow is freed. Time is capture time: the table's
+ * clock is the newest packet timestamp seen, so reading a file expires flows
+ * exactly as watching the wire would. */
+#ifndef LYNCAUDIT_FLOW_H
+#define LYNCAUDIT_FLOW_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "decode.h"
+
+enum flow_end {
+    FLOW_END_NONE = 0,
+    FLOW_END_FIN,
+    FLOW_END_RST,
+    FLOW_END_IDLE,
+    FLOW_END_EVICTED,
+    FLOW_END_EOF, /* end of input, or the run was stopped */
+};
+
+enum flow_list_id { FLOW_LIST_TCP, FLOW_LIST_UDP, FLOW_LIST_OTHER, FLOW_LIST_CLOSING, FLOW_LIST_N };
+
+struct flow_key {
+    uint8_t a[16], b[16]; /* the lower (address, port) end first */
+    uint16_t pa, pb;
+    uint8_t proto, ipver;
+};
+
+/* What classify decides; flow only stores it. */
+struct flow_label {
+    void *dpi;            /* classify's live state; NULL once decided */
+    char *detail;         /* malloc'd text, or NULL */
+    uint16_t ndpi_master, ndpi_app;
+    uint16_t lync;        /* classify's own label id (0: none) */
+    uint8_t confidence;
+    uint8_t fed;          /* packets given to nDPI so far */
+    bool done;
+};
+
+struct flow {
+    struct flow_key key;
+    struct flow *hnext;           /* hash chain */
+    struct flow *prev, *next;     /* activity list, oldest first */
+    uint64_t first_us, last_us;   /* capture timestamps */
+    uint64_t active_us;           /* table clock at the last packet (monotonic) */
+    uint64_t pkts[2], bytes[2];   /* [0]: initiator -> responder */
+    struct flow_label label;
+    uint8_t src_is_a;             /* the initiator is key end a */
+    uint8_t list;                 /* enum flow_list_id */
+    uint8_t tcp_fin;              /* bit 0: initiator sent FIN, bit 1: responder */
+    uint8_t end;                  /* enum flow_end once closing */
+};
+
+struct flow_config {
+    uint64_t tcp_idle_us, udp_idle_us, other_idle_us; /* 0: never */
+    uint64_t linger_us;   /* how long a closed TCP flow waits for stragglers */
+    size_t max_flows;     /* 0: no cap */
+};
+
+typedef void (*flow_end_fn)(struct flow *f, void *ctx);
+
+struct flow_stats {
+    uint64_t created, ended, evicted, live, peak_live;
+};
+
+struct flow_table;
+
+struct flow_table *flow_table_new(const struct flow_config *cfg, flow_end_fn on_end, void *ctx);
+void flow_table_free(struct flow_table *t);
+
+/* Finds or creates the flow of a decoded packet, counts the packet in it and
+ * sets *dir (0: from the initiator) and *is_new. Returns NULL only when
+ * memory runs out. */
+struct flow *flow_packet(struct flow_table *t, const struct packet *pkt, int *dir, bool *is_new);
+
+/* Ends flows idle past their timeout or past their linger, at clock now_us. */
+void flow_table_expire(struct flow_table *t, uint64_t now_us);
+
+/* Ends every live flow with FLOW_END_EOF. */
+void flow_table_end_all(struct flow_table *t);
+
+const struct flow_stats *flow_table_stats(const struct flow_table *t);
+
+/* The flow's initiator and responder: addresses (16 bytes), ports. */
+void flow_endpoints(const struct flow *f, const uint8_t **src, uint16_t *sport,
+                    const uint8_t **dst, uint16_t *dport);
+
+const char *flow_end_name(enum flow_end e);
+
+/* Lower-case transport name for an IP protocol number (buf for the rest). */
+const char *flow_transport_name(uint8_t proto, uint8_t ipver, char buf[16]);
+
+#endif

@@ -1,0 +1,431 @@
+/* main.c - lyncaudit: command line, the run, signals.
+ *
+ * Wires the stages together: source -> decode -> flow -> classify -> store,
+ * then the report. The only global mutable state of the program is the
+ * signal flag below. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "classify.h"
+#include "decode.h"
+#include "flow.h"
+#include "report.h"
+#include "source.h"
+#include "store.h"
+
+#ifndef LYNCAUDIT_VERSION
+#define LYNCAUDIT_VERSION "0.1.0"
+#endif
+
+#define EXIT_COMPLIANT 0
+#define EXIT_VIOLATIONS 1
+#define EXIT_TROUBLE 2
+
+static volatile sig_atomic_t g_stop;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    g_stop = 1;
+}
+
+struct options {
+    const char *db_path;
+    char **files;
+    int nfiles;
+    char *filter;
+    int quiet, verbose, json;
+    long idle_timeout; /* seconds; -1: per-transport defaults */
+    long max_flows;
+};
+
+/* What the flow-end callback needs. */
+struct run {
+    struct classify *cls;
+    struct store *store;
+    struct store_counters counters;
+    bool store_failed;
+};
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "Usage: lyncaudit [options] FILE... [FILTER]\n"
+            "Audit Lync Server 2013 / Skype for Business traffic in capture files (pcap or\n"
+            "pcapng, several in a row as one run) and store every flow in SQLite.\n"
+            "A trailing tcpdump-style FILTER expression selects packets (e.g. 'udp port 3478').\n"
+            "\n"
+            "Options:\n"
+            "  -d, --database FILE    SQLite database to append this run to (default: lyncaudit.db)\n"
+            "  -q, --quiet            print nothing but errors\n"
+            "  -v, --verbose          say more (per file, undecodable packets)\n"
+            "      --json             print the end-of-run summary as JSON on stdout\n"
+            "      --idle-timeout S   end a flow after S seconds without packets (capture time);\n"
+            "                         default TCP 300, UDP 120, other 60; 0 = never\n"
+            "      --max-flows N      at most N live flows; the least recently active is\n"
+            "                         ended early and counted as evicted (default 1000000, 0 = no cap)\n"
+            "  -h, --help             this help\n"
+            "  -V, --version          versions of lyncaudit and nDPI\n"
+            "\n"
+            "Exit codes:\n"
+            "  0  the run completed and found no violations (also after SIGINT/SIGTERM)\n"
+            "  1  the run found violations\n"
+            "  2  trouble: bad arguments, an unreadable or damaged capture, a database\n"
+            "     that cannot be written (the run keeps every flow read before it)\n"
+            "\n"
+            "Query the results with: sqlite3 lyncaudit.db  (schema: docs/schema.md)\n");
+}
+
+static bool is_file(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && !S_ISDIR(st.st_mode);
+}
+
+static bool looks_like_path(const char *w)
+{
+    size_t n = strlen(w);
+    return strchr(w, '/') || (n > 5 && !strcmp(w + n - 5, ".pcap")) ||
+           (n > 7 && !strcmp(w + n - 7, ".pcapng")) || (n > 4 && !strcmp(w + n - 4, ".cap"));
+}
+
+/* Parses the command line; returns -1 to exit 0 (help, version), 1 on a
+ * usage error (already reported), 0 to run. */
+static int parse_args(int argc, char **argv, struct options *o)
+{
+    enum { OPT_JSON = 1000, OPT_IDLE, OPT_MAXFLOWS };
+    static const struct option longs[] = {
+        {"database", required_argument, NULL, 'd'}, {"quiet", no_argument, NULL, 'q'},
+        {"verbose", no_argument, NULL, 'v'},        {"json", no_argument, NULL, OPT_JSON},
+        {"idle-timeout", required_argument, NULL, OPT_IDLE},
+        {"max-flows", required_argument, NULL, OPT_MAXFLOWS},
+        {"help", no_argument, NULL, 'h'},           {"version", no_argument, NULL, 'V'},
+        {NULL, 0, NULL, 0}};
+    o->db_path = "lyncaudit.db";
+    o->idle_timeout = -1;
+    o->max_flows = 1000000;
+    int c;
+    while ((c = getopt_long(argc, argv, "+d:qvhV", longs, NULL)) != -1) {
+        char *end;
+        switch (c) {
+        case 'd': o->db_path = optarg; break;
+        case 'q': o->quiet = 1; break;
+        case 'v': o->verbose++; break;
+        case OPT_JSON: o->json = 1; break;
+        case OPT_IDLE:
+        case OPT_MAXFLOWS: {
+            errno = 0;
+            long v = strtol(optarg, &end, 10);
+            if (errno || *end || v < 0 || end == optarg) {
+                fprintf(stderr, "lyncaudit: --%s wants a whole number >= 0, not '%s'\n",
+                        c == OPT_IDLE ? "idle-timeout" : "max-flows", optarg);
+                return 1;
+            }
+            if (c == OPT_IDLE)
+                o->idle_timeout = v;
+            else
+                o->max_flows = v;
+            break;
+        }
+        case 'h': usage(stdout); return -1;
+        case 'V':
+            printf("lyncaudit %s (nDPI %s, libpcap: %s)\n", LYNCAUDIT_VERSION, classify_ndpi_version(),
+                   pcap_lib_version());
+            return -1;
+        default:
+            fprintf(stderr, "Try 'lyncaudit --help'.\n");
+            return 1;
+        }
+    }
+    int i = optind;
+    o->files = argv + i;
+    while (i < argc && is_file(argv[i]))
+        i++;
+    o->nfiles = i - optind;
+    if (o->nfiles == 0) {
+        if (i < argc)
+            fprintf(stderr, "lyncaudit: %s: cannot read capture: %s\n", argv[i], strerror(ENOENT));
+        else
+            fprintf(stderr, "lyncaudit: no capture file given\nTry 'lyncaudit --help'.\n");
+        return 1;
+    }
+    if (i < argc) {
+        size_t len = 0;
+        for (int j = i; j < argc; j++)
+            len += strlen(argv[j]) + 1;
+        o->filter = malloc(len);
+        if (!o->filter)
+            return 1;
+        o->filter[0] = '\0';
+        for (int j = i; j < argc; j++) {
+            if (j > i)
+                strcat(o->filter, " ");
+            strcat(o->filter, argv[j]);
+        }
+    }
+    return 0;
+}
+
+static void ip_text(const uint8_t *a, int ipver, char out[INET6_ADDRSTRLEN])
+{
+    if (!inet_ntop(ipver == 4 ? AF_INET : AF_INET6, a, out, INET6_ADDRSTRLEN))
+        snprintf(out, INET6_ADDRSTRLEN, "?");
+}
+
+/* flow_table's end callback: decide, write, release. */
+static void on_flow_end(struct flow *f, void *ctx)
+{
+    struct run *r = ctx;
+    classify_finish(r->cls, f);
+    if (!r->store_failed) {
+        const uint8_t *src, *dst;
+        uint16_t sport, dport;
+        flow_endpoints(f, &src, &sport, &dst, &dport);
+        char s_ip[INET6_ADDRSTRLEN], d_ip[INET6_ADDRSTRLEN], tbuf[16], abuf[32];
+        ip_text(src, f->key.ipver, s_ip);
+        ip_text(dst, f->key.ipver, d_ip);
+        struct store_flow sf = {
+            .first_us = f->first_us,
+            .last_us = f->last_us,
+            .transport = flow_transport_name(f->key.proto, f->key.ipver, tbuf),
+            .ip_version = f->key.ipver,
+            .src_ip = s_ip,
+            .dst_ip = d_ip,
+            .src_port = sport,
+            .dst_port = dport,
+            .pkts_fwd = f->pkts[0],
+            .bytes_fwd = f->bytes[0],
+            .pkts_rev = f->pkts[1],
+            .bytes_rev = f->bytes[1],
+            .app = classify_app(r->cls, f, abuf, sizeof abuf),
+            .app_detail = f->label.detail,
+            .ndpi_master = classify_proto_name(r->cls, f->label.ndpi_master),
+            .ndpi_app = classify_proto_name(r->cls, f->label.ndpi_app),
+            .ndpi_confidence = classify_confidence_name(f),
+            .end_reason = flow_end_name((enum flow_end)f->end),
+        };
+        if (store_add_flow(r->store, &sf) != 0) {
+            r->store_failed = true;
+        } else {
+            r->counters.flows++;
+            if (f->end == FLOW_END_EVICTED)
+                r->counters.flows_evicted++;
+            if (store_batch_full(r->store) && store_commit(r->store, &r->counters) != 0)
+                r->store_failed = true;
+        }
+    }
+    classify_release(f);
+}
+
+static double now_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void show_progress(const struct source *src, uint64_t packets, bool final)
+{
+    double p = source_progress(src);
+    if (p < 0)
+        fprintf(stderr, "\rlyncaudit: %s: %llu packets   ", source_name(src), (unsigned long long)packets);
+    else
+        fprintf(stderr, "\rlyncaudit: %s: %3.0f%%, %llu packets   ", source_name(src), p * 100,
+                (unsigned long long)packets);
+    if (final)
+        fputc('\n', stderr);
+}
+
+/* Reads one source to its end (or a stop). Returns 0, or -1 on a damaged
+ * file (message in msg). */
+static int read_source(struct source *src, struct flow_table *ft, struct run *r, bool progress,
+                       char *msg, size_t msglen)
+{
+    int dlt = source_datalink(src);
+    struct pcap_pkthdr *h;
+    const uint8_t *data;
+    double next_show = now_seconds() + 0.5;
+    enum source_status st;
+    while (!g_stop && !r->store_failed && (st = source_next(src, &h, &data)) == SOURCE_PACKET) {
+        struct packet pkt;
+        pkt.ts_us = (uint64_t)h->ts.tv_sec * 1000000u + (uint64_t)h->ts.tv_usec;
+        pkt.wirelen = h->len;
+        r->counters.packets++;
+        r->counters.bytes += h->len;
+        if (decode_packet(dlt, data, h->caplen, &pkt) != DECODE_OK) {
+            r->counters.undecodable++;
+            flow_table_expire(ft, pkt.ts_us);
+            continue;
+        }
+        int dir;
+        bool is_new;
+        struct flow *f = flow_packet(ft, &pkt, &dir, &is_new);
+        if (f)
+            classify_packet(r->cls, f, &pkt);
+        flow_table_expire(ft, pkt.ts_us);
+        if (progress && (r->counters.packets & 0xffff) == 0 && now_seconds() >= next_show) {
+            show_progress(src, r->counters.packets, false);
+            next_show = now_seconds() + 0.5;
+        }
+    }
+    if (progress)
+        show_progress(src, r->counters.packets, true);
+    if (!g_stop && !r->store_failed && st == SOURCE_ERROR) {
+        snprintf(msg, msglen, "%s", source_error(src));
+        return -1;
+    }
+    return 0;
+}
+
+static void join_files(const struct options *o, char *out, size_t len)
+{
+    out[0] = '\0';
+    for (int i = 0; i < o->nfiles; i++) {
+        size_t used = strlen(out);
+        snprintf(out + used, len - used, "%s%s", i ? " " : "", o->files[i]);
+    }
+}
+
+int main(int argc, char **argv)
+{
+    struct options o = {0};
+    int pa = parse_args(argc, argv, &o);
+    if (pa)
+        return pa < 0 ? EXIT_COMPLIANT : EXIT_TROUBLE;
+
+    char err[1024];
+    /* Check every input before touching the database. */
+    struct source **srcs = calloc((size_t)o.nfiles, sizeof *srcs);
+    if (!srcs)
+        return EXIT_TROUBLE;
+    for (int i = 0; i < o.nfiles; i++) {
+        srcs[i] = source_open_file(o.files[i], o.filter, err, sizeof err);
+        if (!srcs[i]) {
+            /* A missing file taken for a filter word reads better as what it is. */
+            if (o.filter && !strncmp(err, "bad filter", 10) && looks_like_path(o.filter))
+                fprintf(stderr, "lyncaudit: %.*s: cannot read capture: %s\n",
+                        (int)strcspn(o.filter, " "), o.filter, strerror(ENOENT));
+            else
+                fprintf(stderr, "lyncaudit: %s\n", err);
+            for (int j = 0; j < i; j++)
+                source_close(srcs[j]);
+            free(srcs);
+            free(o.filter);
+            return EXIT_TROUBLE;
+        }
+        /* Keep at most one file open at a time: reopen later. */
+        source_close(srcs[i]);
+        srcs[i] = NULL;
+    }
+
+    struct run r = {0};
+    r.cls = classify_new(err, sizeof err);
+    if (!r.cls) {
+        fprintf(stderr, "lyncaudit: %s\n", err);
+        return EXIT_TROUBLE;
+    }
+    r.store = store_open(o.db_path, err, sizeof err);
+    if (!r.store) {
+        fprintf(stderr, "lyncaudit: %s\n", err);
+        classify_free(r.cls);
+        return EXIT_TROUBLE;
+    }
+    char sources[4096];
+    join_files(&o, sources, sizeof sources);
+    struct store_run sr = {LYNCAUDIT_VERSION, classify_ndpi_version(), sources, o.filter};
+    int64_t run_id = store_begin_run(r.store, &sr);
+    if (run_id < 0) {
+        fprintf(stderr, "lyncaudit: %s\n", store_error(r.store));
+        store_close(r.store);
+        classify_free(r.cls);
+        return EXIT_TROUBLE;
+    }
+
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+
+    struct flow_config fc = {
+        .tcp_idle_us = 300000000ull,
+        .udp_idle_us = 120000000ull,
+        .other_idle_us = 60000000ull,
+        .linger_us = 30000000ull,
+        .max_flows = (size_t)o.max_flows,
+    };
+    if (o.idle_timeout >= 0)
+        fc.tcp_idle_us = fc.udp_idle_us = fc.other_idle_us = (uint64_t)o.idle_timeout * 1000000u;
+    if (o.idle_timeout == 0)
+        fc.linger_us = 0; /* never idle: closed TCP flows still end (at the next packet) */
+    struct flow_table *ft = flow_table_new(&fc, on_flow_end, &r);
+    if (!ft) {
+        fprintf(stderr, "lyncaudit: out of memory\n");
+        return EXIT_TROUBLE;
+    }
+
+    bool progress = !o.quiet && isatty(STDERR_FILENO);
+    char msg[1024] = "";
+    bool damaged = false;
+    double t0 = now_seconds();
+    for (int i = 0; i < o.nfiles && !g_stop && !r.store_failed; i++) {
+        struct source *src = source_open_file(o.files[i], o.filter, err, sizeof err);
+        if (!src) { /* it was readable a moment ago */
+            snprintf(msg, sizeof msg, "%s", err);
+            damaged = true;
+            fprintf(stderr, "lyncaudit: %s\n", err);
+            continue;
+        }
+        if (o.verbose && !o.quiet)
+            fprintf(stderr, "lyncaudit: reading %s (%s)\n", o.files[i], source_datalink_name(src));
+        char m[1024];
+        if (read_source(src, ft, &r, progress, m, sizeof m) != 0) {
+            fprintf(stderr, "lyncaudit: %s\n", m);
+            snprintf(msg, sizeof msg, "%s", m);
+            damaged = true;
+        }
+        source_close(src);
+    }
+    double seconds = now_seconds() - t0;
+    uint64_t peak = flow_table_stats(ft)->peak_live;
+    flow_table_end_all(ft);
+
+    const char *status = r.store_failed ? "error" : g_stop ? "interrupted" : damaged ? "error" : "complete";
+    if (r.store_failed)
+        snprintf(msg, sizeof msg, "%s", store_error(r.store));
+    else if (g_stop && !msg[0])
+        snprintf(msg, sizeof msg, "stopped by signal");
+    int rc = damaged || r.store_failed ? EXIT_TROUBLE : EXIT_COMPLIANT;
+    if (r.store_failed)
+        fprintf(stderr, "lyncaudit: %s\n", msg);
+    /* Close the run even after a write error: what was committed stays, marked. */
+    bool closed = store_end_run(r.store, &r.counters, status, msg[0] ? msg : NULL) == 0;
+    if (!closed) {
+        if (!r.store_failed)
+            fprintf(stderr, "lyncaudit: %s\n", store_error(r.store));
+        rc = EXIT_TROUBLE;
+    }
+    if (closed && (!o.quiet || o.json)) {
+        struct report_run rr = {run_id, o.db_path, status, o.nfiles, r.counters, seconds, peak};
+        if (o.json)
+            report_json(stdout, r.store, &rr);
+        else
+            report_text(stdout, r.store, &rr);
+    }
+    flow_table_free(ft);
+    store_close(r.store);
+    classify_free(r.cls);
+    free(srcs);
+    free(o.filter);
+    return rc;
+}

@@ -1,0 +1,342 @@
+/* store.c - SQLite storage (see store.h and docs/schema.md). */
+#include "store.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+
+#include <sqlite3.h>
+
+#define SCHEMA_VERSION 1
+#define BATCH_FLOWS 4096
+
+struct store {
+    sqlite3 *db;
+    sqlite3_stmt *ins_flow, *upd_run;
+    int64_t run_id;
+    int pending;          /* flows queued in the open transaction */
+    bool in_tx;
+    char err[512];
+    char path[256];
+};
+
+static const char *SCHEMA =
+    "CREATE TABLE IF NOT EXISTS runs ("
+    " id INTEGER PRIMARY KEY,"
+    " started_at TEXT NOT NULL,"
+    " finished_at TEXT,"
+    " status TEXT NOT NULL DEFAULT 'running',"
+    " version TEXT NOT NULL,"
+    " ndpi_version TEXT,"
+    " sources TEXT NOT NULL,"
+    " filter TEXT,"
+    " packets INTEGER NOT NULL DEFAULT 0,"
+    " bytes INTEGER NOT NULL DEFAULT 0,"
+    " undecodable INTEGER NOT NULL DEFAULT 0,"
+    " flows INTEGER NOT NULL DEFAULT 0,"
+    " flows_evicted INTEGER NOT NULL DEFAULT 0,"
+    " message TEXT);"
+    "CREATE TABLE IF NOT EXISTS flows ("
+    " id INTEGER PRIMARY KEY,"
+    " run_id INTEGER NOT NULL REFERENCES runs(id),"
+    " first_seen TEXT NOT NULL,"
+    " last_seen TEXT NOT NULL,"
+    " transport TEXT NOT NULL,"
+    " ip_version INTEGER NOT NULL,"
+    " src_ip TEXT NOT NULL,"
+    " src_port INTEGER NOT NULL,"
+    " dst_ip TEXT NOT NULL,"
+    " dst_port INTEGER NOT NULL,"
+    " packets_src2dst INTEGER NOT NULL,"
+    " bytes_src2dst INTEGER NOT NULL,"
+    " packets_dst2src INTEGER NOT NULL,"
+    " bytes_dst2src INTEGER NOT NULL,"
+    " app TEXT NOT NULL,"
+    " app_detail TEXT,"
+    " ndpi_master TEXT,"
+    " ndpi_app TEXT,"
+    " ndpi_confidence TEXT,"
+    " end_reason TEXT NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS flows_run ON flows(run_id, app);"
+    "CREATE INDEX IF NOT EXISTS flows_dst ON flows(dst_ip, dst_port);"
+    "CREATE INDEX IF NOT EXISTS flows_src ON flows(src_ip);";
+
+/* Records the SQLite error of the last call with what we were doing. */
+static int fail(struct store *s, const char *what)
+{
+    snprintf(s->err, sizeof s->err, "%s: %s: %s", s->path, what,
+             s->db ? sqlite3_errmsg(s->db) : "out of memory");
+    return -1;
+}
+
+static int exec(struct store *s, const char *sql, const char *what)
+{
+    if (sqlite3_exec(s->db, sql, NULL, NULL, NULL) != SQLITE_OK)
+        return fail(s, what);
+    return 0;
+}
+
+void store_format_time(uint64_t us, char out[32])
+{
+    time_t sec = (time_t)(us / 1000000);
+    struct tm tm;
+    if (!gmtime_r(&sec, &tm)) {
+        snprintf(out, 32, "invalid");
+        return;
+    }
+    size_t n = strftime(out, 32, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(out + n, 32 - n, ".%06uZ", (unsigned)(us % 1000000));
+}
+
+static void now_text(char out[32])
+{
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    store_format_time((uint64_t)tv.tv_sec * 1000000u + (uint64_t)tv.tv_usec, out);
+}
+
+struct store *store_open(const char *path, char *err, size_t errlen)
+{
+    struct store *s = calloc(1, sizeof *s);
+    if (!s) {
+        snprintf(err, errlen, "%s: out of memory", path);
+        return NULL;
+    }
+    snprintf(s->path, sizeof s->path, "%s", path);
+    s->run_id = -1;
+    int rc = sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
+    if (rc != SQLITE_OK) {
+        fail(s, "cannot open database");
+        goto bad;
+    }
+    sqlite3_busy_timeout(s->db, 5000);
+    sqlite3_extended_result_codes(s->db, 1);
+    /* The first statement reads the header: a file that is not SQLite fails here. */
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK) {
+        fail(s, "cannot read database");
+        goto bad;
+    }
+    rc = sqlite3_step(st);
+    int ver = rc == SQLITE_ROW ? sqlite3_column_int(st, 0) : -1;
+    sqlite3_finalize(st);
+    if (rc != SQLITE_ROW) {
+        fail(s, "cannot read database");
+        goto bad;
+    }
+    if (ver > SCHEMA_VERSION) {
+        snprintf(s->err, sizeof s->err,
+                 "%s: database schema version %d is newer than this lyncaudit's (%d)", path, ver,
+                 SCHEMA_VERSION);
+        goto bad;
+    }
+    sqlite3_stmt *jm;
+    if (sqlite3_prepare_v2(s->db, "PRAGMA journal_mode=WAL", -1, &jm, NULL) == SQLITE_OK) {
+        sqlite3_step(jm);
+        sqlite3_finalize(jm);
+    }
+    if (exec(s, "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;", "cannot set up database") ||
+        exec(s, "BEGIN IMMEDIATE", "cannot write database") ||
+        exec(s, SCHEMA, "cannot create schema") ||
+        exec(s, "PRAGMA user_version=1", "cannot write database") ||
+        exec(s, "COMMIT", "cannot write database")) {
+        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+        goto bad;
+    }
+    if (sqlite3_prepare_v2(s->db,
+                           "INSERT INTO flows(run_id,first_seen,last_seen,transport,ip_version,"
+                           "src_ip,src_port,dst_ip,dst_port,packets_src2dst,bytes_src2dst,"
+                           "packets_dst2src,bytes_dst2src,app,app_detail,ndpi_master,ndpi_app,"
+                           "ndpi_confidence,end_reason) "
+                           "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                           -1, &s->ins_flow, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(s->db,
+                           "UPDATE runs SET packets=?,bytes=?,undecodable=?,flows=?,flows_evicted=? "
+                           "WHERE id=?",
+                           -1, &s->upd_run, NULL) != SQLITE_OK) {
+        fail(s, "cannot prepare statements");
+        goto bad;
+    }
+    return s;
+bad:
+    snprintf(err, errlen, "%s", s->err);
+    store_close(s);
+    return NULL;
+}
+
+int64_t store_begin_run(struct store *s, const struct store_run *r)
+{
+    char now[32];
+    now_text(now);
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db,
+                           "INSERT INTO runs(started_at,version,ndpi_version,sources,filter) "
+                           "VALUES(?,?,?,?,?)",
+                           -1, &st, NULL) != SQLITE_OK)
+        return fail(s, "cannot start run");
+    sqlite3_bind_text(st, 1, now, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 2, r->version, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, r->ndpi_version, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, r->sources, -1, SQLITE_STATIC);
+    if (r->filter)
+        sqlite3_bind_text(st, 5, r->filter, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(st, 5);
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE)
+        return fail(s, "cannot start run");
+    s->run_id = sqlite3_last_insert_rowid(s->db);
+    return s->run_id;
+}
+
+static void bind_text_or_null(sqlite3_stmt *st, int i, const char *v)
+{
+    if (v)
+        sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(st, i);
+}
+
+int store_add_flow(struct store *s, const struct store_flow *f)
+{
+    if (!s->in_tx) {
+        if (exec(s, "BEGIN IMMEDIATE", "cannot write flows"))
+            return -1;
+        s->in_tx = true;
+    }
+    char first[32], last[32];
+    store_format_time(f->first_us, first);
+    store_format_time(f->last_us, last);
+    sqlite3_stmt *st = s->ins_flow;
+    sqlite3_bind_int64(st, 1, s->run_id);
+    sqlite3_bind_text(st, 2, first, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, last, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, f->transport, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 5, f->ip_version);
+    sqlite3_bind_text(st, 6, f->src_ip, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 7, (int)f->src_port);
+    sqlite3_bind_text(st, 8, f->dst_ip, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 9, (int)f->dst_port);
+    sqlite3_bind_int64(st, 10, (sqlite3_int64)f->pkts_fwd);
+    sqlite3_bind_int64(st, 11, (sqlite3_int64)f->bytes_fwd);
+    sqlite3_bind_int64(st, 12, (sqlite3_int64)f->pkts_rev);
+    sqlite3_bind_int64(st, 13, (sqlite3_int64)f->bytes_rev);
+    sqlite3_bind_text(st, 14, f->app, -1, SQLITE_STATIC);
+    bind_text_or_null(st, 15, f->app_detail);
+    bind_text_or_null(st, 16, f->ndpi_master);
+    bind_text_or_null(st, 17, f->ndpi_app);
+    bind_text_or_null(st, 18, f->ndpi_confidence);
+    sqlite3_bind_text(st, 19, f->end_reason, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    if (rc != SQLITE_DONE)
+        return fail(s, "cannot write flow");
+    s->pending++;
+    return 0;
+}
+
+static int update_run(struct store *s, const struct store_counters *c)
+{
+    sqlite3_stmt *st = s->upd_run;
+    sqlite3_bind_int64(st, 1, (sqlite3_int64)c->packets);
+    sqlite3_bind_int64(st, 2, (sqlite3_int64)c->bytes);
+    sqlite3_bind_int64(st, 3, (sqlite3_int64)c->undecodable);
+    sqlite3_bind_int64(st, 4, (sqlite3_int64)c->flows);
+    sqlite3_bind_int64(st, 5, (sqlite3_int64)c->flows_evicted);
+    sqlite3_bind_int64(st, 6, s->run_id);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE)
+        return fail(s, "cannot update run");
+    return 0;
+}
+
+int store_commit(struct store *s, const struct store_counters *c)
+{
+    if (!s->in_tx) {
+        if (exec(s, "BEGIN IMMEDIATE", "cannot write run"))
+            return -1;
+        s->in_tx = true;
+    }
+    if (update_run(s, c) || exec(s, "COMMIT", "cannot commit")) {
+        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+        s->in_tx = false;
+        s->pending = 0;
+        return -1;
+    }
+    s->in_tx = false;
+    s->pending = 0;
+    return 0;
+}
+
+bool store_batch_full(const struct store *s)
+{
+    return s->pending >= BATCH_FLOWS;
+}
+
+int store_end_run(struct store *s, const struct store_counters *c, const char *status,
+                  const char *message)
+{
+    if (store_commit(s, c))
+        return -1;
+    char now[32];
+    now_text(now);
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db, "UPDATE runs SET finished_at=?, status=?, message=? WHERE id=?",
+                           -1, &st, NULL) != SQLITE_OK)
+        return fail(s, "cannot close run");
+    sqlite3_bind_text(st, 1, now, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 2, status, -1, SQLITE_STATIC);
+    bind_text_or_null(st, 3, message);
+    sqlite3_bind_int64(st, 4, s->run_id);
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE)
+        return fail(s, "cannot close run");
+    return 0;
+}
+
+int store_app_summary(struct store *s, int64_t run_id, int limit,
+                      void (*fn)(const struct store_app_row *row, void *ctx), void *ctx)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db,
+                           "SELECT app, count(*), sum(packets_src2dst+packets_dst2src),"
+                           " sum(bytes_src2dst+bytes_dst2src) FROM flows WHERE run_id=?"
+                           " GROUP BY app ORDER BY 4 DESC, 1 LIMIT ?",
+                           -1, &st, NULL) != SQLITE_OK)
+        return fail(s, "cannot read summary");
+    sqlite3_bind_int64(st, 1, run_id);
+    sqlite3_bind_int(st, 2, limit);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        struct store_app_row row = {(const char *)sqlite3_column_text(st, 0),
+                                    (uint64_t)sqlite3_column_int64(st, 1),
+                                    (uint64_t)sqlite3_column_int64(st, 2),
+                                    (uint64_t)sqlite3_column_int64(st, 3)};
+        fn(&row, ctx);
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : fail(s, "cannot read summary");
+}
+
+const char *store_error(const struct store *s)
+{
+    return s->err;
+}
+
+void store_close(struct store *s)
+{
+    if (!s)
+        return;
+    if (s->in_tx)
+        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    sqlite3_finalize(s->ins_flow);
+    sqlite3_finalize(s->upd_run);
+    sqlite3_close(s->db);
+    free(s);
+}

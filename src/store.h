@@ -1,0 +1,72 @@
+/* store.h - the SQLite database: schema, runs, flows.
+ *
+ * One store per process. Flows are written in batched transactions (WAL);
+ * each commit also updates the run's counters, so what a reader sees of a
+ * run is always consistent with the flows committed for it. */
+#ifndef LYNCAUDIT_STORE_H
+#define LYNCAUDIT_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct store;
+
+struct store_run {
+    const char *version, *ndpi_version, *sources, *filter; /* filter may be NULL */
+};
+
+struct store_counters {
+    uint64_t packets, bytes, undecodable, flows, flows_evicted;
+};
+
+/* One finished flow, as plain values. */
+struct store_flow {
+    uint64_t first_us, last_us;
+    const char *transport;
+    int ip_version;
+    const char *src_ip, *dst_ip;
+    unsigned src_port, dst_port;
+    uint64_t pkts_fwd, bytes_fwd, pkts_rev, bytes_rev;
+    const char *app, *app_detail, *ndpi_master, *ndpi_app, *ndpi_confidence, *end_reason;
+};
+
+struct store_app_row {
+    const char *app;
+    uint64_t flows, packets, bytes;
+};
+
+/* Opens (creating if needed) the database and its schema. NULL on failure,
+ * with the reason in err. */
+struct store *store_open(const char *path, char *err, size_t errlen);
+
+/* Starts a run; returns its id, or -1. */
+int64_t store_begin_run(struct store *s, const struct store_run *r);
+
+/* Queues a flow; commits a batch when it is full. 0 or -1. */
+int store_add_flow(struct store *s, const struct store_flow *f);
+
+/* True when enough flows are queued that the caller should commit. */
+bool store_batch_full(const struct store *s);
+
+/* Commits queued flows and the run counters. 0 or -1. */
+int store_commit(struct store *s, const struct store_counters *c);
+
+/* Commits and closes the run with its status ("complete", "interrupted",
+ * "error") and an optional message. 0 or -1. */
+int store_end_run(struct store *s, const struct store_counters *c, const char *status,
+                  const char *message);
+
+/* Calls fn for the run's labels, most bytes first, at most `limit` rows. */
+int store_app_summary(struct store *s, int64_t run_id, int limit,
+                      void (*fn)(const struct store_app_row *row, void *ctx), void *ctx);
+
+/* The last error, as one line. */
+const char *store_error(const struct store *s);
+
+void store_close(struct store *s);
+
+/* Formats microseconds since the epoch as 2026-11-21T23:22:55.123456Z. */
+void store_format_time(uint64_t us, char out[32]);
+
+#endif
