@@ -1,0 +1,44 @@
+/* decode_dump.c - prints what decode_packet finds in every record of a
+ * capture, one tab-separated line per packet, for test_decode.py to hold
+ * against tshark's dissection of the same file. */
+#include <arpa/inet.h>
+#include <stdio.h>
+
+#include "decode.h"
+#include "source.h"
+
+int main(int argc, char **argv)
+{
+    if (argc != 2) {
+        fprintf(stderr, "usage: decode_dump FILE\n");
+        return 2;
+    }
+    char err[1024];
+    struct source *s = source_open_file(argv[1], NULL, err, sizeof err);
+    if (!s) {
+        fprintf(stderr, "decode_dump: %s\n", err);
+        return 2;
+    }
+    struct pcap_pkthdr *h;
+    const uint8_t *data;
+    unsigned long n = 0;
+    while (source_next(s, &h, &data) == SOURCE_PACKET) {
+        struct packet p;
+        p.ts_us = 0;
+        p.wirelen = h->len;
+        enum decode_result r = decode_packet(source_datalink(s), data, h->caplen, &p);
+        n++;
+        if (r != DECODE_OK) {
+            printf("%lu\t%s\n", n, decode_result_name(r));
+            continue;
+        }
+        char a[INET6_ADDRSTRLEN], b[INET6_ADDRSTRLEN];
+        int af = p.ipver == 4 ? AF_INET : AF_INET6;
+        inet_ntop(af, p.src, a, sizeof a);
+        inet_ntop(af, p.dst, b, sizeof b);
+        printf("%lu\tok\t%u\t%s\t%s\t%u\t%u\t%u\t%u\t%u\n", n, p.ipver, a, b, p.proto, p.sport,
+               p.dport, p.fragment ? 1u : 0u, p.payload_len);
+    }
+    source_close(s);
+    return 0;
+}

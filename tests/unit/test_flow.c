@@ -1,0 +1,195 @@
+/* test_flow.c - the flow table's bookkeeping: who initiated, TCP ends and
+ * port reuse, idle expiry, the live-flow cap, fragments.
+ * Packets here are struct packets built by hand (no bytes are parsed: the
+ * decoder's own tests read real captures); each case is one the shared
+ * captures do not isolate. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "flow.h"
+
+#define MAX_ENDED 64
+
+struct ended {
+    int n;
+    struct {
+        uint16_t sport, dport;
+        uint64_t pkts0, pkts1, bytes0;
+        uint8_t end;
+        uint8_t src_last; /* last byte of the initiator's address */
+    } f[MAX_ENDED];
+};
+
+static void on_end(struct flow *f, void *ctx)
+{
+    struct ended *e = ctx;
+    if (e->n >= MAX_ENDED)
+        return;
+    const uint8_t *src, *dst;
+    uint16_t sport, dport;
+    flow_endpoints(f, &src, &sport, &dst, &dport);
+    e->f[e->n].sport = sport;
+    e->f[e->n].dport = dport;
+    e->f[e->n].pkts0 = f->pkts[0];
+    e->f[e->n].pkts1 = f->pkts[1];
+    e->f[e->n].bytes0 = f->bytes[0];
+    e->f[e->n].end = f->end;
+    e->f[e->n].src_last = src[3];
+    e->n++;
+}
+
+static struct packet pk(uint8_t s, uint8_t d, uint16_t sp, uint16_t dp, uint8_t proto, uint8_t flags,
+                        uint64_t ts_s)
+{
+    struct packet p;
+    memset(&p, 0, sizeof p);
+    p.ipver = 4;
+    p.proto = proto;
+    p.src[0] = 10, p.src[3] = s;
+    p.dst[0] = 10, p.dst[3] = d;
+    p.sport = sp;
+    p.dport = dp;
+    p.tcp_flags = flags;
+    p.ts_us = ts_s * 1000000u;
+    p.wirelen = 100;
+    return p;
+}
+
+static struct flow *feed(struct flow_table *t, struct packet p)
+{
+    int dir;
+    bool is_new;
+    struct flow *f = flow_packet(t, &p, &dir, &is_new);
+    flow_table_expire(t, p.ts_us);
+    return f;
+}
+
+static void test_initiator_and_fin(void)
+{
+    struct ended e = {0};
+    struct flow_config c = {300000000, 120000000, 60000000, 30000000, 0};
+    struct flow_table *t = flow_table_new(&c, on_end, &e);
+    /* The capture starts at the SYN-ACK: its receiver (.9) initiated. */
+    feed(t, pk(20, 9, 443, 40000, 6, TCPF_SYN | TCPF_ACK, 1));
+    feed(t, pk(9, 20, 40000, 443, 6, TCPF_ACK, 1));
+    feed(t, pk(9, 20, 40000, 443, 6, TCPF_FIN | TCPF_ACK, 2));
+    feed(t, pk(20, 9, 443, 40000, 6, TCPF_FIN | TCPF_ACK, 2));
+    CHECK_EQ_U(e.n, 0); /* lingers for stragglers */
+    feed(t, pk(9, 20, 40000, 443, 6, TCPF_ACK, 3)); /* last ACK joins the same flow */
+    /* Port reuse: a new SYN on the closed connection is a new flow. */
+    feed(t, pk(9, 20, 40000, 443, 6, TCPF_SYN, 5));
+    CHECK_EQ_U(e.n, 1);
+    CHECK_EQ_U(e.f[0].src_last, 9);
+    CHECK_EQ_U(e.f[0].sport, 40000);
+    CHECK_EQ_U(e.f[0].dport, 443);
+    CHECK_EQ_U(e.f[0].pkts0, 3);
+    CHECK_EQ_U(e.f[0].pkts1, 2);
+    CHECK_EQ_U(e.f[0].end, FLOW_END_FIN);
+    flow_table_end_all(t);
+    CHECK_EQ_U(e.n, 2);
+    CHECK_EQ_U(e.f[1].end, FLOW_END_EOF);
+    CHECK_EQ_U(e.f[1].pkts0, 1);
+    CHECK_EQ_U(flow_table_stats(t)->created, 2);
+    flow_table_free(t);
+}
+
+static void test_rst_and_linger(void)
+{
+    struct ended e = {0};
+    struct flow_config c = {300000000, 120000000, 60000000, 30000000, 0};
+    struct flow_table *t = flow_table_new(&c, on_end, &e);
+    feed(t, pk(1, 2, 1000, 80, 6, TCPF_SYN, 0));
+    feed(t, pk(2, 1, 80, 1000, 6, TCPF_RST | TCPF_ACK, 0));
+    feed(t, pk(1, 2, 1000, 80, 6, TCPF_ACK, 10)); /* a straggler within the linger */
+    CHECK_EQ_U(e.n, 0);
+    feed(t, pk(7, 8, 5, 6, 17, 0, 41)); /* time passes beyond the linger */
+    CHECK_EQ_U(e.n, 1);
+    CHECK_EQ_U(e.f[0].end, FLOW_END_RST);
+    CHECK_EQ_U(e.f[0].pkts0, 2);
+    CHECK_EQ_U(e.f[0].pkts1, 1);
+    flow_table_free(t);
+    CHECK_EQ_U(e.n, 2);
+}
+
+static void test_idle(void)
+{
+    struct ended e = {0};
+    struct flow_config c = {300000000, 120000000, 60000000, 30000000, 0};
+    struct flow_table *t = flow_table_new(&c, on_end, &e);
+    feed(t, pk(1, 2, 5060, 5060, 17, 0, 100));
+    feed(t, pk(2, 1, 5060, 5060, 17, 0, 200)); /* within 120 s: same flow, reply direction */
+    feed(t, pk(3, 4, 1, 2, 6, TCPF_ACK, 250));
+    feed(t, pk(3, 4, 1, 2, 6, TCPF_ACK, 320)); /* 320: UDP idle since 200 -> 120 s, not past */
+    CHECK_EQ_U(e.n, 0);
+    feed(t, pk(3, 4, 1, 2, 6, TCPF_ACK, 321));
+    CHECK_EQ_U(e.n, 1);
+    CHECK_EQ_U(e.f[0].end, FLOW_END_IDLE);
+    CHECK_EQ_U(e.f[0].pkts0, 1);
+    CHECK_EQ_U(e.f[0].pkts1, 1);
+    /* Out-of-order timestamps never move the clock back. */
+    feed(t, pk(5, 6, 9, 9, 17, 0, 10));
+    CHECK_EQ_U(e.n, 1);
+    flow_table_free(t);
+    CHECK_EQ_U(e.n, 3);
+}
+
+static void test_cap(void)
+{
+    struct ended e = {0};
+    struct flow_config c = {0, 0, 0, 0, 3};
+    struct flow_table *t = flow_table_new(&c, on_end, &e);
+    for (uint16_t i = 0; i < 10; i++)
+        feed(t, pk(1, 2, (uint16_t)(1000 + i), 53, 17, 0, i));
+    CHECK_EQ_U(flow_table_stats(t)->live, 3);
+    CHECK_EQ_U(flow_table_stats(t)->evicted, 7);
+    CHECK_EQ_U(e.n, 7);
+    CHECK_EQ_U(e.f[0].sport, 1000); /* oldest first */
+    CHECK_EQ_U(e.f[0].end, FLOW_END_EVICTED);
+    CHECK_EQ_U(flow_table_stats(t)->peak_live, 3);
+    flow_table_free(t);
+}
+
+static void test_fragments(void)
+{
+    struct ended e = {0};
+    struct flow_config c = {0, 0, 0, 0, 0};
+    struct flow_table *t = flow_table_new(&c, on_end, &e);
+    struct packet first = pk(1, 2, 5060, 5060, 17, 0, 1);
+    first.frag_first = true;
+    first.frag_id = 77;
+    struct packet rest = pk(1, 2, 0, 0, 17, 0, 1);
+    rest.fragment = true;
+    rest.frag_id = 77;
+    feed(t, first);
+    feed(t, rest);
+    flow_table_free(t);
+    CHECK_EQ_U(e.n, 1);
+    CHECK_EQ_U(e.f[0].pkts0, 2);
+    CHECK_EQ_U(e.f[0].bytes0, 200);
+}
+
+static void test_many(void)
+{
+    /* Enough flows to grow the hash table several times; all found again. */
+    struct ended e = {0};
+    struct flow_config c = {0, 0, 0, 0, 0};
+    struct flow_table *t = flow_table_new(&c, on_end, &e);
+    for (int round = 0; round < 2; round++)
+        for (uint32_t i = 0; i < 50000; i++)
+            feed(t, pk((uint8_t)(i & 0xff), 200, (uint16_t)(i >> 8), 53, 17, 0, 1));
+    CHECK_EQ_U(flow_table_stats(t)->created, 50000);
+    CHECK_EQ_U(flow_table_stats(t)->live, 50000);
+    flow_table_free(t);
+}
+
+int main(void)
+{
+    test_initiator_and_fin();
+    test_rst_and_linger();
+    test_idle();
+    test_cap();
+    test_fragments();
+    test_many();
+    return check_done();
+}
