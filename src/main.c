@@ -85,10 +85,18 @@ static void usage(FILE *out)
             "Query the results with: sqlite3 lyncaudit.db  (schema: docs/schema.md)\n");
 }
 
+/* A capture argument: an existing path that is not a folder, or "-" (stdin). */
 static bool is_file(const char *path)
 {
     struct stat st;
-    return stat(path, &st) == 0 && !S_ISDIR(st.st_mode);
+    return !strcmp(path, "-") || (stat(path, &st) == 0 && !S_ISDIR(st.st_mode));
+}
+
+/* Regular files can be opened twice: checked first, read later. */
+static bool is_regular(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISREG(st.st_mode);
 }
 
 static bool looks_like_path(const char *w)
@@ -308,6 +316,8 @@ int main(int argc, char **argv)
     if (!srcs)
         return EXIT_TROUBLE;
     for (int i = 0; i < o.nfiles; i++) {
+        if (!is_regular(o.files[i]))
+            continue; /* a pipe can be read once: it is checked when its turn comes */
         srcs[i] = source_open_file(o.files[i], o.filter, err, sizeof err);
         if (!srcs[i]) {
             /* A missing file taken for a filter word reads better as what it is. */

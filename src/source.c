@@ -22,7 +22,9 @@ struct source *source_open_file(const char *path, const char *filter, char *err,
 {
     char perr[PCAP_ERRBUF_SIZE] = "";
     struct stat st;
-    if (stat(path, &st) != 0) {
+    if (!strcmp(path, "-")) {
+        memset(&st, 0, sizeof st);
+    } else if (stat(path, &st) != 0) {
         snprintf(err, errlen, "%s: cannot read capture: %s", path, strerror(errno));
         return NULL;
     }

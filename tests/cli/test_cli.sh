@@ -1,0 +1,135 @@
+#!/usr/bin/env bash
+# The command line as a user meets it: help, versions, exit codes, errors
+# with the file named, filters, several files in one run, the default
+# database in the working folder, appending runs, a run stopped by SIGINT,
+# and databases that cannot be written.
+# Usage: test_cli.sh LYNCAUDIT PCAP_DIR
+set -u
+LA="$(realpath "$1")"
+P="$(realpath "$2")"
+T="$(mktemp -d)"
+trap 'rm -rf "$T"' EXIT
+pass=0
+fail=0
+ok() { pass=$((pass + 1)); }
+bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
+expect_rc() { # expected_rc description command...
+    local want="$1" what="$2"
+    shift 2
+    "$@" >"$T/out" 2>"$T/err"
+    local got=$?
+    if [ "$got" -eq "$want" ]; then ok; else bad "$what: exit $got, wanted $want; stderr: $(head -c 300 "$T/err")"; fi
+}
+expect_err() { # regex description
+    if grep -qE "$1" "$T/err"; then ok; else bad "$2: stderr '$(head -c 300 "$T/err")' lacks /$1/"; fi
+}
+q() { sqlite3 "$1" "$2"; }
+
+SIP="$P/nDPI/sip.pcap"
+JAB="$P/nDPI/jabber.pcap"
+
+# --help and --version
+expect_rc 0 "--help" "$LA" --help
+grep -q "Exit codes" "$T/out" && ok || bad "--help lists exit codes"
+grep -q -- "--database" "$T/out" && ok || bad "--help lists --database"
+expect_rc 0 "--version" "$LA" --version
+grep -qE "^lyncaudit [0-9]+\.[0-9]+\.[0-9]+ \(nDPI 4\.2" "$T/out" && ok || bad "--version names nDPI: $(cat "$T/out")"
+
+# Bad arguments and inputs: one line naming the file, exit 2, nothing written.
+cd "$T"
+expect_rc 2 "no file" "$LA"
+expect_err "no capture file given" "no file"
+expect_rc 2 "missing file" "$LA" -d "$T/m.db" "$T/nope.pcap"
+expect_err "^lyncaudit: $T/nope.pcap: cannot read capture: No such file" "missing file"
+[ ! -e "$T/m.db" ] && ok || bad "missing file must not create the database"
+printf 'this is not a capture\n' >"$T/text.pcap"
+expect_rc 2 "not a capture" "$LA" -d "$T/m.db" "$T/text.pcap"
+expect_err "^lyncaudit: $T/text.pcap: cannot read capture: " "not a capture"
+[ "$(wc -l <"$T/err")" -eq 1 ] && ok || bad "not a capture: one line of error, got $(wc -l <"$T/err")"
+expect_rc 2 "bad filter" "$LA" -d "$T/m.db" "$SIP" udp port banana
+expect_err "bad filter 'udp port banana'" "bad filter"
+expect_rc 2 "second file missing, taken as filter" "$LA" -d "$T/m.db" "$SIP" "$T/missing.pcap"
+expect_err "missing.pcap: cannot read capture: No such file" "second file missing"
+[ ! -e "$T/m.db" ] && ok || bad "bad input must not create the database"
+expect_rc 2 "bad option value" "$LA" --max-flows -3 "$SIP"
+expect_err "max-flows wants a whole number" "bad option value"
+expect_rc 2 "unknown option" "$LA" --frobnicate "$SIP"
+
+# Default database in the working folder; a second run appends.
+expect_rc 0 "default db" "$LA" -q "$SIP"
+[ -f "$T/lyncaudit.db" ] && ok || bad "default database lyncaudit.db in the working folder"
+[ ! -s "$T/out" ] && ok || bad "-q prints nothing"
+expect_rc 0 "second run" "$LA" "$SIP"
+grep -q "packets" "$T/out" && ok || bad "summary on stdout"
+grep -q "top applications" "$T/out" && ok || bad "summary lists applications"
+[ "$(q lyncaudit.db 'select count(*) from runs')" = 2 ] && ok || bad "two runs"
+[ "$(q lyncaudit.db "select count(*) from runs where status='complete' and finished_at is not null")" = 2 ] && ok || bad "both runs complete"
+[ "$(q lyncaudit.db 'select count(*) from flows where run_id=1')" = "$(q lyncaudit.db 'select count(*) from flows where run_id=2')" ] && ok || bad "same flows each run"
+[ "$(q lyncaudit.db 'select packets from runs where id=1')" = 112 ] && ok || bad "112 packets in sip.pcap"
+[ "$(q lyncaudit.db 'select flows from runs where id=2')" = "$(q lyncaudit.db 'select count(*) from flows where run_id=2')" ] && ok || bad "runs.flows counts the flow rows"
+
+# A filter selects packets; several files make one run.
+expect_rc 0 "filter" "$LA" -q -d f.db "$SIP" udp port 5060
+[ "$(q f.db 'select count(*) from flows where src_port<>5060 and dst_port<>5060')" = 0 ] && ok || bad "filter keeps only port 5060"
+[ "$(q f.db "select filter from runs")" = "udp port 5060" ] && ok || bad "run records its filter"
+expect_rc 0 "two files" "$LA" -q -d two.db "$SIP" "$JAB"
+[ "$(q two.db 'select count(*) from runs')" = 1 ] && ok || bad "two files, one run"
+[ "$(q two.db 'select sources from runs')" = "$SIP $JAB" ] && ok || bad "run names both files"
+n1=$("$LA" --json -d one.db "$SIP" | grep -o '"packets":[0-9]*' | head -1 | cut -d: -f2)
+n2=$("$LA" --json -d one.db "$JAB" | grep -o '"packets":[0-9]*' | head -1 | cut -d: -f2)
+[ "$(q two.db 'select packets from runs')" = $((n1 + n2)) ] && ok || bad "two-file run counts both files' packets"
+[ "$(q two.db "select count(*) from flows where app='xmpp'")" -ge 1 ] && ok || bad "jabber.pcap gives an xmpp flow"
+
+# Damaged capture: the flows before the damage are kept, the run says error, exit 2.
+size=$(stat -c %s "$JAB")
+head -c $((size * 2 / 3)) "$JAB" >"$T/cut.pcap"
+expect_rc 2 "truncated capture" "$LA" -q -d cut.db "$T/cut.pcap"
+expect_err "cut.pcap: unreadable after record [0-9]+: .*truncated" "truncated capture"
+[ "$(q cut.db "select status from runs")" = error ] && ok || bad "damaged run marked error"
+[ "$(q cut.db "select count(*) from flows")" -ge 1 ] && ok || bad "flows before the damage kept"
+[ "$(q cut.db "select finished_at is not null from runs")" = 1 ] && ok || bad "damaged run closed"
+
+# A database that cannot be written: exit 2, one clear line.
+printf 'not a database, just text that is long enough to fill a page header....\n%.0s' {1..20} >"$T/notdb.db"
+expect_rc 2 "not a database" "$LA" -q -d "$T/notdb.db" "$SIP"
+expect_err "notdb.db: .*not a database" "not a database"
+if [ "$(id -u)" -ne 0 ]; then
+    mkdir "$T/ro" && chmod 555 "$T/ro"
+    expect_rc 2 "read-only folder" "$LA" -q -d "$T/ro/x.db" "$SIP"
+    expect_err "x.db: cannot open database" "read-only folder"
+fi
+expect_rc 2 "database in a missing folder" "$LA" -q -d "$T/no/such/dir/x.db" "$SIP"
+expect_err "x.db: cannot open database" "database in a missing folder"
+
+# SIGINT mid-run: the run is closed as interrupted, flows kept, exit 0.
+mkfifo "$T/fifo"
+python3 - "$JAB" "$T/fifo" <<'PY' &
+import sys, time
+data = open(sys.argv[1], "rb").read()
+with open(sys.argv[2], "wb") as f:
+    f.write(data)           # a whole capture, then the writer stays open
+    f.flush()
+    time.sleep(20)
+PY
+writer=$!
+"$LA" -q -d int.db "$T/fifo" >"$T/out" 2>"$T/err" &
+la=$!
+for _ in $(seq 50); do
+    [ "$(q int.db 'select count(*) from runs' 2>/dev/null)" = 1 ] && break
+    sleep 0.1
+done
+sleep 0.5
+kill -INT "$la"
+wait "$la"
+rc=$?
+kill "$writer" 2>/dev/null
+wait "$writer" 2>/dev/null
+[ "$rc" -eq 0 ] && ok || bad "SIGINT exit $rc, wanted 0: $(cat "$T/err")"
+[ "$(q int.db "select status from runs")" = interrupted ] && ok || bad "interrupted run status: $(q int.db 'select status from runs')"
+[ "$(q int.db "select finished_at is not null from runs")" = 1 ] && ok || bad "interrupted run closed"
+[ "$(q int.db "select packets from runs")" = 376 ] && ok || bad "interrupted run counted every packet read"
+[ "$(q int.db "select sum(packets_src2dst+packets_dst2src) from flows")" = "$(q int.db "select packets-undecodable from runs")" ] && ok || bad "interrupted run kept every flow"
+[ "$(q int.db "pragma integrity_check")" = ok ] && ok || bad "integrity after SIGINT"
+
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]
