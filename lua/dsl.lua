@@ -1,0 +1,524 @@
+-- lyncaudit rule language (Lua side).
+--
+-- This chunk returns a module M. The C side (or tests/rules/dump_rules.lua)
+-- runs it once, then for each rules/*.lua file, sorted by name:
+--     local env = M.new_env()
+--     local chunk = load(source, "@rules/<file>.lua", "t", env)
+--     chunk()
+-- and finally reads M.rules() (the normalized rules) and M.options_schema().
+-- docs/rules.md describes the language and the contract.
+--
+-- Errors in a rule file are raised with error(msg, 2) from the DSL function
+-- the file called, so the message starts with "rules/<file>.lua:<line>:".
+-- Nothing here uses the debug library.
+
+local M = {}
+M.version = "1"
+
+---------------------------------------------------------------------------
+-- Vocabulary
+---------------------------------------------------------------------------
+
+local ROLE_LIST = {
+  "front_end", "director", "mediation", "pstn_gateway", "sba",
+  "edge_internal", "edge_access", "edge_webconf", "edge_av",
+  "reverse_proxy", "office_web_apps", "persistent_chat", "exchange_um",
+  "fe_load_balancer", "director_load_balancer", "mediation_load_balancer",
+  "client_internal", "client_external",
+  "federation_partner", "public_im_partner", "xmpp_partner",
+}
+local ROLES = {}
+for _, r in ipairs(ROLE_LIST) do ROLES[r] = true end
+
+local TRANSPORTS = { tcp = true, udp = true, esp = true, ah = true }
+
+-- Flow labels a rule may expect: the Lync dissectors' own (issue 4) and the
+-- nDPI names (lowercased) the rules use. A typo in a rule file is an error.
+local LABEL_LIST = {
+  "sip_tls", "psom", "msturn", "stun", "rtp", "rtcp", "xmpp",
+  "ike", "esp", "ah",
+  "tls", "http", "sip", "dns", "dhcp",
+}
+local LABELS = {}
+for _, l in ipairs(LABEL_LIST) do LABELS[l] = true end
+
+local KINDS = { allow = true, ipsec_exempt = true, port_range = true }
+local SEVERITIES = { high = true, medium = true, low = true }
+
+-- Every topology option the rules may read (in `when`), with its meaning.
+-- type: "boolean", "enum" (values), or "port_range" ({lo, hi} or nil).
+local OPTIONS = {
+  ocs2007_federation = {
+    type = "boolean", default = false,
+    doc = "A federation partner runs Office Communications Server 2007: "
+       .. "TCP and UDP 50,000-59,999 open inbound and outbound on the A/V Edge "
+       .. "(doc 001, doc 002 external rows 9-12). When false, UDP/TCP "
+       .. "50,000-59,999 inbound to the A/V Edge is a port_range violation.",
+  },
+  xmpp_federation = {
+    type = "boolean", default = false,
+    doc = "The XMPP proxy (Edge) and XMPP gateway (Front End) are deployed: "
+       .. "TCP 5269 on the Access Edge, TCP 23456 on the Edge internal interface.",
+  },
+  public_im = {
+    type = "boolean", default = false,
+    doc = "Public IM connectivity is configured: SIP 5061 with public IM "
+       .. "partners and A/V with Live Messenger clients (doc 002/004 public IM tables).",
+  },
+  load_balancing = {
+    type = "enum", values = { "dns", "hlb" }, default = "dns",
+    doc = "\"hlb\": pools use only hardware load balancing (every port of "
+       .. "doc 003's HLB-only table on the load balancer VIPs); \"dns\": DNS "
+       .. "load balancing, the hardware load balancer carries web traffic only.",
+  },
+  client_media_ports = {
+    type = "port_range", default = nil,
+    doc = "{lo, hi}: the client media port range set with "
+       .. "CsConferencingConfiguration (ClientMediaPortRange). nil means "
+       .. "1024-65535 (doc 003, Required Client Ports). Rules refer to it "
+       .. "as the port range \"client_media_ports\".",
+  },
+  port_policy = {
+    type = "enum", values = { "destination", "source_and_destination" },
+    default = "destination",
+    doc = "Firewall style for the A/V Edge external interface (doc 001): "
+       .. "\"destination\" checks destination ports only; "
+       .. "\"source_and_destination\" also requires the Edge's source ports "
+       .. "(TCP 50,000-59,999 toward TCP 443, UDP 3478 toward UDP 3478).",
+  },
+  any_means_any = {
+    type = "boolean", default = false,
+    doc = "Widen every \"Any (can be defined as X, Y ...)\" cell to any "
+       .. "address. Default false: only the roles the cell names (least "
+       .. "privilege, \"open only the ports required\").",
+  },
+  collocated_mediation = {
+    type = "boolean", default = true,
+    doc = "Front End servers also run a collocated Mediation Server "
+       .. "(Lync 2013's default): the Mediation ports of doc 003 open on "
+       .. "front_end and 5070 on the Front End load balancer.",
+  },
+  sip_tcp_5060 = {
+    type = "boolean", default = false,
+    doc = "TCP 5060 on Front End servers and Directors for static routes to "
+       .. "trusted services (doc 003: \"optionally used\"). Default false.",
+  },
+}
+
+M.ROLE_LIST = ROLE_LIST
+M.LABEL_LIST = LABEL_LIST
+
+---------------------------------------------------------------------------
+-- State shared by every rule file of one load
+---------------------------------------------------------------------------
+
+local collected = {}     -- normalized rules, in load order
+local ids = {}           -- id -> "file:line:" where it was first defined
+
+function M.reset()
+  collected = {}
+  ids = {}
+end
+
+---------------------------------------------------------------------------
+-- Helpers
+---------------------------------------------------------------------------
+
+local function copy(t)
+  if type(t) ~= "table" then return t end
+  local c = {}
+  for k, v in pairs(t) do c[k] = copy(v) end
+  return c
+end
+
+-- "file:line:" of the rule file line that called the DSL function that
+-- called where3() (level 4 as seen from inside pcall(error, ...)).
+local function where3()
+  local _, msg = pcall(error, "", 4)
+  return msg
+end
+
+local function as_list(v)
+  if type(v) == "table" then return v end
+  return { v }
+end
+
+-- Port spec -> array of {lo, hi} (or the string "client_media_ports").
+-- Accepts: 443, "443", "50000-59999", "any", "client_media_ports",
+-- or a list of those. Returns nil, err on a bad spec.
+local function parse_ports(spec, field)
+  if spec == nil then return nil, "missing " .. field end
+  if spec == "any" then return { { 0, 65535 } } end
+  local out = {}
+  for _, p in ipairs(as_list(spec)) do
+    if type(p) == "number" then
+      if p ~= math.floor(p) or p < 1 or p > 65535 then
+        return nil, string.format("bad port %s in %s (1-65535)", tostring(p), field)
+      end
+      out[#out + 1] = { math.floor(p), math.floor(p) }
+    elseif p == "client_media_ports" then
+      out[#out + 1] = "client_media_ports"
+    elseif p == "any" then
+      return nil, "'any' cannot be mixed with other ports in " .. field
+    elseif type(p) == "string" then
+      local lo, hi = p:match("^%s*(%d+)%s*%-%s*(%d+)%s*$")
+      if not lo then lo = p:match("^%s*(%d+)%s*$"); hi = lo end
+      if not lo then
+        return nil, string.format("bad port '%s' in %s", p, field)
+      end
+      lo, hi = tonumber(lo), tonumber(hi)
+      if lo < 1 or hi > 65535 or lo > hi then
+        return nil, string.format("bad port range '%s' in %s (1-65535, lo <= hi)", p, field)
+      end
+      out[#out + 1] = { lo, hi }
+    else
+      return nil, string.format("bad port %s in %s", tostring(p), field)
+    end
+  end
+  if #out == 0 then return nil, "empty " .. field end
+  return out
+end
+
+-- Marker for "Any (can be defined as X, Y ...)" cells.
+local ANY_OR = {}
+
+local function parse_roles(spec, field)
+  if spec == nil then return nil, "missing " .. field end
+  if spec == "any" then return "any" end
+  if type(spec) == "table" and getmetatable(spec) == ANY_OR then
+    return nil, field .. ": any_or{} must be expanded first"
+  end
+  local out, seen = {}, {}
+  for _, r in ipairs(as_list(spec)) do
+    if r == "any" then
+      return nil, "'any' cannot be mixed with roles in " .. field
+    end
+    if type(r) ~= "string" or not ROLES[r] then
+      return nil, string.format("unknown role '%s' in %s", tostring(r), field)
+    end
+    if not seen[r] then seen[r] = true; out[#out + 1] = r end
+  end
+  if #out == 0 then return nil, "empty " .. field end
+  return out
+end
+
+local function parse_transport(spec)
+  if spec == nil then return nil, "missing transport" end
+  local out, seen = {}, {}
+  for _, t in ipairs(as_list(spec)) do
+    if type(t) ~= "string" or not TRANSPORTS[t] then
+      return nil, string.format("unknown transport '%s' (tcp, udp, esp, ah)", tostring(t))
+    end
+    if not seen[t] then seen[t] = true; out[#out + 1] = t end
+  end
+  if #out == 0 then return nil, "empty transport" end
+  return out
+end
+
+local function parse_apps(spec)
+  if spec == nil then return {} end
+  local out, seen = {}, {}
+  for _, a in ipairs(as_list(spec)) do
+    if type(a) ~= "string" or not LABELS[a] then
+      return nil, string.format("unknown app label '%s'", tostring(a))
+    end
+    if not seen[a] then seen[a] = true; out[#out + 1] = a end
+  end
+  return out
+end
+
+local function check_option(name, value)
+  local o = OPTIONS[name]
+  if not o then return nil, string.format("unknown option '%s' in when", tostring(name)) end
+  if o.type == "boolean" then
+    if type(value) ~= "boolean" then
+      return nil, string.format("option '%s' takes true or false", name)
+    end
+  elseif o.type == "enum" then
+    local ok = false
+    for _, v in ipairs(o.values) do if v == value then ok = true end end
+    if not ok then
+      return nil, string.format("option '%s' takes one of: %s", name, table.concat(o.values, ", "))
+    end
+  else
+    return nil, string.format("option '%s' cannot be used in when", name)
+  end
+  return true
+end
+
+local function parse_when(spec)
+  if spec == nil then return nil end
+  if type(spec) ~= "table" then return nil, "when must be a table of options" end
+  local out, n = {}, 0
+  for k, v in pairs(spec) do
+    local ok, err = check_option(k, v)
+    if not ok then return nil, err end
+    out[k] = v
+    n = n + 1
+  end
+  if n == 0 then return nil end
+  return out
+end
+
+local function parse_ref(spec, cited)
+  if spec == nil then return nil, "missing ref (every rule cites its document row)" end
+  if type(spec) ~= "table" then return nil, "ref must be a table (use row(n, text))" end
+  for k in pairs(spec) do
+    if k ~= "doc" and k ~= "table" and k ~= "row" and k ~= "text" then
+      return nil, string.format("unknown field '%s' in ref", tostring(k))
+    end
+  end
+  local doc = spec.doc or (cited and cited.doc)
+  local tbl = spec.table or (cited and cited.table)
+  if type(doc) ~= "string" or doc == "" then
+    return nil, "missing ref: no doc (call cite{} first or give ref.doc)"
+  end
+  if type(tbl) ~= "string" or tbl == "" then
+    return nil, "missing ref: no table title (call cite{} first or give ref.table)"
+  end
+  local r = spec.row
+  if type(r) ~= "number" or r < 1 or r ~= math.floor(r) then
+    return nil, "missing ref: row must be a positive integer"
+  end
+  if type(spec.text) ~= "string" or spec.text == "" then
+    return nil, "missing ref: no row text"
+  end
+  return { doc = doc, table = tbl, row = math.floor(r), text = spec.text }
+end
+
+local RULE_FIELDS = {
+  id = true, from = true, to = true, transport = true, dports = true,
+  sports = true, apps = true, kind = true, when = true, severity = true,
+  ref = true, check = true, note = true,
+}
+
+-- Normalize one rule spec (from/to already plain). Returns rule or nil, err.
+local function normalize(spec, cited)
+  local r = {}
+  if type(spec.id) ~= "string" or not spec.id:match("^[a-z0-9][a-z0-9._-]*$") then
+    return nil, string.format("bad or missing id %s (lowercase letters, digits, . _ -)",
+      spec.id == nil and "" or "'" .. tostring(spec.id) .. "'")
+  end
+  r.id = spec.id
+  local err
+  r.from, err = parse_roles(spec.from, "from"); if not r.from then return nil, err end
+  r.to, err = parse_roles(spec.to, "to"); if not r.to then return nil, err end
+  r.transport, err = parse_transport(spec.transport); if not r.transport then return nil, err end
+  r.dports, err = parse_ports(spec.dports, "dports"); if not r.dports then return nil, err end
+  if spec.sports ~= nil and spec.sports ~= "any" then
+    r.sports, err = parse_ports(spec.sports, "sports"); if not r.sports then return nil, err end
+  end
+  r.apps, err = parse_apps(spec.apps); if not r.apps then return nil, err end
+  r.kind = spec.kind or "allow"
+  if not KINDS[r.kind] then
+    return nil, string.format("unknown kind '%s' (allow, ipsec_exempt, port_range)", tostring(r.kind))
+  end
+  r.severity = spec.severity or "medium"
+  if not SEVERITIES[r.severity] then
+    return nil, string.format("unknown severity '%s' (high, medium, low)", tostring(r.severity))
+  end
+  if spec.when ~= nil then
+    r.when, err = parse_when(spec.when)
+    if err then return nil, err end
+  end
+  r.ref, err = parse_ref(spec.ref, cited); if not r.ref then return nil, err end
+  if spec.check ~= nil and type(spec.check) ~= "function" then
+    return nil, "check must be a function(flow) returning true|false, reason"
+  end
+  r.check = spec.check
+  if spec.note ~= nil and type(spec.note) ~= "string" then
+    return nil, "note must be a string"
+  end
+  r.note = spec.note
+  return r
+end
+
+-- Expand any_or{} markers into the two rules the contract wants.
+local function expand(spec)
+  local f_any = type(spec.from) == "table" and getmetatable(spec.from) == ANY_OR
+  local t_any = type(spec.to) == "table" and getmetatable(spec.to) == ANY_OR
+  if not f_any and not t_any then return { spec } end
+  if spec.when ~= nil and type(spec.when) ~= "table" then
+    return nil, "when must be a table of options"
+  end
+  if spec.when and spec.when.any_means_any ~= nil then
+    return nil, "any_or{} sets when.any_means_any itself; do not set it"
+  end
+  local strict, wide = copy(spec), copy(spec)
+  strict.when = copy(spec.when) or {}
+  wide.when = copy(spec.when) or {}
+  strict.when.any_means_any = false
+  wide.when.any_means_any = true
+  wide.id = spec.id .. ".any"
+  if f_any then strict.from = spec.from.roles; wide.from = "any" end
+  if t_any then strict.to = spec.to.roles; wide.to = "any" end
+  strict.check, wide.check = spec.check, spec.check
+  return { strict, wide }
+end
+
+---------------------------------------------------------------------------
+-- The environment of one rule file
+---------------------------------------------------------------------------
+
+local function strict_table(name, t)
+  return setmetatable(t, {
+    __index = function(_, k)
+      error(string.format("unknown name '%s.%s'", name, tostring(k)), 2)
+    end,
+  })
+end
+
+local function frozen_copy(lib, drop)
+  local c = {}
+  for k, v in pairs(lib) do
+    if not (drop and drop[k]) then c[k] = v end
+  end
+  return c
+end
+
+function M.new_env()
+  local cited = nil      -- current {doc, table} of this file
+
+  local env = {
+    ipairs = ipairs, pairs = pairs, tostring = tostring, tonumber = tonumber,
+    type = type, error = error, select = select, next = next,
+    string = frozen_copy(string, { dump = true }),
+    table = frozen_copy(table),
+    math = frozen_copy(math),
+  }
+
+  -- cite{ doc = "...", table = "..." }: the document and table the
+  -- following row() calls of this file refer to.
+  function env.cite(t)
+    if type(t) ~= "table" then error("cite expects { doc = ..., table = ... }", 2) end
+    for k in pairs(t) do
+      if k ~= "doc" and k ~= "table" then
+        error(string.format("unknown field '%s' in cite", tostring(k)), 2)
+      end
+    end
+    if type(t.doc) ~= "string" or not t.doc:match("^[%w_.-]+%.txt$") then
+      error("cite: doc must be a seed file name like '003_90a6bcb524c2ccb8.txt'", 2)
+    end
+    if type(t.table) ~= "string" or t.table == "" then
+      error("cite: missing table title", 2)
+    end
+    cited = { doc = t.doc, table = t.table }
+  end
+
+  -- row(n, text): a reference to data row n (1-based) of the cited table.
+  function env.row(n, text)
+    if not cited then error("row() before cite{}", 2) end
+    if type(n) ~= "number" or n < 1 or n ~= math.floor(n) then
+      error("row: row number must be a positive integer", 2)
+    end
+    if type(text) ~= "string" or text == "" then
+      error("row: missing row text", 2)
+    end
+    return { doc = cited.doc, table = cited.table, row = n, text = text }
+  end
+
+  -- any_or{ "director", "front_end" }: an "Any (can be defined as ...)"
+  -- cell. The rule becomes two rules: `id` with these roles, active when
+  -- any_means_any = false, and `id.any` with "any", when any_means_any = true.
+  function env.any_or(roles)
+    local list, err = parse_roles(roles, "any_or")
+    if not list or list == "any" then error(err or "any_or needs roles", 2) end
+    return setmetatable({ roles = list }, ANY_OR)
+  end
+
+  -- range(lo, hi) -> "lo-hi"
+  function env.range(lo, hi)
+    if type(lo) ~= "number" or type(hi) ~= "number" then
+      error("range(lo, hi) takes two numbers", 2)
+    end
+    return string.format("%d-%d", lo, hi)
+  end
+
+  -- rule{ ... }: declare a rule (two with any_or).
+  function env.rule(spec)
+    if type(spec) ~= "table" then error("rule expects a table: rule{ ... }", 2) end
+    for k in pairs(spec) do
+      if not RULE_FIELDS[k] then
+        error(string.format("unknown field '%s' in rule %s", tostring(k),
+          type(spec.id) == "string" and ("'" .. spec.id .. "'") or ""), 2)
+      end
+    end
+    local list, err = expand(spec)
+    if not list then error(err, 2) end
+    local out = {}
+    for _, s in ipairs(list) do
+      local r, e = normalize(s, cited)
+      if not r then
+        error(string.format("rule %s: %s",
+          type(spec.id) == "string" and ("'" .. spec.id .. "'") or "", e), 2)
+      end
+      if ids[r.id] then
+        error(string.format("duplicate rule id '%s' (first defined at %s)", r.id,
+          (ids[r.id]:gsub(":%s*$", ""))), 2)
+      end
+      out[#out + 1] = r
+    end
+    local pos = where3()
+    for _, r in ipairs(out) do
+      ids[r.id] = pos
+      collected[#collected + 1] = r
+    end
+  end
+
+  -- Label presets (strict: a typo is an error).
+  env.labels = strict_table("labels", {
+    sip_tls = { "sip_tls", "tls" },              -- SIP over TLS / MTLS
+    sip_any = { "sip_tls", "tls", "sip" },       -- a row that says only "TCP" on a SIP port
+    psom    = { "psom", "tls" },                 -- PSOM over TLS
+    https   = { "tls" },                         -- HTTPS, MTLS (nDPI says tls)
+    http    = { "http" },
+    media   = { "rtp", "rtcp", "stun", "msturn" },  -- STUN/MS-TURN, RTP/RTCP
+    xmpp    = { "xmpp" },
+    xmpp_tls = { "xmpp", "tls" },
+    dns     = { "dns" },
+    dhcp    = { "dhcp" },
+    any     = {},                                -- no expectation
+  })
+
+  -- Role sets used by several rule files.
+  env.sets = strict_table("sets", {
+    clients = { "client_internal", "client_external" },
+    -- "All Servers" of doc 003: the internal Lync server roles
+    lync_internal_servers = { "front_end", "director", "mediation", "persistent_chat", "sba" },
+    -- servers that terminate audio (doc 003, "All internal servers" row)
+    audio_servers = { "front_end", "mediation", "sba" },
+  })
+
+  return setmetatable(env, {
+    __index = function(_, k)
+      error(string.format("unknown name '%s'", tostring(k)), 2)
+    end,
+  })
+end
+
+---------------------------------------------------------------------------
+-- Read-out for the C side
+---------------------------------------------------------------------------
+
+-- The normalized rules, in load order. Each: id, from, to, transport,
+-- dports, sports (nil = any), apps, kind, when (nil = always), severity,
+-- ref {doc, table, row, text}, check (function or nil), note (or nil).
+function M.rules()
+  local out = {}
+  for i, r in ipairs(collected) do
+    local c = copy(r)
+    c.check = r.check
+    out[i] = c
+  end
+  return out
+end
+
+-- Every option the rules may read: name -> {type, default, values?, doc}.
+function M.options_schema()
+  return copy(OPTIONS)
+end
+
+function M.roles() return copy(ROLE_LIST) end
+function M.labels() return copy(LABEL_LIST) end
+
+return M
