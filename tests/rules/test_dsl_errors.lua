@@ -316,7 +316,8 @@ do
 end
 
 do -- the shipped rules load, and every `when` key is in the schema
-  local p = io.popen('lua5.4 "' .. root .. '/tests/rules/dump_rules.lua" "' .. root .. '" 2>&1; echo "rc=$?"')
+  local lua = os.getenv("LUA") or "lua5.4"
+  local p = io.popen(lua .. ' "' .. root .. '/tests/rules/dump_rules.lua" "' .. root .. '" 2>&1; echo "rc=$?"')
   local out = p:read("a")
   p:close()
   ok(out:find("rc=0", 1, true), "shipped rules load: " .. out:sub(-300))
