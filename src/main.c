@@ -376,8 +376,6 @@ int main(int argc, char **argv)
     };
     if (o.idle_timeout >= 0)
         fc.tcp_idle_us = fc.udp_idle_us = fc.other_idle_us = (uint64_t)o.idle_timeout * 1000000u;
-    if (o.idle_timeout == 0)
-        fc.linger_us = 0; /* never idle: closed TCP flows still end (at the next packet) */
     struct flow_table *ft = flow_table_new(&fc, on_flow_end, &r);
     if (!ft) {
         fprintf(stderr, "lyncaudit: out of memory\n");

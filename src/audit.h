@@ -1,0 +1,79 @@
+/* audit.h - roles and rules: which rule allows a flow, or what it breaks.
+ *
+ * audit_load() reads the rule language (lua/dsl.lua), every rule file in rules/
+ * file and the topology into one sandboxed Lua state, then compiles the
+ * active rules into C match tables: auditing a flow is a lookup by
+ * transport and destination port, filtered by role masks, never a Lua call
+ * per packet. A rule's optional Lua check runs once per flow it matches. */
+#ifndef LYNCAUDIT_AUDIT_H
+#define LYNCAUDIT_AUDIT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define AUDIT_MAX_VIOLATIONS 4
+
+struct audit;
+
+struct audit_paths {
+    const char *lua_dir;    /* holds dsl.lua */
+    const char *rules_dir;  /* holds *.lua rule files */
+    const char *topology;   /* NULL: no topology, every address is "any" */
+};
+
+/* Loads rules and topology; NULL on failure with "file:line: what" in err. */
+struct audit *audit_load(const struct audit_paths *p, char *err, size_t errlen);
+void audit_free(struct audit *a);
+
+/* One flow as the audit sees it. */
+struct audit_flow {
+    const uint8_t *src, *dst;  /* 4 or 16 bytes */
+    int ipver;
+    uint8_t proto;
+    uint16_t sport, dport;
+    const char *app;            /* classify's label */
+    const char *app_detail;
+    uint64_t packets, bytes;
+};
+
+struct audit_violation {
+    const char *kind;       /* no_rule, wrong_protocol, ipsec, port_range, nat, check */
+    const char *rule_id;    /* NULL when no rule is concerned */
+    const char *severity;   /* high, medium, low */
+    const char *ref;        /* "doc | table | row N", or NULL */
+    char message[320];
+};
+
+struct audit_result {
+    const char *src_role, *dst_role;   /* role names, "any" for none */
+    const char *verdict;               /* ok, violation, unscoped */
+    const char *rule_id;               /* the allowing rule, or NULL */
+    const char *app;                   /* the label after role-aware refinement */
+    int nviolations;
+    struct audit_violation v[AUDIT_MAX_VIOLATIONS];
+};
+
+/* Audits one flow (at its end). */
+void audit_flow(struct audit *a, const struct audit_flow *f, struct audit_result *r);
+
+/* The loaded rules, for the `rules` table. */
+struct audit_rule_info {
+    const char *id, *kind, *severity, *from, *to, *transport, *dports, *sports, *apps, *when;
+    const char *doc, *table, *text, *note;
+    int row;
+    bool active;
+    uint64_t matched;
+};
+size_t audit_rule_count(const struct audit *a);
+void audit_rule_info(const struct audit *a, size_t i, struct audit_rule_info *out);
+
+/* The topology's name and file (NULL when none). */
+const char *audit_topology_name(const struct audit *a);
+const char *audit_topology_path(const struct audit *a);
+
+/* Role names, for documentation and tests. */
+const char *audit_role_name(int role);
+int audit_role_count(void);
+
+#endif
