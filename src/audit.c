@@ -937,8 +937,9 @@ static const char *refine_app(const char *app, int dr, uint16_t dport)
     return app;
 }
 
-/* Runs a rule's Lua check on the flow, once. */
-static void run_check(struct audit *a, const struct rule *r, const struct audit_flow *f,
+/* Runs a rule's Lua check on the flow: true when the rule holds. A check
+ * that fails to run (error, instruction limit) is reported and holds. */
+static bool run_check(struct audit *a, const struct rule *r, const struct audit_flow *f,
                       struct audit_result *res)
 {
     lua_State *L = luabox_state(a->box);
@@ -958,22 +959,28 @@ static void run_check(struct audit *a, const struct rule *r, const struct audit_
     lua_pushinteger(L, (lua_Integer)f->packets), lua_setfield(L, -2, "packets");
     lua_pushinteger(L, (lua_Integer)f->bytes), lua_setfield(L, -2, "bytes");
     char err[256];
-    if (luabox_call(a->box, 1, 2, CHECK_INSTRUCTIONS, err, sizeof err)) {
+    if (luabox_call(a->box, 1, 1, CHECK_INSTRUCTIONS, err, sizeof err)) {
         struct audit_violation *v = add_violation(res, "check", r, "low");
         if (v)
-            snprintf(v->message, sizeof v->message, "rule %s: check failed to run: %s", r->id, err);
-        return;
+            snprintf(v->message, sizeof v->message, "rule %s: its check did not run to the end: %s", r->id, err);
+        return true;
     }
-    if (!lua_toboolean(L, -2)) {
-        struct audit_violation *v = add_violation(res, "check", r, NULL);
-        const char *why = lua_tostring(L, -1);
-        if (v)
-            snprintf(v->message, sizeof v->message, "rule %s: %s", r->id, why ? why : "check failed");
-    }
-    lua_pop(L, 2);
+    bool holds = lua_toboolean(L, -1);
+    lua_pop(L, 1);
+    return holds;
 }
 
 #define MAXC 32
+
+static bool label_in(const struct rule *r, const char *app)
+{
+    if (r->napps == 0)
+        return true;
+    for (int i = 0; i < r->napps; i++)
+        if (r->apps[i] && !strcmp(r->apps[i], app))
+            return true;
+    return false;
+}
 
 void audit_flow(struct audit *a, const struct audit_flow *f, struct audit_result *res)
 {
@@ -988,76 +995,65 @@ void audit_flow(struct audit *a, const struct audit_flow *f, struct audit_result
         res->verdict = "unscoped";
         return;
     }
-    char path[160];
-    snprintf(path, sizeof path, "%s -> %s %s/%u", res->src_role, res->dst_role,
-             transport_of(f->proto) >= 0 ? TRANSPORT_NAMES[transport_of(f->proto)] : "ip", f->dport);
     int t = transport_of(f->proto);
-    int c[MAXC];
+    char path[160];
+    snprintf(path, sizeof path, "%s -> %s %s/%u", res->src_role, res->dst_role, t >= 0 ? TRANSPORT_NAMES[t] : "ip",
+             f->dport);
+    static const char *const NAT_REF = "001_5c850280d6352e6d.txt | NAT Requirements for External User Access";
 
     /* NAT the documents forbid, where the topology lets the capture show it. */
-    if (is_nat_device(a, f->src, f->ipver)) {
-        struct audit_violation *v = NULL;
-        if (dr == ROLE_EDGE_INTERNAL) {
-            v = add_violation(res, "nat", NULL, "high");
-            if (v) {
-                snprintf(v->message, sizeof v->message,
-                         "%s: the source is a NAT device; NAT toward the Edge internal interface is not supported", path);
-                v->ref = "001_5c850280d6352e6d.txt | NAT Requirements for External User Access";
-            }
-        } else if (EDGE_EXTERNAL_ROLES & (1u << dr)) {
-            v = add_violation(res, "nat", NULL, "high");
-            if (v) {
-                snprintf(v->message, sizeof v->message,
-                         "%s: the source is a NAT device; inbound traffic to the Edge external interface must keep its source address (ChangeDST only)", path);
-                v->ref = "001_5c850280d6352e6d.txt | NAT Requirements for External User Access";
-            }
+    if (is_nat_device(a, f->src, f->ipver) && (dr == ROLE_EDGE_INTERNAL || (EDGE_EXTERNAL_ROLES & (1u << dr)))) {
+        struct audit_violation *v = add_violation(res, "nat", NULL, "high");
+        if (v) {
+            v->ref = NAT_REF;
+            snprintf(v->message, sizeof v->message, "%s: the source is a NAT device: %s", path,
+                     dr == ROLE_EDGE_INTERNAL ? "NAT toward the Edge internal interface is not supported"
+                                              : "inbound traffic to the Edge external interface must keep its "
+                                                "source address (ChangeDST only)");
         }
     }
     if (a->capture_outside && (spriv || dpriv)) {
         struct audit_violation *v = add_violation(res, "nat", NULL, "high");
         if (v) {
+            v->ref = NAT_REF;
             snprintf(v->message, sizeof v->message,
                      "%s: the Edge's translated address is seen outside its NAT (ChangeSRC/ChangeDST missing)", path);
-            v->ref = "001_5c850280d6352e6d.txt | NAT Requirements for External User Access";
         }
     }
 
-    /* IPsec on a path the exceptions exempt: in either direction, any port. */
+    /* IPsec on a path the exceptions exempt: roles only, either direction.
+     * A row that exempts by port cannot be held against IPsec traffic,
+     * whose ports are hidden. */
     if (is_ipsec(f)) {
         for (int i = 0; i < a->nrules; i++) {
             struct rule *r = &a->rules[i];
-            if (!r->active || strcmp(r->kind, "ipsec_exempt"))
+            if (!r->active || strcmp(r->kind, "ipsec_exempt") || r->nsports ||
+                r->ndports != 1 || r->dports[0].lo > 1 || r->dports[0].hi != 65535)
                 continue;
             if (((r->from & (1u << sr)) && (r->to & (1u << dr))) || ((r->from & (1u << dr)) && (r->to & (1u << sr)))) {
                 r->matched++;
-                struct audit_violation *v = add_violation(res, "ipsec", r, "high");
+                struct audit_violation *v = add_violation(res, "ipsec", r, NULL);
                 if (v)
                     snprintf(v->message, sizeof v->message,
-                             "%s: IPsec (%s) on a path the IPsec exceptions exempt (rule %s)", path, f->app, r->id);
+                             "%s: IPsec (%s) on a path the IPsec exceptions exempt (rule %s)", path, res->app, r->id);
                 break;
             }
         }
     }
 
-    int n = 0;
-    uint16_t sport = f->sport, dport = f->dport;
+    int c[MAXC], n = 0;
     if (t >= 0) {
-        /* Ports the documents forbid outright (kind port_range). */
-        int pr = find_rules(a, t, sr, dr, sport, dport, "port_range", c, MAXC);
-        for (int i = 0; i < pr; i++) {
-            struct rule *r = &a->rules[c[i]];
-            r->matched++;
-            struct audit_violation *v = add_violation(res, "port_range", r, NULL);
-            if (v)
-                snprintf(v->message, sizeof v->message, "%s: %s", path,
-                         r->note ? r->note : "port range not allowed with this topology's options");
-        }
-        n = find_rules(a, t, sr, dr, sport, dport, "allow", c, MAXC);
-        if (n == 0 && t == T_UDP) {
-            /* A UDP flow's first packet may have been the answer: try the other way. */
-            n = find_rules(a, t, dr, sr, dport, sport, "allow", c, MAXC);
-        }
+        n = find_rules(a, t, sr, dr, f->sport, f->dport, "allow", c, MAXC);
+        if (n == 0 && t == T_UDP) /* a UDP flow's first packet may have been the answer */
+            n = find_rules(a, t, dr, sr, f->dport, f->sport, "allow", c, MAXC);
     }
+    /* Rules whose Lua check says no do not match. */
+    int m = 0;
+    for (int i = 0; i < n; i++)
+        if (a->rules[c[i]].check_ref == LUA_NOREF || run_check(a, &a->rules[c[i]], f, res))
+            c[m++] = c[i];
+    n = m;
+
     if (n > 0) {
         struct rule *ok = NULL;
         for (int i = 0; i < n && !ok; i++)
@@ -1066,8 +1062,6 @@ void audit_flow(struct audit *a, const struct audit_flow *f, struct audit_result
         if (ok) {
             ok->matched++;
             res->rule_id = ok->id;
-            if (ok->check_ref != LUA_NOREF)
-                run_check(a, ok, f, res);
         } else {
             struct rule *r = &a->rules[c[0]];
             r->matched++;
@@ -1076,30 +1070,28 @@ void audit_flow(struct audit *a, const struct audit_flow *f, struct audit_result
                 snprintf(v->message, sizeof v->message, "%s: rule %s expects %s, the flow is %s", path, r->id,
                          r->apps_s, res->app);
         }
-    } else if (res->nviolations == 0 || strcmp(res->v[0].kind, "ipsec")) {
-        /* Nothing allows it. A media path outside its port range says so. */
-        struct rule *media = NULL;
-        for (int i = 0; t >= 0 && i < a->nrules && !media; i++) {
-            struct rule *r = &a->rules[i];
-            if (r->active && !strcmp(r->kind, "allow") && (r->transports & (1u << t)) && (r->from & (1u << sr)) &&
-                (r->to & (1u << dr)) && r->dports_s && r->ndports > 0 && r->dports[0].hi - r->dports[0].lo >= WIDE_RANGE &&
-                !(r->from == ALL_ROLES && r->to == ALL_ROLES))
-                media = r;
-        }
-        bool already = false;
-        for (int i = 0; i < res->nviolations; i++)
-            already |= !strcmp(res->v[i].kind, "port_range");
-        if (media && !already) {
-            struct audit_violation *v = add_violation(res, "port_range", media, NULL);
+    } else if (t >= 0) {
+        /* Nothing allows it: a documented range broken, or no rule at all. */
+        int pr = find_rules(a, t, sr, dr, f->sport, f->dport, "port_range", c, MAXC);
+        struct rule *hit = NULL;
+        for (int i = 0; i < pr && !hit; i++)
+            if (label_in(&a->rules[c[i]], res->app))
+                hit = &a->rules[c[i]];
+        if (hit) {
+            hit->matched++;
+            struct audit_violation *v = add_violation(res, "port_range", hit, NULL);
             if (v)
-                snprintf(v->message, sizeof v->message, "%s: outside the documented range %s (rule %s)", path,
-                         media->dports_s, media->id);
-        } else if (!already) {
+                snprintf(v->message, sizeof v->message, "%s: %s (rule %s)", path,
+                         hit->note ? hit->note : "outside the documented port range", hit->id);
+        } else if (res->nviolations == 0) {
             struct audit_violation *v = add_violation(res, "no_rule", NULL, "medium");
             if (v)
-                snprintf(v->message, sizeof v->message, "%s: no rule allows this path%s%s", path,
-                         strcmp(res->app, "unknown") ? " for " : "", strcmp(res->app, "unknown") ? res->app : "");
+                snprintf(v->message, sizeof v->message, "%s: no rule allows this path (%s)", path, res->app);
         }
+    } else if (res->nviolations == 0) {
+        struct audit_violation *v = add_violation(res, "no_rule", NULL, "medium");
+        if (v)
+            snprintf(v->message, sizeof v->message, "%s: no rule allows %s between these roles", path, res->app);
     }
     res->verdict = res->nviolations ? "violation" : "ok";
 }

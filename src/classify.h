@@ -1,11 +1,17 @@
-/* classify.h - nDPI per flow until it decides, then the label.
+/* classify.h - nDPI per flow until it decides, the Lync dissectors beside it, then the label.
  *
  * Follows nDPI 4.2's sequence (docs: NDPI-4.2.md): one detection module per
  * run; per flow an ndpi_flow_struct fed every packet until nDPI has a
  * protocol and wants no extra packets, or the cap (80 TCP / 24 other
  * packets, ndpiReader's defaults) is reached; then giveup (with port guess)
  * for undecided flows, the detail is copied out and nDPI's state freed, so a
- * decided flow costs only its flow record. */
+ * decided flow costs only its flow record.
+ *
+ * Beside nDPI, on the same packets, the dissectors of src/dissect/ (STUN and
+ * MS-TURN, RTP/RTCP, SIP, XMPP, IKE/ESP, TLS) look at up to 32 UDP / 12 TCP
+ * payload packets, keeping a few dozen bytes per live flow; the label then
+ * comes from their verdicts where they have one (docs/dissectors.md).
+ * classify knows ports, never roles: TLS toward a role on 443 is the audit's. */
 #ifndef LYNCAUDIT_CLASSIFY_H
 #define LYNCAUDIT_CLASSIFY_H
 
@@ -28,8 +34,32 @@ void classify_finish(struct classify *c, struct flow *f);
 /* Frees what the label holds (nDPI state, detail). */
 void classify_release(struct flow *f);
 
-/* The flow's label: lower-case protocol name, or "unknown" when nDPI matched
- * nothing by inspection (a port guess is not a match: see app_detail). */
+/* lyncaudit's own labels (flow_label.lync), set where the Lync dissectors
+ * (src/dissect/) decided; 0 leaves nDPI's verdict as the label. */
+enum classify_label {
+    CL_NDPI = 0, /* nDPI's verdict is the label */
+    CL_UNKNOWN,  /* nDPI's verdict was not confirmed (one-packet RTP) */
+    CL_SIP,
+    CL_SIP_TLS,
+    CL_PSOM,
+    CL_MSTURN,
+    CL_STUN,
+    CL_RTP,
+    CL_RTCP,
+    CL_XMPP,
+    CL_IKE,
+    CL_ESP,
+    CL_AH,
+    CL_TLS,      /* TLS records nDPI did not decide on (capture started mid-connection) */
+    CL_N
+};
+
+/* "sip_tls", "msturn" ... for a classify_label. */
+const char *classify_label_name(unsigned id);
+
+/* The flow's label: lyncaudit's own (classify_label) where the dissectors
+ * decided, else the lower-case nDPI protocol name, or "unknown" when nDPI
+ * matched nothing by inspection (a port guess is not a match: see app_detail). */
 const char *classify_app(const struct classify *c, const struct flow *f, char *buf, size_t len);
 
 /* nDPI's own name for a protocol id ("TLS", "Unknown"). */

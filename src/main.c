@@ -11,10 +11,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <limits.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "audit.h"
 #include "classify.h"
 #include "decode.h"
 #include "flow.h"
@@ -46,11 +48,14 @@ struct options {
     int quiet, verbose, json;
     long idle_timeout; /* seconds; -1: per-transport defaults */
     long max_flows;
+    const char *topology;  /* -t; NULL: topology.lua in the working folder if there */
+    const char *rules_dir; /* --rules; NULL: the rules/ folder found beside lua/ */
 };
 
 /* What the flow-end callback needs. */
 struct run {
     struct classify *cls;
+    struct audit *audit;
     struct store *store;
     struct store_counters counters;
     bool store_failed;
@@ -66,6 +71,9 @@ static void usage(FILE *out)
             "\n"
             "Options:\n"
             "  -d, --database FILE    SQLite database to append this run to (default: lyncaudit.db)\n"
+            "  -t, --topology FILE    the deployment: roles, NAT, options (Lua; default: topology.lua\n"
+            "                         in the working folder if it exists, else no roles: nothing audited)\n"
+            "      --rules DIR        the rule files (default: the rules/ folder installed with lyncaudit)\n"
             "  -q, --quiet            print nothing but errors\n"
             "  -v, --verbose          say more (per file, undecodable packets)\n"
             "      --json             print the end-of-run summary as JSON on stdout\n"
@@ -110,9 +118,10 @@ static bool looks_like_path(const char *w)
  * usage error (already reported), 0 to run. */
 static int parse_args(int argc, char **argv, struct options *o)
 {
-    enum { OPT_JSON = 1000, OPT_IDLE, OPT_MAXFLOWS };
+    enum { OPT_JSON = 1000, OPT_IDLE, OPT_MAXFLOWS, OPT_RULES };
     static const struct option longs[] = {
         {"database", required_argument, NULL, 'd'}, {"quiet", no_argument, NULL, 'q'},
+        {"topology", required_argument, NULL, 't'}, {"rules", required_argument, NULL, OPT_RULES},
         {"verbose", no_argument, NULL, 'v'},        {"json", no_argument, NULL, OPT_JSON},
         {"idle-timeout", required_argument, NULL, OPT_IDLE},
         {"max-flows", required_argument, NULL, OPT_MAXFLOWS},
@@ -122,10 +131,12 @@ static int parse_args(int argc, char **argv, struct options *o)
     o->idle_timeout = -1;
     o->max_flows = 1000000;
     int c;
-    while ((c = getopt_long(argc, argv, "+d:qvhV", longs, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "+d:t:qvhV", longs, NULL)) != -1) {
         char *end;
         switch (c) {
         case 'd': o->db_path = optarg; break;
+        case 't': o->topology = optarg; break;
+        case OPT_RULES: o->rules_dir = optarg; break;
         case 'q': o->quiet = 1; break;
         case 'v': o->verbose++; break;
         case OPT_JSON: o->json = 1; break;
@@ -201,6 +212,15 @@ static void on_flow_end(struct flow *f, void *ctx)
         char s_ip[INET6_ADDRSTRLEN], d_ip[INET6_ADDRSTRLEN], tbuf[16], abuf[32];
         ip_text(src, f->key.ipver, s_ip);
         ip_text(dst, f->key.ipver, d_ip);
+        const char *app = classify_app(r->cls, f, abuf, sizeof abuf);
+        struct audit_flow af = {src, dst, f->key.ipver, f->key.proto, sport, dport, app, f->label.detail,
+                                f->pkts[0] + f->pkts[1], f->bytes[0] + f->bytes[1]};
+        struct audit_result ar;
+        audit_flow(r->audit, &af, &ar);
+        struct store_violation sv[AUDIT_MAX_VIOLATIONS];
+        for (int i = 0; i < ar.nviolations; i++)
+            sv[i] = (struct store_violation){ar.v[i].kind, ar.v[i].rule_id, ar.v[i].severity, ar.v[i].message,
+                                             ar.v[i].ref};
         struct store_flow sf = {
             .first_us = f->first_us,
             .last_us = f->last_us,
@@ -214,17 +234,24 @@ static void on_flow_end(struct flow *f, void *ctx)
             .bytes_fwd = f->bytes[0],
             .pkts_rev = f->pkts[1],
             .bytes_rev = f->bytes[1],
-            .app = classify_app(r->cls, f, abuf, sizeof abuf),
+            .app = ar.app,
             .app_detail = f->label.detail,
             .ndpi_master = classify_proto_name(r->cls, f->label.ndpi_master),
             .ndpi_app = classify_proto_name(r->cls, f->label.ndpi_app),
             .ndpi_confidence = classify_confidence_name(f),
             .end_reason = flow_end_name((enum flow_end)f->end),
+            .src_role = ar.src_role,
+            .dst_role = ar.dst_role,
+            .verdict = ar.verdict,
+            .rule_id = ar.rule_id,
+            .violations = sv,
+            .nviolations = ar.nviolations,
         };
         if (store_add_flow(r->store, &sf) != 0) {
             r->store_failed = true;
         } else {
             r->counters.flows++;
+            r->counters.violations += (uint64_t)ar.nviolations;
             if (f->end == FLOW_END_EVICTED)
                 r->counters.flows_evicted++;
             if (store_batch_full(r->store) && store_commit(r->store, &r->counters) != 0)
@@ -232,6 +259,21 @@ static void on_flow_end(struct flow *f, void *ctx)
         }
     }
     classify_release(f);
+}
+
+/* Writes every loaded rule of the run with its match count so far. */
+static int write_rules(struct store *s, const struct audit *a)
+{
+    for (size_t i = 0; i < audit_rule_count(a); i++) {
+        struct audit_rule_info ri;
+        audit_rule_info(a, i, &ri);
+        struct store_rule sr = {ri.id,   ri.kind,  ri.severity, ri.from, ri.to,  ri.transport, ri.dports,
+                                ri.sports, ri.apps, ri.when,    ri.doc,  ri.table, ri.text,    ri.note,
+                                ri.row,  ri.active, ri.matched};
+        if (store_add_rule(s, &sr))
+            return -1;
+    }
+    return 0;
 }
 
 static double now_seconds(void)
@@ -294,6 +336,68 @@ static int read_source(struct source *src, struct flow_table *ft, struct run *r,
     return 0;
 }
 
+/* buf = a/b; false when it does not fit. */
+static bool path_join(char *buf, size_t len, const char *a, const char *b)
+{
+    int n = snprintf(buf, len, "%s/%s", a, b);
+    return n >= 0 && (size_t)n < len;
+}
+
+static bool has_file(const char *dir, const char *name)
+{
+    char p[PATH_MAX];
+    return path_join(p, sizeof p, dir, name) && access(p, R_OK) == 0;
+}
+
+/* Where lua/ and rules/ are: beside an installed binary (../share/lyncaudit),
+ * the source tree the binary was built from, or the install prefix. */
+static const char *find_data_dir(char *buf, size_t len)
+{
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n > 0) {
+        exe[n] = '\0';
+        char *slash = strrchr(exe, '/');
+        if (slash) {
+            *slash = '\0';
+            if (path_join(buf, len, exe, "../share/lyncaudit") && has_file(buf, "lua/dsl.lua"))
+                return buf;
+        }
+    }
+    if (has_file(LYNCAUDIT_SOURCE_DIR, "lua/dsl.lua"))
+        return LYNCAUDIT_SOURCE_DIR;
+    return LYNCAUDIT_DATA_DIR;
+}
+
+/* Loads the rules and the topology; prints the error and returns NULL. */
+static struct audit *load_audit(const struct options *o, bool *no_topology)
+{
+    char dir[PATH_MAX], lua_dir[PATH_MAX], rules_dir[PATH_MAX], err[1024];
+    const char *data = find_data_dir(dir, sizeof dir);
+    if (!path_join(lua_dir, sizeof lua_dir, data, "lua") || !path_join(rules_dir, sizeof rules_dir, data, "rules")) {
+        fprintf(stderr, "lyncaudit: %s: path too long\n", data);
+        return NULL;
+    }
+    struct audit_paths p = {lua_dir, o->rules_dir ? o->rules_dir : rules_dir, o->topology};
+    *no_topology = false;
+    if (!p.topology) {
+        if (access("topology.lua", F_OK) == 0)
+            p.topology = "topology.lua";
+        else
+            *no_topology = true;
+    }
+    struct audit *a = audit_load(&p, err, sizeof err);
+    if (!a)
+        fprintf(stderr, "lyncaudit: %s\n", err);
+    return a;
+}
+
+static void verdict_line(const char *what, const char *name, uint64_t n, void *ctx)
+{
+    (void)ctx;
+    printf("  %-9s %-16s %llu\n", what, name, (unsigned long long)n);
+}
+
 static void join_files(const struct options *o, char *out, size_t len)
 {
     out[0] = '\0';
@@ -338,6 +442,16 @@ int main(int argc, char **argv)
     }
 
     struct run r = {0};
+    bool no_topology;
+    r.audit = load_audit(&o, &no_topology);
+    if (!r.audit) {
+        free(srcs);
+        free(o.filter);
+        return EXIT_TROUBLE;
+    }
+    if (no_topology && !o.quiet)
+        fprintf(stderr, "lyncaudit: no topology (no topology.lua here, no -t FILE): every address is 'any', "
+                        "no flow is audited\n");
     r.cls = classify_new(err, sizeof err);
     if (!r.cls) {
         fprintf(stderr, "lyncaudit: %s\n", err);
@@ -351,9 +465,11 @@ int main(int argc, char **argv)
     }
     char sources[4096];
     join_files(&o, sources, sizeof sources);
-    struct store_run sr = {LYNCAUDIT_VERSION, classify_ndpi_version(), sources, o.filter};
+    struct store_run sr = {LYNCAUDIT_VERSION,          classify_ndpi_version(), sources, o.filter,
+                           audit_topology_path(r.audit), audit_topology_name(r.audit),
+                           audit_rule_count(r.audit)};
     int64_t run_id = store_begin_run(r.store, &sr);
-    if (run_id < 0) {
+    if (run_id < 0 || write_rules(r.store, r.audit) || store_commit(r.store, &r.counters)) {
         fprintf(stderr, "lyncaudit: %s\n", store_error(r.store));
         store_close(r.store);
         classify_free(r.cls);
@@ -413,11 +529,14 @@ int main(int argc, char **argv)
         snprintf(msg, sizeof msg, "%s", store_error(r.store));
     else if (g_stop && !msg[0])
         snprintf(msg, sizeof msg, "stopped by signal");
-    int rc = damaged || r.store_failed ? EXIT_TROUBLE : EXIT_COMPLIANT;
+    int rc = damaged || r.store_failed ? EXIT_TROUBLE : r.counters.violations ? EXIT_VIOLATIONS : EXIT_COMPLIANT;
     if (r.store_failed)
         fprintf(stderr, "lyncaudit: %s\n", msg);
-    /* Close the run even after a write error: what was committed stays, marked. */
-    bool closed = store_end_run(r.store, &r.counters, status, msg[0] ? msg : NULL) == 0;
+    /* Close the run even after a write error: what was committed stays, marked.
+     * Rule match counts, role statistics and the run's end are one transaction. */
+    bool closed = store_begin(r.store) == 0 && write_rules(r.store, r.audit) == 0 &&
+                  store_role_stats(r.store) == 0 &&
+                  store_end_run(r.store, &r.counters, status, msg[0] ? msg : NULL) == 0;
     if (!closed) {
         if (!r.store_failed)
             fprintf(stderr, "lyncaudit: %s\n", store_error(r.store));
@@ -427,12 +546,16 @@ int main(int argc, char **argv)
         struct report_run rr = {run_id, o.db_path, status, o.nfiles, r.counters, seconds, peak};
         if (o.json)
             report_json(stdout, r.store, &rr);
-        else
+        else {
             report_text(stdout, r.store, &rr);
+            if (!no_topology)
+                store_verdict_summary(r.store, run_id, verdict_line, NULL);
+        }
     }
     flow_table_free(ft);
     store_close(r.store);
     classify_free(r.cls);
+    audit_free(r.audit);
     free(srcs);
     free(o.filter);
     return rc;

@@ -9,12 +9,12 @@
 
 #include <sqlite3.h>
 
-#define SCHEMA_VERSION 1
+#define SCHEMA_VERSION 2
 #define BATCH_FLOWS 4096
 
 struct store {
     sqlite3 *db;
-    sqlite3_stmt *ins_flow, *upd_run;
+    sqlite3_stmt *ins_flow, *upd_run, *ins_viol;
     int64_t run_id;
     int pending;          /* flows queued in the open transaction */
     bool in_tx;
@@ -37,7 +37,11 @@ static const char *SCHEMA =
     " undecodable INTEGER NOT NULL DEFAULT 0,"
     " flows INTEGER NOT NULL DEFAULT 0,"
     " flows_evicted INTEGER NOT NULL DEFAULT 0,"
-    " message TEXT);"
+    " message TEXT,"
+    " topology TEXT,"
+    " topology_name TEXT,"
+    " rules_loaded INTEGER NOT NULL DEFAULT 0,"
+    " violations INTEGER NOT NULL DEFAULT 0);"
     "CREATE TABLE IF NOT EXISTS flows ("
     " id INTEGER PRIMARY KEY,"
     " run_id INTEGER NOT NULL REFERENCES runs(id),"
@@ -58,10 +62,84 @@ static const char *SCHEMA =
     " ndpi_master TEXT,"
     " ndpi_app TEXT,"
     " ndpi_confidence TEXT,"
-    " end_reason TEXT NOT NULL);"
+    " end_reason TEXT NOT NULL,"
+    " src_role TEXT NOT NULL DEFAULT 'any',"
+    " dst_role TEXT NOT NULL DEFAULT 'any',"
+    " verdict TEXT NOT NULL DEFAULT 'unscoped',"
+    " rule_id TEXT);"
     "CREATE INDEX IF NOT EXISTS flows_run ON flows(run_id, app);"
     "CREATE INDEX IF NOT EXISTS flows_dst ON flows(dst_ip, dst_port);"
-    "CREATE INDEX IF NOT EXISTS flows_src ON flows(src_ip);";
+    "CREATE INDEX IF NOT EXISTS flows_src ON flows(src_ip);"
+    "CREATE INDEX IF NOT EXISTS flows_verdict ON flows(run_id, verdict);"
+    "CREATE TABLE IF NOT EXISTS violations ("
+    " id INTEGER PRIMARY KEY,"
+    " run_id INTEGER NOT NULL REFERENCES runs(id),"
+    " flow_id INTEGER NOT NULL REFERENCES flows(id),"
+    " kind TEXT NOT NULL,"
+    " rule_id TEXT,"
+    " severity TEXT NOT NULL,"
+    " message TEXT NOT NULL,"
+    " reference TEXT);"
+    "CREATE INDEX IF NOT EXISTS violations_run ON violations(run_id, kind);"
+    "CREATE INDEX IF NOT EXISTS violations_flow ON violations(flow_id);"
+    "CREATE TABLE IF NOT EXISTS rules ("
+    " run_id INTEGER NOT NULL REFERENCES runs(id),"
+    " id TEXT NOT NULL,"
+    " kind TEXT NOT NULL,"
+    " severity TEXT NOT NULL,"
+    " from_roles TEXT NOT NULL,"
+    " to_roles TEXT NOT NULL,"
+    " transport TEXT NOT NULL,"
+    " dports TEXT NOT NULL,"
+    " sports TEXT,"
+    " apps TEXT,"
+    " when_options TEXT,"
+    " active INTEGER NOT NULL,"
+    " doc TEXT NOT NULL,"
+    " doc_table TEXT NOT NULL,"
+    " doc_row INTEGER NOT NULL,"
+    " row_text TEXT,"
+    " note TEXT,"
+    " matched INTEGER NOT NULL DEFAULT 0,"
+    " PRIMARY KEY (run_id, id));"
+    "CREATE TABLE IF NOT EXISTS role_stats ("
+    " run_id INTEGER NOT NULL REFERENCES runs(id),"
+    " src_role TEXT NOT NULL,"
+    " dst_role TEXT NOT NULL,"
+    " transport TEXT NOT NULL,"
+    " dst_port INTEGER NOT NULL,"
+    " app TEXT NOT NULL,"
+    " flows INTEGER NOT NULL,"
+    " packets INTEGER NOT NULL,"
+    " bytes INTEGER NOT NULL,"
+    " violations INTEGER NOT NULL,"
+    " PRIMARY KEY (run_id, src_role, dst_role, transport, dst_port, app));"
+    "CREATE VIEW IF NOT EXISTS violation_report AS"
+    " SELECT v.run_id, v.id AS violation_id, v.kind, v.severity, v.rule_id, v.message, v.reference,"
+    " f.id AS flow_id, f.transport, f.src_ip, f.src_port, f.src_role, f.dst_ip, f.dst_port, f.dst_role,"
+    " f.app, f.app_detail, f.first_seen, f.last_seen,"
+    " f.packets_src2dst + f.packets_dst2src AS packets, f.bytes_src2dst + f.bytes_dst2src AS bytes,"
+    " r.doc, r.doc_table, r.doc_row, r.row_text"
+    " FROM violations v JOIN flows f ON f.id = v.flow_id"
+    " LEFT JOIN rules r ON r.run_id = v.run_id AND r.id = v.rule_id;"
+    "CREATE VIEW IF NOT EXISTS role_matrix AS"
+    " SELECT run_id, src_role, dst_role, sum(flows) AS flows, sum(packets) AS packets,"
+    " sum(bytes) AS bytes, sum(violations) AS violations"
+    " FROM role_stats GROUP BY run_id, src_role, dst_role;"
+    "CREATE VIEW IF NOT EXISTS unused_rules AS"
+    " SELECT run_id, id, kind, from_roles, to_roles, transport, dports, doc, doc_table, doc_row, row_text"
+    " FROM rules WHERE active = 1 AND matched = 0 AND kind = 'allow';";
+
+/* Version 1 databases (before roles and rules) gain the new columns. */
+static const char *MIGRATE_1_2 =
+    "ALTER TABLE runs ADD COLUMN topology TEXT;"
+    "ALTER TABLE runs ADD COLUMN topology_name TEXT;"
+    "ALTER TABLE runs ADD COLUMN rules_loaded INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE runs ADD COLUMN violations INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE flows ADD COLUMN src_role TEXT NOT NULL DEFAULT 'any';"
+    "ALTER TABLE flows ADD COLUMN dst_role TEXT NOT NULL DEFAULT 'any';"
+    "ALTER TABLE flows ADD COLUMN verdict TEXT NOT NULL DEFAULT 'unscoped';"
+    "ALTER TABLE flows ADD COLUMN rule_id TEXT;";
 
 /* Records the SQLite error of the last call with what we were doing. */
 static int fail(struct store *s, const char *what)
@@ -139,8 +217,9 @@ struct store *store_open(const char *path, char *err, size_t errlen)
     }
     if (exec(s, "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;", "cannot set up database") ||
         exec(s, "BEGIN IMMEDIATE", "cannot write database") ||
+        (ver == 1 && exec(s, MIGRATE_1_2, "cannot upgrade schema")) ||
         exec(s, SCHEMA, "cannot create schema") ||
-        exec(s, "PRAGMA user_version=1", "cannot write database") ||
+        exec(s, "PRAGMA user_version=2", "cannot write database") ||
         exec(s, "COMMIT", "cannot write database")) {
         sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
         goto bad;
@@ -149,12 +228,16 @@ struct store *store_open(const char *path, char *err, size_t errlen)
                            "INSERT INTO flows(run_id,first_seen,last_seen,transport,ip_version,"
                            "src_ip,src_port,dst_ip,dst_port,packets_src2dst,bytes_src2dst,"
                            "packets_dst2src,bytes_dst2src,app,app_detail,ndpi_master,ndpi_app,"
-                           "ndpi_confidence,end_reason) "
-                           "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                           "ndpi_confidence,end_reason,src_role,dst_role,verdict,rule_id) "
+                           "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                            -1, &s->ins_flow, NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(s->db,
-                           "UPDATE runs SET packets=?,bytes=?,undecodable=?,flows=?,flows_evicted=? "
-                           "WHERE id=?",
+                           "INSERT INTO violations(run_id,flow_id,kind,rule_id,severity,message,reference) "
+                           "VALUES(?,?,?,?,?,?,?)",
+                           -1, &s->ins_viol, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(s->db,
+                           "UPDATE runs SET packets=?,bytes=?,undecodable=?,flows=?,flows_evicted=?,"
+                           "violations=? WHERE id=?",
                            -1, &s->upd_run, NULL) != SQLITE_OK) {
         fail(s, "cannot prepare statements");
         goto bad;
@@ -166,14 +249,22 @@ bad:
     return NULL;
 }
 
+static void bind_text_or_null(sqlite3_stmt *st, int i, const char *v)
+{
+    if (v)
+        sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(st, i);
+}
+
 int64_t store_begin_run(struct store *s, const struct store_run *r)
 {
     char now[32];
     now_text(now);
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(s->db,
-                           "INSERT INTO runs(started_at,version,ndpi_version,sources,filter) "
-                           "VALUES(?,?,?,?,?)",
+                           "INSERT INTO runs(started_at,version,ndpi_version,sources,filter,topology,"
+                           "topology_name,rules_loaded) VALUES(?,?,?,?,?,?,?,?)",
                            -1, &st, NULL) != SQLITE_OK)
         return fail(s, "cannot start run");
     sqlite3_bind_text(st, 1, now, -1, SQLITE_TRANSIENT);
@@ -184,20 +275,15 @@ int64_t store_begin_run(struct store *s, const struct store_run *r)
         sqlite3_bind_text(st, 5, r->filter, -1, SQLITE_STATIC);
     else
         sqlite3_bind_null(st, 5);
+    bind_text_or_null(st, 6, r->topology);
+    bind_text_or_null(st, 7, r->topology_name);
+    sqlite3_bind_int64(st, 8, (sqlite3_int64)r->rules_loaded);
     int rc = sqlite3_step(st);
     sqlite3_finalize(st);
     if (rc != SQLITE_DONE)
         return fail(s, "cannot start run");
     s->run_id = sqlite3_last_insert_rowid(s->db);
     return s->run_id;
-}
-
-static void bind_text_or_null(sqlite3_stmt *st, int i, const char *v)
-{
-    if (v)
-        sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC);
-    else
-        sqlite3_bind_null(st, i);
 }
 
 int store_add_flow(struct store *s, const struct store_flow *f)
@@ -230,11 +316,32 @@ int store_add_flow(struct store *s, const struct store_flow *f)
     bind_text_or_null(st, 17, f->ndpi_app);
     bind_text_or_null(st, 18, f->ndpi_confidence);
     sqlite3_bind_text(st, 19, f->end_reason, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 20, f->src_role ? f->src_role : "any", -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 21, f->dst_role ? f->dst_role : "any", -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 22, f->verdict ? f->verdict : "unscoped", -1, SQLITE_STATIC);
+    bind_text_or_null(st, 23, f->rule_id);
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);
     if (rc != SQLITE_DONE)
         return fail(s, "cannot write flow");
+    sqlite3_int64 flow_id = sqlite3_last_insert_rowid(s->db);
+    for (int i = 0; i < f->nviolations; i++) {
+        const struct store_violation *v = &f->violations[i];
+        sqlite3_stmt *vs = s->ins_viol;
+        sqlite3_bind_int64(vs, 1, s->run_id);
+        sqlite3_bind_int64(vs, 2, flow_id);
+        sqlite3_bind_text(vs, 3, v->kind, -1, SQLITE_STATIC);
+        bind_text_or_null(vs, 4, v->rule_id);
+        sqlite3_bind_text(vs, 5, v->severity, -1, SQLITE_STATIC);
+        sqlite3_bind_text(vs, 6, v->message, -1, SQLITE_STATIC);
+        bind_text_or_null(vs, 7, v->reference);
+        rc = sqlite3_step(vs);
+        sqlite3_reset(vs);
+        sqlite3_clear_bindings(vs);
+        if (rc != SQLITE_DONE)
+            return fail(s, "cannot write violation");
+    }
     s->pending++;
     return 0;
 }
@@ -247,7 +354,8 @@ static int update_run(struct store *s, const struct store_counters *c)
     sqlite3_bind_int64(st, 3, (sqlite3_int64)c->undecodable);
     sqlite3_bind_int64(st, 4, (sqlite3_int64)c->flows);
     sqlite3_bind_int64(st, 5, (sqlite3_int64)c->flows_evicted);
-    sqlite3_bind_int64(st, 6, s->run_id);
+    sqlite3_bind_int64(st, 6, (sqlite3_int64)c->violations);
+    sqlite3_bind_int64(st, 7, s->run_id);
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
     if (rc != SQLITE_DONE)
@@ -281,23 +389,112 @@ bool store_batch_full(const struct store *s)
 int store_end_run(struct store *s, const struct store_counters *c, const char *status,
                   const char *message)
 {
-    if (store_commit(s, c))
-        return -1;
+    /* Counters, status and end time land in the same transaction as the
+     * last flows: a reader never sees a closed run with flows missing. */
+    if (store_begin(s) || update_run(s, c))
+        goto bad;
     char now[32];
     now_text(now);
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(s->db, "UPDATE runs SET finished_at=?, status=?, message=? WHERE id=?",
-                           -1, &st, NULL) != SQLITE_OK)
-        return fail(s, "cannot close run");
+                           -1, &st, NULL) != SQLITE_OK) {
+        fail(s, "cannot close run");
+        goto bad;
+    }
     sqlite3_bind_text(st, 1, now, -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(st, 2, status, -1, SQLITE_STATIC);
     bind_text_or_null(st, 3, message);
     sqlite3_bind_int64(st, 4, s->run_id);
     int rc = sqlite3_step(st);
     sqlite3_finalize(st);
-    if (rc != SQLITE_DONE)
-        return fail(s, "cannot close run");
+    if (rc != SQLITE_DONE) {
+        fail(s, "cannot close run");
+        goto bad;
+    }
+    if (exec(s, "COMMIT", "cannot commit"))
+        goto bad;
+    s->in_tx = false;
+    s->pending = 0;
     return 0;
+bad:
+    sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    s->in_tx = false;
+    s->pending = 0;
+    return -1;
+}
+
+int store_add_rule(struct store *s, const struct store_rule *r)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db,
+                           "INSERT OR REPLACE INTO rules(run_id,id,kind,severity,from_roles,to_roles,transport,"
+                           "dports,sports,apps,when_options,active,doc,doc_table,doc_row,row_text,note,matched)"
+                           " VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                           -1, &st, NULL) != SQLITE_OK)
+        return fail(s, "cannot write rules");
+    const char *txt[] = {r->id, r->kind, r->severity, r->from, r->to, r->transport, r->dports, r->sports,
+                         r->apps, r->when};
+    sqlite3_bind_int64(st, 1, s->run_id);
+    for (int i = 0; i < 10; i++)
+        bind_text_or_null(st, 2 + i, txt[i]);
+    sqlite3_bind_int(st, 12, r->active);
+    sqlite3_bind_text(st, 13, r->doc ? r->doc : "", -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 14, r->table ? r->table : "", -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 15, r->row);
+    bind_text_or_null(st, 16, r->text);
+    bind_text_or_null(st, 17, r->note);
+    sqlite3_bind_int64(st, 18, (sqlite3_int64)r->matched);
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : fail(s, "cannot write rules");
+}
+
+int store_begin(struct store *s)
+{
+    if (s->in_tx)
+        return 0;
+    if (exec(s, "BEGIN IMMEDIATE", "cannot write database"))
+        return -1;
+    s->in_tx = true;
+    return 0;
+}
+
+int store_role_stats(struct store *s)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db,
+                           "INSERT OR REPLACE INTO role_stats(run_id,src_role,dst_role,transport,dst_port,app,"
+                           "flows,packets,bytes,violations)"
+                           " SELECT f.run_id, f.src_role, f.dst_role, f.transport, f.dst_port, f.app, count(*),"
+                           " sum(f.packets_src2dst+f.packets_dst2src), sum(f.bytes_src2dst+f.bytes_dst2src),"
+                           " sum(f.verdict='violation')"
+                           " FROM flows f WHERE f.run_id=?"
+                           " GROUP BY f.src_role, f.dst_role, f.transport, f.dst_port, f.app",
+                           -1, &st, NULL) != SQLITE_OK)
+        return fail(s, "cannot write role statistics");
+    sqlite3_bind_int64(st, 1, s->run_id);
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : fail(s, "cannot write role statistics");
+}
+
+int store_verdict_summary(struct store *s, int64_t run_id,
+                          void (*fn)(const char *what, const char *name, uint64_t n, void *ctx), void *ctx)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db,
+                           "SELECT 'verdict', verdict, count(*) FROM flows WHERE run_id=?1 GROUP BY verdict"
+                           " UNION ALL SELECT 'violation', kind, count(*) FROM violations WHERE run_id=?1"
+                           " GROUP BY kind ORDER BY 1 DESC, 3 DESC",
+                           -1, &st, NULL) != SQLITE_OK)
+        return fail(s, "cannot read summary");
+    sqlite3_bind_int64(st, 1, run_id);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+        fn((const char *)sqlite3_column_text(st, 0), (const char *)sqlite3_column_text(st, 1),
+           (uint64_t)sqlite3_column_int64(st, 2), ctx);
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : fail(s, "cannot read summary");
 }
 
 int store_app_summary(struct store *s, int64_t run_id, int limit,
@@ -337,6 +534,7 @@ void store_close(struct store *s)
         sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
     sqlite3_finalize(s->ins_flow);
     sqlite3_finalize(s->upd_run);
+    sqlite3_finalize(s->ins_viol);
     sqlite3_close(s->db);
     free(s);
 }

@@ -14,10 +14,24 @@ struct store;
 
 struct store_run {
     const char *version, *ndpi_version, *sources, *filter; /* filter may be NULL */
+    const char *topology, *topology_name;                  /* NULL without a topology */
+    uint64_t rules_loaded;
 };
 
 struct store_counters {
-    uint64_t packets, bytes, undecodable, flows, flows_evicted;
+    uint64_t packets, bytes, undecodable, flows, flows_evicted, violations;
+};
+
+struct store_violation {
+    const char *kind, *rule_id, *severity, *message, *reference;
+};
+
+/* One loaded rule, for the run's `rules` table. */
+struct store_rule {
+    const char *id, *kind, *severity, *from, *to, *transport, *dports, *sports, *apps, *when;
+    const char *doc, *table, *text, *note;
+    int row, active;
+    uint64_t matched;
 };
 
 /* One finished flow, as plain values. */
@@ -29,6 +43,9 @@ struct store_flow {
     unsigned src_port, dst_port;
     uint64_t pkts_fwd, bytes_fwd, pkts_rev, bytes_rev;
     const char *app, *app_detail, *ndpi_master, *ndpi_app, *ndpi_confidence, *end_reason;
+    const char *src_role, *dst_role, *verdict, *rule_id;
+    const struct store_violation *violations;
+    int nviolations;
 };
 
 struct store_app_row {
@@ -56,6 +73,19 @@ int store_commit(struct store *s, const struct store_counters *c);
  * "error") and an optional message. 0 or -1. */
 int store_end_run(struct store *s, const struct store_counters *c, const char *status,
                   const char *message);
+
+/* Opens a transaction if none is open (commit with store_commit). */
+int store_begin(struct store *s);
+
+/* Writes (or rewrites) a rule of the run with its match count. 0 or -1. */
+int store_add_rule(struct store *s, const struct store_rule *r);
+
+/* Fills role_stats for the run from its flows. 0 or -1. */
+int store_role_stats(struct store *s);
+
+/* Calls fn("verdict", name, n) per verdict, then ("violation", kind, n). */
+int store_verdict_summary(struct store *s, int64_t run_id,
+                          void (*fn)(const char *what, const char *name, uint64_t n, void *ctx), void *ctx);
 
 /* Calls fn for the run's labels, most bytes first, at most `limit` rows. */
 int store_app_summary(struct store *s, int64_t run_id, int limit,

@@ -1,0 +1,82 @@
+/* msturn.h - STUN/TURN messages, RFC 5389 and Microsoft's MS-TURN dialect.
+ *
+ * One pure function over one message's bytes: is this a STUN message (or a
+ * TURN ChannelData message), which dialect, which Microsoft attributes does
+ * it carry, and where is the data a TURN Send/Data indication or ChannelData
+ * message carries. MS-TURN over TCP 443 frames every message with a 4-byte
+ * header (type 0x02 control / 0x03 data, 0x00, 16-bit length) after a
+ * pseudo-TLS hello: msturn_tcp_frame() reads that header. */
+#ifndef LYNCAUDIT_DISSECT_MSTURN_H
+#define LYNCAUDIT_DISSECT_MSTURN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "cursor.h"
+
+#define STUN_COOKIE 0x2112A442u       /* RFC 5389 magic cookie (header word 2) */
+#define MSTURN_MAGIC 0x72C64BC6u      /* MS-TURN MAGIC-COOKIE attribute value */
+
+enum stun_kind {
+    STUN_NONE = 0,
+    STUN_MESSAGE,      /* a STUN/TURN message */
+    STUN_CHANNEL_DATA, /* TURN ChannelData 0x4000-0x7FFF, or MS multiplexed 0xFF10 */
+};
+
+enum stun_dialect {
+    STUN_CLASSIC = 1,  /* RFC 3489: no cookie, no Microsoft attribute */
+    STUN_RFC5389,      /* cookie 0x2112A442 */
+    STUN_MSTURN,       /* first attribute MAGIC-COOKIE 0x000F = 0x72C64BC6 */
+};
+
+/* Microsoft attributes, as bits of stun_verdict.ms_attrs (names: stun_ms_attr_name). */
+enum stun_ms_attr {
+    MSA_MAGIC_COOKIE,      /* 0x000F */
+    MSA_BANDWIDTH,         /* 0x0010 (MS-TURN dialect only) */
+    MSA_DESTINATION,       /* 0x0011 DESTINATION-ADDRESS (MS-TURN dialect only) */
+    MSA_ALTERNATE_SERVER,  /* 0x000E (MS-TURN dialect only) */
+    MSA_VERSION,           /* 0x8008 MS-VERSION */
+    MSA_ALT_HOST_NAME,     /* 0x8032 */
+    MSA_APP_ID,            /* 0x8037 */
+    MSA_SECURE_TAG,        /* 0x8039 */
+    MSA_SEQUENCE_NUMBER,   /* 0x8050 */
+    MSA_CANDIDATE_ID,      /* 0x8054 */
+    MSA_SERVICE_QUALITY,   /* 0x8055 */
+    MSA_BANDWIDTH_MGMT,    /* 0x8056-0x8068 (MS-TURNBWM, SIP dialog/call id, location profile) */
+    MSA_IMPL_VERSION,      /* 0x8070 MS-IMPLEMENTATION-VERSION */
+    MSA_ALT_MAPPED,        /* 0x8090 */
+    MSA_MULTIPLEXED,       /* 0x8095 MS-MULTIPLEXED-TURN-SESSION-ID */
+    MSA_UNKNOWN_8006,      /* 0x8006 (seen from Microsoft clients, undocumented) */
+    MSA_N
+};
+
+struct stun_verdict {
+    uint8_t kind;           /* enum stun_kind */
+    uint8_t dialect;        /* enum stun_dialect, for messages */
+    bool padded;            /* attributes walked with 4-byte padding */
+    bool ice;               /* ICE attributes (PRIORITY, USE-CANDIDATE, ICE-CONTROLL*, MS-ICE) */
+    uint16_t type;          /* message type, or the channel number */
+    uint16_t method;        /* method (1 binding, 3 allocate, 4 refresh, 6 send, 7 data, ...) */
+    uint8_t cls;            /* 0 request, 1 indication, 2 success, 3 error */
+    uint32_t ms_version;    /* MS-VERSION value; 0 when absent */
+    uint32_t ms_attrs;      /* bits of enum stun_ms_attr */
+    uint32_t size;          /* bytes this message takes (header, body, padding) */
+    uint32_t data_off, data_len; /* carried data (DATA attribute, ChannelData body); len 0: none */
+};
+
+/* Reads one STUN message or ChannelData message at the start of c. `exact`
+ * (datagrams) wants the message to fill c; otherwise (streams) more bytes may
+ * follow it. Returns false when the bytes are not one, with v->kind STUN_NONE. */
+bool stun_dissect(struct cursor c, bool exact, struct stun_verdict *v);
+
+/* True when v is Microsoft's flavour: the MS-TURN dialect or any Microsoft attribute. */
+bool stun_is_ms(const struct stun_verdict *v);
+
+/* The attribute name of bit `bit` of ms_attrs ("MAGIC-COOKIE", "MS-VERSION", ...). */
+const char *stun_ms_attr_name(unsigned bit);
+
+/* MS-TURN TCP framing (MS-TURN 2.2.1): type 0x02 (control) or 0x03 (data),
+ * reserved 0x00, 16-bit length; *body gets the framed bytes (clamped to c). */
+bool msturn_tcp_frame(struct cursor c, uint8_t *type, struct cursor *body);
+
+#endif
