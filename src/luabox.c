@@ -17,6 +17,7 @@ struct luabox {
     size_t used, limit;
     long budget;        /* instructions left in the current call, in HOOK_EVERY units */
     char *text;         /* last file read */
+    char name[512];     /* its path */
 };
 
 /* Lua's allocator with a cap: refusing makes Lua raise "not enough memory". */
@@ -42,8 +43,12 @@ static void count_hook(lua_State *L, lua_Debug *ar)
     (void)ar;
     struct luabox *b;
     lua_getallocf(L, (void **)&b);
-    if (--b->budget <= 0)
-        luaL_error(L, "instruction limit reached (a loop that does not end?)");
+    if (--b->budget <= 0) {
+        luaL_where(L, 0); /* the interrupted function's file:line: */
+        lua_pushstring(L, "instruction limit reached (a loop that does not end?)");
+        lua_concat(L, 2);
+        lua_error(L);
+    }
 }
 
 struct luabox *luabox_new(size_t mem_limit, char *err, size_t errlen)
@@ -145,6 +150,7 @@ int luabox_load_file(struct luabox *b, const char *path, char *err, size_t errle
     }
     free(b->text);
     b->text = buf;
+    snprintf(b->name, sizeof b->name, "%s", path);
     return luabox_load_text(b, buf, n, path, err, errlen);
 }
 
@@ -155,7 +161,10 @@ int luabox_call(struct luabox *b, int nargs, int nres, long max_instructions, ch
     b->budget = 0x7fffffff;
     if (rc != LUA_OK) {
         const char *m = lua_tostring(b->L, -1);
-        snprintf(err, errlen, "%s", m ? m : "error object is not a string");
+        if (rc == LUA_ERRMEM)
+            snprintf(err, errlen, "%s: not enough memory (Lua may use %zu MiB)", b->name, b->limit >> 20);
+        else
+            snprintf(err, errlen, "%s", m ? m : "error object is not a string");
         lua_pop(b->L, 1);
         /* Memory errors leave the collector with work to do: give it room. */
         lua_gc(b->L, LUA_GCCOLLECT);
