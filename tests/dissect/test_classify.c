@@ -1,0 +1,296 @@
+/* test_classify.c - labels end to end through classify (nDPI + dissectors).
+ *
+ * Real bytes, moved: the first TLS flow of nDPI/teams.pcap (ClientHello with
+ * SNI, certificate) replayed with its server port 443 changed to 5061 (SIP
+ * over TLS), 8057 (PSOM) and 5070 (Mediation MTLS); on 443 it stays `tls` with
+ * the TLS/SNI facts the audit stage uses. The real MS-TURN Allocate and its
+ * error response from teams.pcap carried in MS-TURN's TCP framing after a
+ * pseudo-TLS hello (hand-built framing and hello: no capture has MS-TURN over
+ * TCP 443). A Lync NEGOTIATE over TCP (hand-built: nDPI 4.2 gives up on it).
+ * ICE then media: nDPI/skype-conference-call.pcap is `rtp` with ice=yes. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "../unit/check.h"
+#include "classify.h"
+#include "dissect/msturn.h"
+#include "dissect/tls.h"
+#include "flow.h"
+#include "pcapwalk.h"
+
+struct result {
+    char app[32];
+    char detail[512];
+    uint8_t facts, msturn_version;
+    unsigned flows;
+};
+
+struct run {
+    struct classify *cls;
+    struct result last;
+};
+
+static void on_end(struct flow *f, void *ctx)
+{
+    struct run *r = ctx;
+    classify_finish(r->cls, f);
+    char buf[32];
+    snprintf(r->last.app, sizeof r->last.app, "%s", classify_app(r->cls, f, buf, sizeof buf));
+    snprintf(r->last.detail, sizeof r->last.detail, "%s", f->label.detail ? f->label.detail : "");
+    r->last.facts = f->label.facts;
+    r->last.msturn_version = f->label.msturn_version;
+    r->last.flows++;
+    classify_release(f);
+}
+
+/* Raw IPv4 packets of one flow, in order. */
+struct pkts {
+    uint8_t *l3[64];
+    uint16_t len[64];
+    unsigned n;
+};
+
+static void add(struct pkts *k, const uint8_t *l3, size_t len)
+{
+    if (k->n == 64)
+        return;
+    k->l3[k->n] = malloc(len);
+    memcpy(k->l3[k->n], l3, len);
+    k->len[k->n++] = (uint16_t)len;
+}
+
+static void free_pkts(struct pkts *k)
+{
+    for (unsigned i = 0; i < k->n; i++)
+        free(k->l3[i]);
+    k->n = 0;
+}
+
+/* Runs the packets through flow + classify as one run; server port 443 becomes `port`. */
+static struct result run_flow(const struct pkts *k, uint16_t port)
+{
+    char err[256];
+    struct run r;
+    memset(&r, 0, sizeof r);
+    r.cls = classify_new(err, sizeof err);
+    struct flow_config fc = {0};
+    struct flow_table *t = flow_table_new(&fc, on_end, &r);
+    for (unsigned i = 0; i < k->n; i++) {
+        uint8_t buf[2048];
+        memcpy(buf, k->l3[i], k->len[i]);
+        size_t ihl = (size_t)(buf[0] & 0x0F) * 4;
+        for (size_t o = ihl; o <= ihl + 2; o += 2) {
+            if (buf[o] == 443 >> 8 && buf[o + 1] == (443 & 0xFF)) {
+                buf[o] = (uint8_t)(port >> 8);
+                buf[o + 1] = (uint8_t)port;
+            }
+        }
+        struct packet p;
+        memset(&p, 0, sizeof p);
+        p.ts_us = 1000000u + i * 1000u;
+        p.wirelen = k->len[i];
+        CHECK(decode_packet(DLT_RAW, buf, k->len[i], &p) == DECODE_OK);
+        int dir;
+        bool is_new;
+        struct flow *f = flow_packet(t, &p, &dir, &is_new);
+        if (f)
+            classify_packet(r.cls, f, &p);
+    }
+    flow_table_end_all(t);
+    flow_table_free(t);
+    classify_free(r.cls);
+    return r.last;
+}
+
+/* The first TCP/443 flow with a ClientHello naming a server, and teams' MS-TURN messages. */
+struct pick {
+    uint16_t client_port;
+    struct pkts tls;
+    uint8_t alloc[512], err[512];
+    size_t alloc_len, err_len;
+};
+
+static void on_packet(const struct packet *p, unsigned idx, void *ctx)
+{
+    (void)idx;
+    struct pick *k = ctx;
+    struct cursor c = payload_cursor(p);
+    if (p->proto == 17 && p->ipver == 4) {
+        struct stun_verdict v;
+        if (stun_dissect(c, true, &v) && v.dialect == STUN_MSTURN && c.len <= 512) {
+            if (v.type == 0x0003 && !k->alloc_len) {
+                memcpy(k->alloc, c.p, c.len);
+                k->alloc_len = c.len;
+            } else if (v.type == 0x0113 && !k->err_len) {
+                memcpy(k->err, c.p, c.len);
+                k->err_len = c.len;
+            }
+        }
+        return;
+    }
+    if (p->proto != 6 || p->ipver != 4 || !has_port(p, 443) || p->l3len > 2048)
+        return;
+    if (!k->client_port) {
+        struct tls_verdict v;
+        if (p->dport == 443 && tls_dissect(c, &v) && v.sni)
+            k->client_port = p->sport;
+        else
+            return;
+    }
+    if (p->sport == k->client_port || p->dport == k->client_port)
+        add(&k->tls, p->l3, p->l3len);
+}
+
+/* An IPv4/TCP packet around payload (hand-built headers; checksums left zero). */
+static void tcp_packet(struct pkts *k, int from_client, uint8_t flags, const uint8_t *pl, size_t n)
+{
+    uint8_t b[1600] = {0};
+    size_t len = 20 + 20 + n;
+    b[0] = 0x45;
+    b[2] = (uint8_t)(len >> 8);
+    b[3] = (uint8_t)len;
+    b[8] = 64;
+    b[9] = 6;
+    uint8_t cli[4] = {10, 1, 1, 10}, srv[4] = {192, 0, 2, 44};
+    memcpy(b + 12, from_client ? cli : srv, 4);
+    memcpy(b + 16, from_client ? srv : cli, 4);
+    uint16_t cp = 50123, sp = 443;
+    b[20] = (uint8_t)((from_client ? cp : sp) >> 8);
+    b[21] = (uint8_t)(from_client ? cp : sp);
+    b[22] = (uint8_t)((from_client ? sp : cp) >> 8);
+    b[23] = (uint8_t)(from_client ? sp : cp);
+    b[32] = 0x50;
+    b[33] = flags;
+    b[34] = 0xFF;
+    memcpy(b + 40, pl, n);
+    add(k, b, len);
+}
+
+static void handshake(struct pkts *k)
+{
+    tcp_packet(k, 1, 0x02, NULL, 0);
+    tcp_packet(k, 0, 0x12, NULL, 0);
+    tcp_packet(k, 1, 0x10, NULL, 0);
+}
+
+static void framed(struct pkts *k, int from_client, const uint8_t *m, size_t n)
+{
+    uint8_t b[600] = {0x02, 0x00, (uint8_t)(n >> 8), (uint8_t)n};
+    memcpy(b + 4, m, n);
+    tcp_packet(k, from_client, 0x18, b, n + 4);
+}
+
+static void test_tls_ports(struct pick *k)
+{
+    CHECK(k->tls.n >= 6);
+    struct result r = run_flow(&k->tls, 443);
+    CHECK(!strcmp(r.app, "tls"));
+    CHECK((r.facts & (LABEL_F_TLS | LABEL_F_TLS_SNI)) == (LABEL_F_TLS | LABEL_F_TLS_SNI));
+    CHECK(!(r.facts & LABEL_F_PSEUDO_TLS));
+    CHECK(strstr(r.detail, "sni=") != NULL);
+    r = run_flow(&k->tls, 5061);
+    CHECK(!strcmp(r.app, "sip_tls"));
+    CHECK(strstr(r.detail, "port=5061") != NULL && strstr(r.detail, "sni=") != NULL);
+    r = run_flow(&k->tls, 5070);
+    CHECK(!strcmp(r.app, "sip_tls"));
+    r = run_flow(&k->tls, 8057);
+    CHECK(!strcmp(r.app, "psom"));
+    CHECK(strstr(r.detail, "port=8057") != NULL);
+}
+
+static void test_msturn_tcp(struct pick *k)
+{
+    CHECK(k->alloc_len > 0 && k->err_len > 0);
+    struct pkts f = {0};
+    handshake(&f);
+    /* pseudo-TLS ClientHello: TLS 1.0, no extensions ([MS-TURN] 2.1.4) */
+    uint8_t ch[5 + 4 + 2 + 32 + 1 + 4 + 2] = {0x16, 0x03, 0x01, 0x00, 4 + 2 + 32 + 1 + 4 + 2,
+                                             0x01, 0x00, 0x00, 2 + 32 + 1 + 4 + 2, 0x03, 0x01};
+    size_t o = 5 + 4 + 2 + 32;
+    ch[o++] = 0;                   /* session id */
+    ch[o++] = 0; ch[o++] = 2;      /* one cipher suite */
+    ch[o++] = 0x00; ch[o++] = 0x2F;
+    ch[o++] = 1; ch[o++] = 0;      /* null compression */
+    tcp_packet(&f, 1, 0x18, ch, sizeof ch);
+    /* ServerHello + ServerHelloDone, no certificate */
+    uint8_t sh[5 + 4 + 38 + 4 + 3] = {0x16, 0x03, 0x01, 0x00, 4 + 38 + 3 + 4, 0x02, 0x00, 0x00, 38 + 3, 0x03, 0x01};
+    sh[5 + 4 + 2 + 32] = 0; sh[5 + 4 + 2 + 32 + 1] = 0x00; sh[5 + 4 + 2 + 32 + 2] = 0x2F;
+    sh[5 + 4 + 41] = 0x0e;
+    tcp_packet(&f, 0, 0x18, sh, sizeof sh);
+    framed(&f, 1, k->alloc, k->alloc_len);
+    framed(&f, 0, k->err, k->err_len);
+    framed(&f, 1, k->alloc, k->alloc_len);
+    struct result r = run_flow(&f, 443);
+    CHECK(!strcmp(r.app, "msturn"));
+    CHECK(r.facts & LABEL_F_PSEUDO_TLS);
+    CHECK(!(r.facts & LABEL_F_TLS));
+    CHECK_EQ_U(r.msturn_version, 6);
+    CHECK(strstr(r.detail, "pseudo_tls=yes") && strstr(r.detail, "msturn_version=6") &&
+          strstr(r.detail, "framing=ms-turn-tcp") && strstr(r.detail, "MAGIC-COOKIE"));
+    free_pkts(&f);
+}
+
+static void test_negotiate(void)
+{
+    struct pkts f = {0};
+    handshake(&f);
+    const char *req = "NEGOTIATE sip:fe01.contoso.local:5061;transport=tls SIP/2.0\r\n"
+                      "Via: SIP/2.0/TCP 10.1.1.10:50123\r\nMax-Forwards: 70\r\n"
+                      "Content-Length: 0\r\n\r\n";
+    const char *resp = "SIP/2.0 200 OK\r\nContent-Length: 0\r\n\r\n";
+    tcp_packet(&f, 1, 0x18, (const uint8_t *)req, strlen(req));
+    tcp_packet(&f, 0, 0x18, (const uint8_t *)resp, strlen(resp));
+    struct result r = run_flow(&f, 5060);
+    CHECK(!strcmp(r.app, "sip"));
+    CHECK(strstr(r.detail, "sip_method=NEGOTIATE") && strstr(r.detail, "lync_method=NEGOTIATE"));
+    free_pkts(&f);
+}
+
+struct capture_run {
+    struct run r;
+    struct flow_table *t;
+};
+
+static void feed(const struct packet *p, unsigned idx, void *ctx)
+{
+    (void)idx;
+    struct capture_run *cr = ctx;
+    int dir;
+    bool is_new;
+    struct flow *f = flow_packet(cr->t, p, &dir, &is_new);
+    if (f)
+        classify_packet(cr->r.cls, f, p);
+}
+
+static void test_ice_then_media(const char *dir)
+{
+    char err[256];
+    struct capture_run cr;
+    memset(&cr, 0, sizeof cr);
+    cr.r.cls = classify_new(err, sizeof err);
+    struct flow_config fc = {0};
+    cr.t = flow_table_new(&fc, on_end, &cr.r);
+    CHECK(walk_pcap(dir, "nDPI/skype-conference-call.pcap", feed, &cr) == 200);
+    flow_table_end_all(cr.t);
+    flow_table_free(cr.t);
+    classify_free(cr.r.cls);
+    CHECK_EQ_U(cr.r.last.flows, 1);
+    CHECK(!strcmp(cr.r.last.app, "rtp")); /* nDPI: STUN.SkypeCall */
+    CHECK(strstr(cr.r.last.detail, "ice=yes") && strstr(cr.r.last.detail, "rtp_ssrc=0x"));
+    CHECK((cr.r.last.facts & (LABEL_F_ICE | LABEL_F_MEDIA | LABEL_F_MS_STUN)) ==
+          (LABEL_F_ICE | LABEL_F_MEDIA | LABEL_F_MS_STUN));
+}
+
+int main(int argc, char **argv)
+{
+    const char *dir = argc > 1 ? argv[1] : "../shared/pcaps";
+    struct pick k;
+    memset(&k, 0, sizeof k);
+    CHECK(walk_pcap(dir, "nDPI/teams.pcap", on_packet, &k) > 0);
+    test_tls_ports(&k);
+    test_msturn_tcp(&k);
+    test_negotiate();
+    test_ice_then_media(dir);
+    free_pkts(&k.tls);
+    return check_done();
+}
