@@ -30,6 +30,7 @@ struct flow_key {
     uint8_t a[16], b[16]; /* the lower (address, port) end first */
     uint16_t pa, pb;
     uint8_t proto, ipver;
+    uint8_t pad[2]; /* zero: keys compare as five 64-bit words */
 };
 
 /* Facts classify found on the flow (flow_label.facts), for the audit stage:
@@ -62,6 +63,7 @@ struct flow {
     struct flow *prev, *next;     /* activity list, oldest first */
     uint64_t first_us, last_us;   /* capture timestamps */
     uint64_t active_us;           /* table clock at the last packet (monotonic) */
+    uint64_t queued_us;           /* table clock when placed at its list position */
     uint64_t pkts[2], bytes[2];   /* [0]: initiator -> responder */
     struct flow_label label;
     uint8_t src_is_a;             /* the initiator is key end a */

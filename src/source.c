@@ -32,8 +32,18 @@ struct source *source_open_file(const char *path, const char *filter, char *err,
         snprintf(err, errlen, "%s: cannot read capture: is a folder", path);
         return NULL;
     }
-    pcap_t *p = pcap_open_offline_with_tstamp_precision(path, PCAP_TSTAMP_PRECISION_MICRO, perr);
+    /* Our own FILE with a large buffer: libpcap reads each record with two
+     * freads, and the default 4 KiB buffer made that a read(2) per packet. */
+    FILE *fp = strcmp(path, "-") ? fopen(path, "rb") : stdin;
+    if (!fp) {
+        snprintf(err, errlen, "%s: cannot read capture: %s", path, strerror(errno));
+        return NULL;
+    }
+    setvbuf(fp, NULL, _IOFBF, 1 << 20);
+    pcap_t *p = pcap_fopen_offline_with_tstamp_precision(fp, PCAP_TSTAMP_PRECISION_MICRO, perr);
     if (!p) {
+        if (fp != stdin)
+            fclose(fp);
         snprintf(err, errlen, "%s: cannot read capture: %s", path, perr);
         return NULL;
     }
