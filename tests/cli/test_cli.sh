@@ -101,6 +101,23 @@ fi
 expect_rc 2 "database in a missing folder" "$LA" -q -d "$T/no/such/dir/x.db" "$SIP"
 expect_err "x.db: cannot open database" "database in a missing folder"
 
+# Topology: a broken one stops the run before anything is written; with
+# roles, violations make exit code 1 and land in the database.
+printf 'return {\n  roles = {\n    fornt_end = { "10.0.0.1" },\n  },\n}\n' >"$T/bad.lua"
+expect_rc 2 "bad topology" "$LA" -q -t "$T/bad.lua" -d "$T/topo.db" "$SIP"
+expect_err "^lyncaudit: $T/bad.lua:3: unknown role 'fornt_end'\$" "bad topology"
+[ ! -e "$T/topo.db" ] && ok || bad "bad topology must not create the database"
+expect_rc 2 "missing topology" "$LA" -q -t "$T/none.lua" -d "$T/topo.db" "$SIP"
+expect_err "none.lua: cannot read" "missing topology"
+printf 'return { name = "t", roles = { front_end = { "212.242.33.35" }, client_internal = { "192.168.1.0/24" } } }\n' >"$T/topology.lua"
+expect_rc 1 "violations found" "$LA" -q -d "$T/topo.db" "$SIP"
+[ "$(q topo.db "select topology_name from runs")" = t ] && ok || bad "topology.lua in the working folder is the default"
+[ "$(q topo.db "select count(*) from violations")" -ge 1 ] && ok || bad "violations stored"
+[ "$(q topo.db "select violations from runs")" = "$(q topo.db "select count(*) from violations")" ] && ok || bad "runs.violations counts them"
+[ "$(q topo.db "select count(*) from flows where verdict='violation'")" = "$(q topo.db "select count(distinct flow_id) from violations")" ] && ok || bad "violation flows match"
+[ "$(q topo.db "select count(*) from rules where run_id=1")" -gt 150 ] && ok || bad "rules of the run stored"
+rm -f "$T/topology.lua"
+
 # SIGINT mid-run: the run is closed as interrupted, flows kept, exit 0.
 mkfifo "$T/fifo"
 python3 - "$JAB" "$T/fifo" <<'PY' &
