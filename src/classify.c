@@ -668,6 +668,12 @@ static unsigned choose(const struct classify *c, struct flow *f, const struct lx
         }
         return CL_NDPI;
     }
+    bool ndpi_stun = dpi && (m == NDPI_PROTOCOL_STUN || a == NDPI_PROTOCOL_STUN);
+    if (ndpi_stun && x->pkts && !x->stun && !x->chan && !x->msturn_tcp) {
+        /* nDPI's STUN cache labels later flows of a STUN address:port without looking */
+        detail_addf(d, len, "stun_unconfirmed", "%u pkts", x->pkts);
+        return CL_UNKNOWN;
+    }
     if (ndpi_rtp) {
         detail_addf(d, len, "rtp_unconfirmed", "%u pkts", x->rtp[0].seen + x->rtp[1].seen);
         return CL_UNKNOWN;

@@ -19,10 +19,36 @@ static bool client_hello_sni(struct cursor h)
     return false;
 }
 
+/* An SSL 2.0-compatible ClientHello (RFC 5246 E.2): 2-byte header with the
+ * top bit set, msg_type 1, version 3.x (or 2.0), as old clients and
+ * Skype's 443 connections send it. */
+static bool sslv2_client_hello(struct cursor c, struct tls_verdict *v)
+{
+    uint8_t b0 = cur_peek_u8(&c, 0);
+    uint16_t len = (uint16_t)(((b0 & 0x7F) << 8) | cur_peek_u8(&c, 1));
+    uint8_t type = cur_peek_u8(&c, 2), major = cur_peek_u8(&c, 3), minor = cur_peek_u8(&c, 4);
+    if (c.len < 11 || !(b0 & 0x80) || type != 1 || len < 9 || !((major == 3 && minor <= 4) || (major == 0 && minor == 2)))
+        return false;
+    /* cipher spec length is a multiple of 3, challenge 16-32 bytes */
+    uint16_t specs = cur_peek_be16(&c, 5), sid = cur_peek_be16(&c, 7), chal = cur_peek_be16(&c, 9);
+    if (specs == 0 || specs % 3 || (sid != 0 && sid != 16) || chal < 16 || chal > 32 ||
+        9u + specs + sid + chal != len)
+        return false;
+    v->records = 1;
+    v->first_type = 22;
+    v->version = (uint16_t)((major << 8) | minor);
+    v->handshakes = 1u << TLS_HS_CLIENT_HELLO;
+    return true;
+}
+
 bool tls_dissect(struct cursor c, struct tls_verdict *v)
 {
     struct tls_verdict z = {0};
     *v = z;
+    if (c.bad)
+        return false;
+    if (sslv2_client_hello(c, v))
+        return true;
     while (!c.bad && c.len >= 5) {
         uint8_t type = cur_peek_u8(&c, 0);
         uint16_t ver = cur_peek_be16(&c, 1);
