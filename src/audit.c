@@ -1044,8 +1044,6 @@ void audit_flow(struct audit *a, const struct audit_flow *f, struct audit_result
     int c[MAXC], n = 0;
     if (t >= 0) {
         n = find_rules(a, t, sr, dr, f->sport, f->dport, "allow", c, MAXC);
-        if (n == 0 && t == T_UDP) /* a UDP flow's first packet may have been the answer */
-            n = find_rules(a, t, dr, sr, f->dport, f->sport, "allow", c, MAXC);
     }
     /* Rules whose Lua check says no do not match. */
     int m = 0;

@@ -14,6 +14,9 @@
 #include <limits.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <grp.h>
+#include <pwd.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include "audit.h"
@@ -32,12 +35,29 @@
 #define EXIT_VIOLATIONS 1
 #define EXIT_TROUBLE 2
 
-static volatile sig_atomic_t g_stop;
+/* Signal state: the program's only global mutable state. */
+static volatile sig_atomic_t g_stop;    /* SIGINT/SIGTERM seen: finish cleanly */
+static volatile sig_atomic_t g_reload;  /* SIGHUP seen: reload topology and rules */
+static struct source *volatile g_live;  /* the live source, to break its wait */
 
+/* The first SIGINT/SIGTERM asks for a clean end; a second one exits at once.
+ * SQLite's journal keeps the database consistent: the open batch is rolled
+ * back, the run row stays "running" with no finish time. */
 static void on_signal(int sig)
 {
-    (void)sig;
+    if (sig == SIGHUP) {
+        g_reload = 1;
+        return;
+    }
+    if (g_stop) {
+        static const char m[] = "lyncaudit: second signal: exiting at once\n";
+        ssize_t w = write(STDERR_FILENO, m, sizeof m - 1);
+        (void)w;
+        _exit(EXIT_TROUBLE);
+    }
     g_stop = 1;
+    if (g_live)
+        source_break(g_live);
 }
 
 struct options {
@@ -50,6 +70,13 @@ struct options {
     long max_flows;
     const char *topology;  /* -t; NULL: topology.lua in the working folder if there */
     const char *rules_dir; /* --rules; NULL: the rules/ folder found beside lua/ */
+    const char *iface;     /* -i: live capture */
+    struct source_live live;
+    int list_ifaces;       /* -D */
+    const char *user;      /* -Z; NULL: nobody when root */
+    long stats_every;      /* --stats seconds; 0 none */
+    long duration;         /* --duration seconds; 0 none */
+    long count;            /* --count packets; 0 none */
 };
 
 /* What the flow-end callback needs. */
@@ -57,6 +84,7 @@ struct run {
     struct classify *cls;
     struct audit *audit;
     struct store *store;
+    const struct options *opt;
     struct store_counters counters;
     bool store_failed;
 };
@@ -65,8 +93,10 @@ static void usage(FILE *out)
 {
     fprintf(out,
             "Usage: lyncaudit [options] FILE... [FILTER]\n"
+            "       lyncaudit [options] -i IFACE [FILTER]\n"
             "Audit Lync Server 2013 / Skype for Business traffic in capture files (pcap or\n"
-            "pcapng, several in a row as one run) and store every flow in SQLite.\n"
+            "pcapng, several in a row as one run) or live on an interface (a SPAN port), and\n"
+            "store every flow, its roles, verdict and violations in SQLite.\n"
             "A trailing tcpdump-style FILTER expression selects packets (e.g. 'udp port 3478').\n"
             "\n"
             "Options:\n"
@@ -77,6 +107,22 @@ static void usage(FILE *out)
             "  -q, --quiet            print nothing but errors\n"
             "  -v, --verbose          say more (per file, undecodable packets)\n"
             "      --json             print the end-of-run summary as JSON on stdout\n"
+            "      --count N          stop after N packets\n"
+            "      --duration S       stop after S seconds\n"
+            "\n"
+            "Live capture:\n"
+            "  -i, --interface IFACE  capture on IFACE ('any' for all); flows are written as they\n"
+            "                         end and the database is committed every 2 s\n"
+            "  -D, --list-interfaces  list the interfaces and exit\n"
+            "  -p, --no-promiscuous   do not put the interface into promiscuous mode\n"
+            "  -s, --snaplen N        bytes kept per packet (default: whole packets)\n"
+            "  -B, --buffer-size KIB  kernel capture buffer in KiB (default: libpcap's)\n"
+            "      --immediate        deliver packets at once, not in batches\n"
+            "  -Z, --user USER        drop to USER once the interface and database are open\n"
+            "                         (default when started as root: nobody)\n"
+            "      --stats S          print capture statistics to stderr every S seconds\n"
+            "  SIGHUP reloads the topology and rules; SIGINT/SIGTERM end the run cleanly,\n"
+            "  a second one exits at once.\n"
             "      --idle-timeout S   end a flow after S seconds without packets (capture time);\n"
             "                         default TCP 300, UDP 120, other 60; 0 = never\n"
             "      --max-flows N      at most N live flows; the least recently active is\n"
@@ -118,7 +164,8 @@ static bool looks_like_path(const char *w)
  * usage error (already reported), 0 to run. */
 static int parse_args(int argc, char **argv, struct options *o)
 {
-    enum { OPT_JSON = 1000, OPT_IDLE, OPT_MAXFLOWS, OPT_RULES };
+    enum { OPT_JSON = 1000, OPT_IDLE, OPT_MAXFLOWS, OPT_RULES, OPT_IMMEDIATE, OPT_STATS, OPT_DURATION,
+           OPT_COUNT };
     static const struct option longs[] = {
         {"database", required_argument, NULL, 'd'}, {"quiet", no_argument, NULL, 'q'},
         {"topology", required_argument, NULL, 't'}, {"rules", required_argument, NULL, OPT_RULES},
@@ -126,12 +173,18 @@ static int parse_args(int argc, char **argv, struct options *o)
         {"idle-timeout", required_argument, NULL, OPT_IDLE},
         {"max-flows", required_argument, NULL, OPT_MAXFLOWS},
         {"help", no_argument, NULL, 'h'},           {"version", no_argument, NULL, 'V'},
+        {"interface", required_argument, NULL, 'i'}, {"list-interfaces", no_argument, NULL, 'D'},
+        {"no-promiscuous", no_argument, NULL, 'p'}, {"snaplen", required_argument, NULL, 's'},
+        {"buffer-size", required_argument, NULL, 'B'}, {"immediate", no_argument, NULL, OPT_IMMEDIATE},
+        {"user", required_argument, NULL, 'Z'},      {"stats", required_argument, NULL, OPT_STATS},
+        {"duration", required_argument, NULL, OPT_DURATION}, {"count", required_argument, NULL, OPT_COUNT},
         {NULL, 0, NULL, 0}};
     o->db_path = "lyncaudit.db";
     o->idle_timeout = -1;
     o->max_flows = 1000000;
+    o->live.promisc = 1;
     int c;
-    while ((c = getopt_long(argc, argv, "+d:t:qvhV", longs, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "+d:t:qvhVi:Dps:B:Z:", longs, NULL)) != -1) {
         char *end;
         switch (c) {
         case 'd': o->db_path = optarg; break;
@@ -140,19 +193,36 @@ static int parse_args(int argc, char **argv, struct options *o)
         case 'q': o->quiet = 1; break;
         case 'v': o->verbose++; break;
         case OPT_JSON: o->json = 1; break;
+        case 'i': o->iface = optarg; break;
+        case 'D': o->list_ifaces = 1; break;
+        case 'p': o->live.promisc = 0; break;
+        case 'Z': o->user = optarg; break;
+        case OPT_IMMEDIATE: o->live.immediate = 1; break;
         case OPT_IDLE:
-        case OPT_MAXFLOWS: {
+        case OPT_MAXFLOWS:
+        case OPT_STATS:
+        case OPT_DURATION:
+        case OPT_COUNT:
+        case 's':
+        case 'B': {
             errno = 0;
             long v = strtol(optarg, &end, 10);
-            if (errno || *end || v < 0 || end == optarg) {
-                fprintf(stderr, "lyncaudit: --%s wants a whole number >= 0, not '%s'\n",
-                        c == OPT_IDLE ? "idle-timeout" : "max-flows", optarg);
+            if (errno || *end || v < 0 || end == optarg || v > INT_MAX) {
+                const struct option *lo = longs;
+                while (lo->name && lo->val != c)
+                    lo++;
+                fprintf(stderr, "lyncaudit: --%s wants a whole number >= 0, not '%s'\n", lo->name, optarg);
                 return 1;
             }
-            if (c == OPT_IDLE)
-                o->idle_timeout = v;
-            else
-                o->max_flows = v;
+            switch (c) {
+            case OPT_IDLE: o->idle_timeout = v; break;
+            case OPT_MAXFLOWS: o->max_flows = v; break;
+            case OPT_STATS: o->stats_every = v; break;
+            case OPT_DURATION: o->duration = v; break;
+            case OPT_COUNT: o->count = v; break;
+            case 's': o->live.snaplen = (int)v; break;
+            default: o->live.buffer_kib = (int)v; break;
+            }
             break;
         }
         case 'h': usage(stdout); return -1;
@@ -165,12 +235,14 @@ static int parse_args(int argc, char **argv, struct options *o)
             return 1;
         }
     }
+    if (o->list_ifaces)
+        return 0;
     int i = optind;
     o->files = argv + i;
-    while (i < argc && is_file(argv[i]))
+    while (!o->iface && i < argc && is_file(argv[i]))
         i++;
     o->nfiles = i - optind;
-    if (o->nfiles == 0) {
+    if (o->nfiles == 0 && !o->iface) {
         if (i < argc)
             fprintf(stderr, "lyncaudit: %s: cannot read capture: %s\n", argv[i], strerror(ENOENT));
         else
@@ -310,17 +382,103 @@ static void show_progress(const struct source *src, uint64_t packets, bool final
         fputc('\n', stderr);
 }
 
-/* Reads one source to its end (or a stop). Returns 0, or -1 on a damaged
- * file (message in msg). */
-static int read_source(struct source *src, struct flow_table *ft, struct run *r, bool progress,
-                       char *msg, size_t msglen)
+static struct audit *load_audit(const struct options *o, bool *no_topology);
+static int write_rules(struct store *s, const struct audit *a);
+
+/* SIGHUP: the new topology and rules take over for flows that end from now
+ * on; the old rules' match counts are written first. A broken file keeps
+ * the old ones. */
+static void reload(struct run *r)
+{
+    g_reload = 0;
+    bool no_topology;
+    struct audit *a = load_audit(r->opt, &no_topology);
+    if (!a) {
+        fprintf(stderr, "lyncaudit: reload failed; keeping the topology and rules in use\n");
+        return;
+    }
+    if (store_begin(r->store) || write_rules(r->store, r->audit) || store_commit(r->store, &r->counters)) {
+        r->store_failed = true;
+        audit_free(a);
+        return;
+    }
+    audit_free(r->audit);
+    r->audit = a;
+    if (!r->opt->quiet)
+        fprintf(stderr, "lyncaudit: reloaded the topology and rules (%zu rules)\n", audit_rule_count(a));
+}
+
+static void print_stats(struct source *src, const struct run *r, const struct flow_table *ft)
+{
+    struct source_stats st;
+    source_stats(src, &st);
+    fprintf(stderr,
+            "lyncaudit: %llu packets, %llu live flows, %llu flows written, %llu violations; "
+            "received %llu, dropped %llu by the kernel, %llu by the interface\n",
+            (unsigned long long)r->counters.packets, (unsigned long long)flow_table_stats(ft)->live,
+            (unsigned long long)r->counters.flows, (unsigned long long)r->counters.violations,
+            (unsigned long long)st.received, (unsigned long long)st.dropped, (unsigned long long)st.ifdropped);
+}
+
+/* The periodic work of a run, by the wall clock: commit what ended (live:
+ * every 2 s, so readers see a current database), statistics, reload. */
+struct ticker {
+    double next_commit, next_stats, next_progress, deadline;
+};
+
+static void tick(struct ticker *tk, struct source *src, struct flow_table *ft, struct run *r, bool progress)
+{
+    double now = now_seconds();
+    if (source_is_live(src)) {
+        if (now >= tk->next_commit) {
+            struct source_stats st;
+            source_stats(src, &st);
+            r->counters.live = 1;
+            r->counters.pcap_received = st.received;
+            r->counters.pcap_dropped = st.dropped;
+            r->counters.pcap_ifdropped = st.ifdropped;
+            if (store_commit(r->store, &r->counters))
+                r->store_failed = true;
+            tk->next_commit = now + 2;
+        }
+        /* No packet for a while: the clock still moves, idle flows still end. */
+        struct timeval tv;
+        gettimeofday(&tv, NULL);
+        flow_table_expire(ft, (uint64_t)tv.tv_sec * 1000000u + (uint64_t)tv.tv_usec);
+    }
+    if (r->opt->stats_every && now >= tk->next_stats) {
+        print_stats(src, r, ft);
+        tk->next_stats = now + (double)r->opt->stats_every;
+    }
+    if (progress && now >= tk->next_progress) {
+        show_progress(src, r->counters.packets, false);
+        tk->next_progress = now + 0.5;
+    }
+    if (tk->deadline > 0 && now >= tk->deadline)
+        g_stop = 1;
+    if (g_reload)
+        reload(r);
+}
+
+/* Reads one source to its end (or a stop, or the --count/--duration bound).
+ * Returns 0, or -1 on a damaged file or failed capture (message in msg). */
+static int read_source(struct source *src, struct flow_table *ft, struct run *r, struct ticker *tk,
+                       bool progress, char *msg, size_t msglen)
 {
     int dlt = source_datalink(src);
+    bool live = source_is_live(src);
     struct pcap_pkthdr *h;
     const uint8_t *data;
-    double next_show = now_seconds() + 0.5;
-    enum source_status st;
-    while (!g_stop && !r->store_failed && (st = source_next(src, &h, &data)) == SOURCE_PACKET) {
+    enum source_status st = SOURCE_END;
+    uint64_t limit = r->opt->count > 0 ? (uint64_t)r->opt->count : UINT64_MAX;
+    while (!g_stop && !r->store_failed && r->counters.packets < limit) {
+        st = source_next(src, &h, &data);
+        if (st == SOURCE_TIMEOUT) {
+            tick(tk, src, ft, r, false);
+            continue;
+        }
+        if (st != SOURCE_PACKET)
+            break;
         struct packet pkt;
         pkt.ts_us = (uint64_t)h->ts.tv_sec * 1000000u + (uint64_t)h->ts.tv_usec;
         pkt.wirelen = h->len;
@@ -328,19 +486,17 @@ static int read_source(struct source *src, struct flow_table *ft, struct run *r,
         r->counters.bytes += h->len;
         if (decode_packet(dlt, data, h->caplen, &pkt) != DECODE_OK) {
             r->counters.undecodable++;
-            flow_table_expire(ft, pkt.ts_us);
-            continue;
+        } else {
+            int dir;
+            bool is_new;
+            struct flow *f = flow_packet(ft, &pkt, &dir, &is_new);
+            if (f)
+                classify_packet(r->cls, f, &pkt);
         }
-        int dir;
-        bool is_new;
-        struct flow *f = flow_packet(ft, &pkt, &dir, &is_new);
-        if (f)
-            classify_packet(r->cls, f, &pkt);
         flow_table_expire(ft, pkt.ts_us);
-        if (progress && (r->counters.packets & 0xffff) == 0 && now_seconds() >= next_show) {
-            show_progress(src, r->counters.packets, false);
-            next_show = now_seconds() + 0.5;
-        }
+        /* Wall-clock work every few thousand packets (every packet live). */
+        if (live || (r->counters.packets & 0xfff) == 0)
+            tick(tk, src, ft, r, progress);
     }
     if (progress)
         show_progress(src, r->counters.packets, true);
@@ -348,6 +504,36 @@ static int read_source(struct source *src, struct flow_table *ft, struct run *r,
         snprintf(msg, msglen, "%s", source_error(src));
         return -1;
     }
+    return 0;
+}
+
+/* Drops root for USER (default nobody) once the interface and the database
+ * are open, as tcpdump -Z does. Returns 0, or -1 with the reason printed. */
+static int drop_privileges(const char *user, bool quiet)
+{
+    if (geteuid() != 0) {
+        if (user) {
+            fprintf(stderr, "lyncaudit: -Z %s: not running as root, nothing to drop\n", user);
+            return -1;
+        }
+        return 0;
+    }
+    const char *name = user ? user : "nobody";
+    struct passwd *pw = getpwnam(name);
+    if (!pw) {
+        fprintf(stderr, "lyncaudit: -Z %s: no such user\n", name);
+        return -1;
+    }
+    if (setgroups(0, NULL) != 0 || setgid(pw->pw_gid) != 0 || setuid(pw->pw_uid) != 0) {
+        fprintf(stderr, "lyncaudit: cannot become %s: %s\n", name, strerror(errno));
+        return -1;
+    }
+    if (setuid(0) == 0) { /* must not be able to come back */
+        fprintf(stderr, "lyncaudit: dropping root did not hold\n");
+        return -1;
+    }
+    if (!quiet)
+        fprintf(stderr, "lyncaudit: capturing as user %s (uid %u)\n", name, (unsigned)pw->pw_uid);
     return 0;
 }
 
@@ -422,6 +608,18 @@ static void join_files(const struct options *o, char *out, size_t len)
     }
 }
 
+/* Frees what main holds, for the early exits. */
+static int give_up(struct run *r, struct source *live, struct source **srcs, struct options *o)
+{
+    source_close(live);
+    store_close(r->store);
+    classify_free(r->cls);
+    audit_free(r->audit);
+    free(srcs);
+    free(o->filter);
+    return EXIT_TROUBLE;
+}
+
 int main(int argc, char **argv)
 {
     struct options o = {0};
@@ -430,8 +628,17 @@ int main(int argc, char **argv)
         return pa < 0 ? EXIT_COMPLIANT : EXIT_TROUBLE;
 
     char err[1024];
+    if (o.list_ifaces) {
+        if (source_list_interfaces(stdout, err, sizeof err) == 0)
+            return EXIT_COMPLIANT;
+        fprintf(stderr, "lyncaudit: %s\n", err);
+        return EXIT_TROUBLE;
+    }
+    struct run r = {0};
+    r.opt = &o;
+    struct source *live = NULL;
     /* Check every input before touching the database. */
-    struct source **srcs = calloc((size_t)o.nfiles, sizeof *srcs);
+    struct source **srcs = calloc((size_t)(o.nfiles ? o.nfiles : 1), sizeof *srcs);
     if (!srcs)
         return EXIT_TROUBLE;
     for (int i = 0; i < o.nfiles; i++) {
@@ -445,58 +652,65 @@ int main(int argc, char **argv)
                         (int)strcspn(o.filter, " "), o.filter, strerror(ENOENT));
             else
                 fprintf(stderr, "lyncaudit: %s\n", err);
-            for (int j = 0; j < i; j++)
-                source_close(srcs[j]);
-            free(srcs);
-            free(o.filter);
-            return EXIT_TROUBLE;
+            return give_up(&r, NULL, srcs, &o);
         }
         /* Keep at most one file open at a time: reopen later. */
         source_close(srcs[i]);
         srcs[i] = NULL;
     }
 
-    struct run r = {0};
     bool no_topology;
     r.audit = load_audit(&o, &no_topology);
-    if (!r.audit) {
-        free(srcs);
-        free(o.filter);
-        return EXIT_TROUBLE;
-    }
+    if (!r.audit)
+        return give_up(&r, NULL, srcs, &o);
     if (no_topology && !o.quiet)
         fprintf(stderr, "lyncaudit: no topology (no topology.lua here, no -t FILE): every address is 'any', "
                         "no flow is audited\n");
     r.cls = classify_new(err, sizeof err);
     if (!r.cls) {
         fprintf(stderr, "lyncaudit: %s\n", err);
-        return EXIT_TROUBLE;
+        return give_up(&r, NULL, srcs, &o);
     }
+    if (o.iface) {
+        live = source_open_live(o.iface, &o.live, o.filter, err, sizeof err);
+        if (!live) {
+            fprintf(stderr, "lyncaudit: %s\n", err);
+            return give_up(&r, NULL, srcs, &o);
+        }
+    }
+    /* The database is opened before root is dropped: the capturing user
+     * never needs write access to its folder (docs/usage.md). */
     r.store = store_open(o.db_path, err, sizeof err);
     if (!r.store) {
         fprintf(stderr, "lyncaudit: %s\n", err);
-        classify_free(r.cls);
-        return EXIT_TROUBLE;
+        return give_up(&r, live, srcs, &o);
     }
     char sources[4096];
-    join_files(&o, sources, sizeof sources);
+    if (live)
+        snprintf(sources, sizeof sources, "interface:%s", o.iface);
+    else
+        join_files(&o, sources, sizeof sources);
     struct store_run sr = {LYNCAUDIT_VERSION,          classify_ndpi_version(), sources, o.filter,
                            audit_topology_path(r.audit), audit_topology_name(r.audit),
                            audit_rule_count(r.audit)};
     int64_t run_id = store_begin_run(r.store, &sr);
     if (run_id < 0 || write_rules(r.store, r.audit) || store_commit(r.store, &r.counters)) {
         fprintf(stderr, "lyncaudit: %s\n", store_error(r.store));
-        store_close(r.store);
-        classify_free(r.cls);
-        return EXIT_TROUBLE;
+        return give_up(&r, live, srcs, &o);
+    }
+    if (live && drop_privileges(o.user, o.quiet) != 0) {
+        store_end_run(r.store, &r.counters, "error", "could not drop privileges");
+        return give_up(&r, live, srcs, &o);
     }
 
+    g_live = live;
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
 
     struct flow_config fc = {
         .tcp_idle_us = 300000000ull,
@@ -510,13 +724,33 @@ int main(int argc, char **argv)
     struct flow_table *ft = flow_table_new(&fc, on_flow_end, &r);
     if (!ft) {
         fprintf(stderr, "lyncaudit: out of memory\n");
-        return EXIT_TROUBLE;
+        return give_up(&r, live, srcs, &o);
     }
 
-    bool progress = !o.quiet && isatty(STDERR_FILENO);
+    bool progress = !o.quiet && isatty(STDERR_FILENO) && !live;
     char msg[1024] = "";
     bool damaged = false;
     double t0 = now_seconds();
+    struct ticker tk = {t0 + 2, t0 + (double)o.stats_every, t0 + 0.5, o.duration ? t0 + (double)o.duration : 0};
+    if (live) {
+        if (!o.quiet)
+            fprintf(stderr, "lyncaudit: capturing on %s (%s)%s\n", o.iface, source_datalink_name(live),
+                    o.filter ? "" : ", no filter");
+        char m[1024];
+        if (read_source(live, ft, &r, &tk, false, m, sizeof m) != 0) {
+            fprintf(stderr, "lyncaudit: %s\n", m);
+            snprintf(msg, sizeof msg, "%s", m);
+            damaged = true;
+        }
+        struct source_stats st;
+        source_stats(live, &st);
+        r.counters.live = 1;
+        r.counters.pcap_received = st.received;
+        r.counters.pcap_dropped = st.dropped;
+        r.counters.pcap_ifdropped = st.ifdropped;
+        if (o.stats_every || !o.quiet)
+            print_stats(live, &r, ft);
+    }
     for (int i = 0; i < o.nfiles && !g_stop && !r.store_failed; i++) {
         struct source *src = source_open_file(o.files[i], o.filter, err, sizeof err);
         if (!src) { /* it was readable a moment ago */
@@ -528,7 +762,7 @@ int main(int argc, char **argv)
         if (o.verbose && !o.quiet)
             fprintf(stderr, "lyncaudit: reading %s (%s)\n", o.files[i], source_datalink_name(src));
         char m[1024];
-        if (read_source(src, ft, &r, progress, m, sizeof m) != 0) {
+        if (read_source(src, ft, &r, &tk, progress, m, sizeof m) != 0) {
             fprintf(stderr, "lyncaudit: %s\n", m);
             snprintf(msg, sizeof msg, "%s", m);
             damaged = true;
@@ -539,10 +773,12 @@ int main(int argc, char **argv)
     uint64_t peak = flow_table_stats(ft)->peak_live;
     flow_table_end_all(ft);
 
-    const char *status = r.store_failed ? "error" : g_stop ? "interrupted" : damaged ? "error" : "complete";
+    bool bounded = (o.count > 0 && r.counters.packets >= (uint64_t)o.count) ||
+                   (o.duration > 0 && seconds >= (double)o.duration);
+    const char *status = r.store_failed ? "error" : damaged ? "error" : (g_stop && !bounded) ? "interrupted" : "complete";
     if (r.store_failed)
         snprintf(msg, sizeof msg, "%s", store_error(r.store));
-    else if (g_stop && !msg[0])
+    else if (g_stop && !bounded && !msg[0])
         snprintf(msg, sizeof msg, "stopped by signal");
     int rc = damaged || r.store_failed ? EXIT_TROUBLE : r.counters.violations ? EXIT_VIOLATIONS : EXIT_COMPLIANT;
     if (r.store_failed)
@@ -558,7 +794,7 @@ int main(int argc, char **argv)
         rc = EXIT_TROUBLE;
     }
     if (closed && (!o.quiet || o.json)) {
-        struct report_run rr = {run_id, o.db_path, status, o.nfiles, r.counters, seconds, peak};
+        struct report_run rr = {run_id, o.db_path, status, live ? 0 : o.nfiles, r.counters, seconds, peak};
         if (o.json)
             report_json(stdout, r.store, &rr);
         else {
@@ -567,7 +803,9 @@ int main(int argc, char **argv)
                 store_verdict_summary(r.store, run_id, verdict_line, NULL);
         }
     }
+    g_live = NULL;
     flow_table_free(ft);
+    source_close(live);
     store_close(r.store);
     classify_free(r.cls);
     audit_free(r.audit);

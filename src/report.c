@@ -46,10 +46,19 @@ void report_text(FILE *out, struct store *s, const struct report_run *r)
 {
     char a[32], b[32], c[32], d[32], e[32];
     double pps = r->seconds > 0 ? (double)r->counters.packets / r->seconds : 0;
-    fprintf(out, "lyncaudit: %s packets (%s), %s flows, %s undecodable, %d file%s in %.2f s (%s packets/s)\n",
+    char from[32];
+    if (r->files)
+        snprintf(from, sizeof from, "%d file%s", r->files, r->files == 1 ? "" : "s");
+    else
+        snprintf(from, sizeof from, "live capture");
+    fprintf(out, "lyncaudit: %s packets (%s), %s flows, %s undecodable, %s in %.2f s (%s packets/s)\n",
             grouped(r->counters.packets, a), human_bytes(r->counters.bytes, b),
-            grouped(r->counters.flows, c), grouped(r->counters.undecodable, d), r->files,
-            r->files == 1 ? "" : "s", r->seconds, grouped((uint64_t)pps, e));
+            grouped(r->counters.flows, c), grouped(r->counters.undecodable, d), from, r->seconds,
+            grouped((uint64_t)pps, e));
+    if (r->counters.live)
+        fprintf(out, "capture: %s received, %s dropped by the kernel, %s by the interface\n",
+                grouped(r->counters.pcap_received, a), grouped(r->counters.pcap_dropped, b),
+                grouped(r->counters.pcap_ifdropped, c));
     if (r->counters.flows_evicted)
         fprintf(out, "lyncaudit: %s flows evicted by --max-flows\n", grouped(r->counters.flows_evicted, a));
     if (r->counters.flows) {

@@ -7,6 +7,7 @@
 #define LYNCAUDIT_SOURCE_H
 
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 
 #include <pcap/pcap.h>
@@ -17,7 +18,36 @@ struct source;
  * `filter` (NULL: none) for its link type. NULL on failure, reason in err. */
 struct source *source_open_file(const char *path, const char *filter, char *err, size_t errlen);
 
-enum source_status { SOURCE_PACKET = 1, SOURCE_END = 0, SOURCE_ERROR = -1 };
+/* Live capture settings (tcpdump's -p, -s, -B and immediate mode). */
+struct source_live {
+    int promisc;      /* 1: promiscuous */
+    int snaplen;      /* bytes per packet kept; 0: whole packets */
+    int buffer_kib;   /* kernel buffer; 0: libpcap's default */
+    int immediate;    /* deliver packets at once rather than in batches */
+};
+
+/* Opens a network interface ("any" for all) and sets the filter. NULL on
+ * failure, reason in err. */
+struct source *source_open_live(const char *iface, const struct source_live *cfg, const char *filter,
+                                char *err, size_t errlen);
+
+/* Prints the interfaces libpcap can capture on (tcpdump -D). 0 or -1. */
+int source_list_interfaces(FILE *out, char *err, size_t errlen);
+
+enum source_status { SOURCE_PACKET = 1, SOURCE_END = 0, SOURCE_ERROR = -1, SOURCE_TIMEOUT = 2 };
+
+struct source_stats {
+    uint64_t received, dropped, ifdropped;
+};
+
+/* Kernel capture statistics of a live source (all 0 for files). */
+void source_stats(struct source *s, struct source_stats *out);
+
+/* True for an interface. */
+int source_is_live(const struct source *s);
+
+/* Makes a blocked source_next return (signal-safe). */
+void source_break(struct source *s);
 
 /* The next packet that passes the filter. On SOURCE_ERROR, source_error()
  * says what is wrong with the file and where. */

@@ -41,7 +41,10 @@ static const char *SCHEMA =
     " topology TEXT,"
     " topology_name TEXT,"
     " rules_loaded INTEGER NOT NULL DEFAULT 0,"
-    " violations INTEGER NOT NULL DEFAULT 0);"
+    " violations INTEGER NOT NULL DEFAULT 0,"
+    " pcap_received INTEGER,"
+    " pcap_dropped INTEGER,"
+    " pcap_ifdropped INTEGER);"
     "CREATE TABLE IF NOT EXISTS flows ("
     " id INTEGER PRIMARY KEY,"
     " run_id INTEGER NOT NULL REFERENCES runs(id),"
@@ -135,6 +138,9 @@ static const char *MIGRATE_1_2 =
     "ALTER TABLE runs ADD COLUMN topology_name TEXT;"
     "ALTER TABLE runs ADD COLUMN rules_loaded INTEGER NOT NULL DEFAULT 0;"
     "ALTER TABLE runs ADD COLUMN violations INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE runs ADD COLUMN pcap_received INTEGER;"
+    "ALTER TABLE runs ADD COLUMN pcap_dropped INTEGER;"
+    "ALTER TABLE runs ADD COLUMN pcap_ifdropped INTEGER;"
     "ALTER TABLE flows ADD COLUMN src_role TEXT NOT NULL DEFAULT 'any';"
     "ALTER TABLE flows ADD COLUMN dst_role TEXT NOT NULL DEFAULT 'any';"
     "ALTER TABLE flows ADD COLUMN verdict TEXT NOT NULL DEFAULT 'unscoped';"
@@ -278,7 +284,7 @@ struct store *store_open(const char *path, char *err, size_t errlen)
                            -1, &s->ins_viol, NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(s->db,
                            "UPDATE runs SET packets=?,bytes=?,undecodable=?,flows=?,flows_evicted=?,"
-                           "violations=? WHERE id=?",
+                           "violations=?,pcap_received=?,pcap_dropped=?,pcap_ifdropped=? WHERE id=?",
                            -1, &s->upd_run, NULL) != SQLITE_OK) {
         fail(s, "cannot prepare statements");
         goto bad;
@@ -396,7 +402,16 @@ static int update_run(struct store *s, const struct store_counters *c)
     sqlite3_bind_int64(st, 4, (sqlite3_int64)c->flows);
     sqlite3_bind_int64(st, 5, (sqlite3_int64)c->flows_evicted);
     sqlite3_bind_int64(st, 6, (sqlite3_int64)c->violations);
-    sqlite3_bind_int64(st, 7, s->run_id);
+    if (c->live) {
+        sqlite3_bind_int64(st, 7, (sqlite3_int64)c->pcap_received);
+        sqlite3_bind_int64(st, 8, (sqlite3_int64)c->pcap_dropped);
+        sqlite3_bind_int64(st, 9, (sqlite3_int64)c->pcap_ifdropped);
+    } else {
+        sqlite3_bind_null(st, 7);
+        sqlite3_bind_null(st, 8);
+        sqlite3_bind_null(st, 9);
+    }
+    sqlite3_bind_int64(st, 10, s->run_id);
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
     if (rc != SQLITE_DONE)
@@ -468,9 +483,15 @@ int store_add_rule(struct store *s, const struct store_rule *r)
 {
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(s->db,
-                           "INSERT OR REPLACE INTO rules(run_id,id,kind,severity,from_roles,to_roles,transport,"
+                           "INSERT INTO rules(run_id,id,kind,severity,from_roles,to_roles,transport,"
                            "dports,sports,apps,when_options,active,doc,doc_table,doc_row,row_text,note,matched)"
-                           " VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                           " VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+                           " ON CONFLICT(run_id,id) DO UPDATE SET kind=excluded.kind,severity=excluded.severity,"
+                           " from_roles=excluded.from_roles,to_roles=excluded.to_roles,transport=excluded.transport,"
+                           " dports=excluded.dports,sports=excluded.sports,apps=excluded.apps,"
+                           " when_options=excluded.when_options,active=excluded.active,doc=excluded.doc,"
+                           " doc_table=excluded.doc_table,doc_row=excluded.doc_row,row_text=excluded.row_text,"
+                           " note=excluded.note,matched=matched+excluded.matched",
                            -1, &st, NULL) != SQLITE_OK)
         return fail(s, "cannot write rules");
     const char *txt[] = {r->id, r->kind, r->severity, r->from, r->to, r->transport, r->dports, r->sports,

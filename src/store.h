@@ -20,6 +20,8 @@ struct store_run {
 
 struct store_counters {
     uint64_t packets, bytes, undecodable, flows, flows_evicted, violations;
+    int live;                                        /* the pcap_* figures mean something */
+    uint64_t pcap_received, pcap_dropped, pcap_ifdropped;
 };
 
 struct store_violation {
@@ -77,7 +79,8 @@ int store_end_run(struct store *s, const struct store_counters *c, const char *s
 /* Opens a transaction if none is open (commit with store_commit). */
 int store_begin(struct store *s);
 
-/* Writes (or rewrites) a rule of the run with its match count. 0 or -1. */
+/* Writes a rule of the run; a rule written again has its match count added
+ * (after a reload, counts of the old and new rule sets add up). 0 or -1. */
 int store_add_rule(struct store *s, const struct store_rule *r);
 
 /* Fills role_stats for the run from its flows. 0 or -1. */
