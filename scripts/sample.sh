@@ -7,7 +7,8 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 cmake -S "$root" -B "$root/build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build "$root/build" -j"$(nproc)" >/dev/null
 rc=0
-"$root/build/lyncaudit" -d "${LYNCAUDIT_DB:-lyncaudit.db}" "$root/samples/lync-sample.pcap" || rc=$?
+"$root/build/lyncaudit" -d "${LYNCAUDIT_DB:-lyncaudit.db}" -t "$root/samples/topology.lua" \
+    "$root/samples/lync-sample.pcap" || rc=$?
 # 0: compliant, 1: violations found (the sample has some on purpose), 2: trouble.
 [ "$rc" -le 1 ] || exit "$rc"
-echo "query it: sqlite3 ${LYNCAUDIT_DB:-lyncaudit.db} 'SELECT app, count(*) FROM flows GROUP BY app'"
+echo "query it: sqlite3 ${LYNCAUDIT_DB:-lyncaudit.db} 'SELECT kind, message, reference FROM violation_report'"

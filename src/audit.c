@@ -972,16 +972,6 @@ static bool run_check(struct audit *a, const struct rule *r, const struct audit_
 
 #define MAXC 32
 
-static bool label_in(const struct rule *r, const char *app)
-{
-    if (r->napps == 0)
-        return true;
-    for (int i = 0; i < r->napps; i++)
-        if (r->apps[i] && !strcmp(r->apps[i], app))
-            return true;
-    return false;
-}
-
 void audit_flow(struct audit *a, const struct audit_flow *f, struct audit_result *res)
 {
     bool spriv, dpriv;
@@ -1073,7 +1063,7 @@ void audit_flow(struct audit *a, const struct audit_flow *f, struct audit_result
         int pr = find_rules(a, t, sr, dr, f->sport, f->dport, "port_range", c, MAXC);
         struct rule *hit = NULL;
         for (int i = 0; i < pr && !hit; i++)
-            if (label_in(&a->rules[c[i]], res->app))
+            if (app_accepted(&a->rules[c[i]], res->app))
                 hit = &a->rules[c[i]];
         if (hit) {
             hit->matched++;

@@ -22,6 +22,43 @@
 
 static enum decode_result decode_ip(struct cursor c, struct packet *pkt, int depth);
 
+/* The packet an ICMP error quotes: its addresses, protocol and ports (the
+ * first 8 bytes of its transport header are all an error must carry). */
+static void decode_quoted(struct cursor q, struct packet *pkt)
+{
+    uint8_t v = cur_peek_u8(&q, 0) >> 4;
+    size_t off;
+    uint8_t proto;
+    memset(pkt->q_src, 0, 16);
+    memset(pkt->q_dst, 0, 16);
+    if (v == 4 && q.len >= 20) {
+        off = (size_t)(cur_peek_u8(&q, 0) & 0x0f) * 4;
+        proto = cur_peek_u8(&q, 9);
+        if (off < 20 || (cur_peek_be16(&q, 6) & 0x1fff) != 0)
+            return; /* a non-first fragment quotes no ports */
+        memcpy(pkt->q_src, q.p + 12, 4);
+        memcpy(pkt->q_dst, q.p + 16, 4);
+    } else if (v == 6 && q.len >= 40) {
+        off = 40;
+        proto = cur_peek_u8(&q, 6);
+        memcpy(pkt->q_src, q.p + 8, 16);
+        memcpy(pkt->q_dst, q.p + 24, 16);
+    } else {
+        return;
+    }
+    if ((v == 4) != (pkt->ipver == 4))
+        return; /* a tunnel's inner error: keep it simple, count it as ICMP */
+    pkt->q_proto = proto;
+    pkt->q_sport = pkt->q_dport = 0;
+    if (proto == 6 || proto == 17 || proto == 132 || proto == 136) {
+        if (q.len < off + 4)
+            return;
+        pkt->q_sport = cur_peek_be16(&q, off);
+        pkt->q_dport = cur_peek_be16(&q, off + 2);
+    }
+    pkt->icmp_error = true;
+}
+
 /* Transport header: ports, flags and payload. c covers the IP payload. */
 static enum decode_result decode_transport(struct cursor c, struct packet *pkt)
 {
@@ -66,8 +103,17 @@ static enum decode_result decode_transport(struct cursor c, struct packet *pkt)
                                    : 0;
         }
         return DECODE_OK;
+    case 1:  /* ICMP: destination unreachable, source quench, time exceeded, parameter problem */
+    case 58: { /* ICMPv6: destination unreachable, packet too big, time exceeded, parameter problem */
+        uint8_t type = cur_peek_u8(&c, 0);
+        bool err = pkt->proto == 1 ? (type == 3 || type == 4 || type == 11 || type == 12)
+                                   : (type >= 1 && type <= 4);
+        if (err && c.len > 8)
+            decode_quoted(cur_make(c.p + 8, c.len - 8), pkt);
+        return DECODE_OK;
+    }
     default:
-        return DECODE_OK; /* ESP, AH, ICMP, GRE ...: a flow without ports */
+        return DECODE_OK; /* ESP, AH, GRE ...: a flow without ports */
     }
 }
 
@@ -298,6 +344,7 @@ enum decode_result decode_packet(int dlt, const uint8_t *data, uint32_t caplen, 
     pkt->tcp_flags = 0;
     pkt->fragment = false;
     pkt->frag_first = false;
+    pkt->icmp_error = false;
     pkt->payload = NULL;
     pkt->payload_len = 0;
 

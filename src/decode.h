@@ -39,6 +39,12 @@ struct packet {
     uint32_t frag_id;        /* IPv4 or IPv6 fragment identification */
     const uint8_t *payload;  /* transport payload (captured part) */
     uint32_t payload_len;
+    /* An ICMP error (unreachable, time exceeded ...) and the packet it quotes:
+     * the flow it belongs to, as the quoted packet's sender saw it. */
+    bool icmp_error;
+    uint8_t q_proto;
+    uint8_t q_src[16], q_dst[16];
+    uint16_t q_sport, q_dport;
 };
 
 /* Decodes one captured frame of link type `dlt` (a DLT_ value from pcap_datalink).

@@ -330,6 +330,26 @@ struct flow *flow_packet(struct flow_table *t, const struct packet *p, int *dir,
     return f;
 }
 
+bool flow_icmp_error(struct flow_table *t, const struct packet *pkt)
+{
+    struct packet q;
+    memset(&q, 0, sizeof q);
+    q.ipver = pkt->ipver;
+    q.proto = pkt->q_proto;
+    memcpy(q.src, pkt->q_src, 16);
+    memcpy(q.dst, pkt->q_dst, 16);
+    struct flow_key k;
+    bool from_a;
+    make_key(&q, pkt->q_sport, pkt->q_dport, &k, &from_a);
+    struct flow *f = t->buckets[key_hash(&k) & (t->nbuckets - 1)];
+    while (f && !key_eq(&f->key, &k))
+        f = f->hnext;
+    if (!f)
+        return false;
+    f->icmp_errors++;
+    return true;
+}
+
 void flow_table_end_all(struct flow_table *t)
 {
     for (int l = 0; l < FLOW_LIST_N; l++) {

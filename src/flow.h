@@ -65,6 +65,7 @@ struct flow {
     uint64_t active_us;           /* table clock at the last packet (monotonic) */
     uint64_t queued_us;           /* table clock when placed at its list position */
     uint64_t pkts[2], bytes[2];   /* [0]: initiator -> responder */
+    uint32_t icmp_errors;         /* ICMP errors quoting this flow's packets */
     struct flow_label label;
     uint8_t src_is_a;             /* the initiator is key end a */
     uint8_t list;                 /* enum flow_list_id */
@@ -93,6 +94,11 @@ void flow_table_free(struct flow_table *t);
  * sets *dir (0: from the initiator) and *is_new. Returns NULL only when
  * memory runs out. */
 struct flow *flow_packet(struct flow_table *t, const struct packet *pkt, int *dir, bool *is_new);
+
+/* Counts an ICMP error with the flow of the packet it quotes, if that flow
+ * is live; returns false when there is none (the error is then a flow of
+ * its own). */
+bool flow_icmp_error(struct flow_table *t, const struct packet *pkt);
 
 /* Ends flows idle past their timeout or past their linger, at clock now_us. */
 void flow_table_expire(struct flow_table *t, uint64_t now_us);

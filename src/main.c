@@ -331,6 +331,7 @@ static void on_flow_end(struct flow *f, void *ctx)
             .dst_role = ar.dst_role,
             .verdict = ar.verdict,
             .rule_id = ar.rule_id,
+            .icmp_errors = f->icmp_errors,
             .violations = sv,
             .nviolations = ar.nviolations,
         };
@@ -486,6 +487,8 @@ static int read_source(struct source *src, struct flow_table *ft, struct run *r,
         r->counters.bytes += h->len;
         if (decode_packet(dlt, data, h->caplen, &pkt) != DECODE_OK) {
             r->counters.undecodable++;
+        } else if (pkt.icmp_error && flow_icmp_error(ft, &pkt)) {
+            r->counters.icmp_errors++;
         } else {
             int dir;
             bool is_new;

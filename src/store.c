@@ -69,7 +69,8 @@ static const char *SCHEMA =
     " src_role TEXT NOT NULL DEFAULT 'any',"
     " dst_role TEXT NOT NULL DEFAULT 'any',"
     " verdict TEXT NOT NULL DEFAULT 'unscoped',"
-    " rule_id TEXT);"
+    " rule_id TEXT,"
+    " icmp_errors INTEGER NOT NULL DEFAULT 0);"
     /* One index on flows: every index is paid on every insert (a third of
      * the run's time with four), and nearly every question is per run. */
     "CREATE INDEX IF NOT EXISTS flows_run ON flows(run_id, verdict);"
@@ -144,7 +145,8 @@ static const char *MIGRATE_1_2 =
     "ALTER TABLE flows ADD COLUMN src_role TEXT NOT NULL DEFAULT 'any';"
     "ALTER TABLE flows ADD COLUMN dst_role TEXT NOT NULL DEFAULT 'any';"
     "ALTER TABLE flows ADD COLUMN verdict TEXT NOT NULL DEFAULT 'unscoped';"
-    "ALTER TABLE flows ADD COLUMN rule_id TEXT;";
+    "ALTER TABLE flows ADD COLUMN rule_id TEXT;"
+    "ALTER TABLE flows ADD COLUMN icmp_errors INTEGER NOT NULL DEFAULT 0;";
 
 /* Records the SQLite error of the last call with what we were doing. */
 static int fail(struct store *s, const char *what)
@@ -275,8 +277,8 @@ struct store *store_open(const char *path, char *err, size_t errlen)
                            "INSERT INTO flows(run_id,first_seen,last_seen,transport,ip_version,"
                            "src_ip,src_port,dst_ip,dst_port,packets_src2dst,bytes_src2dst,"
                            "packets_dst2src,bytes_dst2src,app,app_detail,ndpi_master,ndpi_app,"
-                           "ndpi_confidence,end_reason,src_role,dst_role,verdict,rule_id) "
-                           "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                           "ndpi_confidence,end_reason,src_role,dst_role,verdict,rule_id,icmp_errors) "
+                           "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                            -1, &s->ins_flow, NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(s->db,
                            "INSERT INTO violations(run_id,flow_id,kind,rule_id,severity,message,reference) "
@@ -367,6 +369,7 @@ int store_add_flow(struct store *s, const struct store_flow *f)
     sqlite3_bind_text(st, 21, f->dst_role ? f->dst_role : "any", -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 22, f->verdict ? f->verdict : "unscoped", -1, SQLITE_STATIC);
     bind_text_or_null(st, 23, f->rule_id);
+    sqlite3_bind_int64(st, 24, f->icmp_errors);
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);

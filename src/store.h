@@ -20,6 +20,7 @@ struct store_run {
 
 struct store_counters {
     uint64_t packets, bytes, undecodable, flows, flows_evicted, violations;
+    uint64_t icmp_errors;                            /* counted with the flow they quote */
     int live;                                        /* the pcap_* figures mean something */
     uint64_t pcap_received, pcap_dropped, pcap_ifdropped;
 };
@@ -46,6 +47,7 @@ struct store_flow {
     uint64_t pkts_fwd, bytes_fwd, pkts_rev, bytes_rev;
     const char *app, *app_detail, *ndpi_master, *ndpi_app, *ndpi_confidence, *end_reason;
     const char *src_role, *dst_role, *verdict, *rule_id;
+    uint32_t icmp_errors;
     const struct store_violation *violations;
     int nviolations;
 };
