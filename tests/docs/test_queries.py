@@ -15,11 +15,8 @@ blocks = re.findall(r"```sql\n(.*?)```", open(os.path.join(src, "docs", "schema.
 passed = failed = 0
 with tempfile.TemporaryDirectory() as tmp:
     db = os.path.join(tmp, "q.db")
-    topo = os.path.join(tmp, "topology.lua")
-    with open(topo, "w") as f:
-        f.write('return { name = "q", roles = { front_end = { "212.242.33.35" },'
-                ' client_internal = { "192.168.1.0/24" }, edge_av = { "200.68.120.81" } } }\n')
-    rc = subprocess.run([la, "-q", "-t", topo, "-d", db, os.path.join(pcaps, "nDPI/sip.pcap"),
+    topo = os.path.join(src, "samples", "topology.lua")
+    rc = subprocess.run([la, "-q", "-t", topo, "-d", db, os.path.join(src, "samples", "lync-sample.pcap"),
                          os.path.join(pcaps, "nDPI/teams.pcap")]).returncode
     if rc not in (0, 1):
         print(f"lyncaudit exit {rc}")
