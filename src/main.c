@@ -596,10 +596,16 @@ static struct audit *load_audit(const struct options *o, bool *no_topology)
     return a;
 }
 
-static void verdict_line(const char *what, const char *name, uint64_t n, void *ctx)
+struct verdict_text {
+    char verdicts[256], kinds[256];
+};
+
+static void verdict_collect(const char *what, const char *name, uint64_t n, void *ctx)
 {
-    (void)ctx;
-    printf("  %-9s %-16s %llu\n", what, name, (unsigned long long)n);
+    struct verdict_text *v = ctx;
+    char *buf = strcmp(what, "verdict") ? v->kinds : v->verdicts;
+    size_t used = strlen(buf);
+    snprintf(buf + used, sizeof v->kinds - used, "%s%s %llu", used ? ", " : "", name, (unsigned long long)n);
 }
 
 static void join_files(const struct options *o, char *out, size_t len)
@@ -802,8 +808,13 @@ int main(int argc, char **argv)
             report_json(stdout, r.store, &rr);
         else {
             report_text(stdout, r.store, &rr);
-            if (!no_topology)
-                store_verdict_summary(r.store, run_id, verdict_line, NULL);
+            struct verdict_text vt = {"", ""};
+            if (!no_topology && store_verdict_summary(r.store, run_id, verdict_collect, &vt) == 0) {
+                printf("verdicts: %s\n", vt.verdicts[0] ? vt.verdicts : "none");
+                if (vt.kinds[0])
+                    printf("violations: %s (SELECT * FROM violation_report WHERE run_id = %lld)\n", vt.kinds,
+                           (long long)run_id);
+            }
         }
     }
     g_live = NULL;

@@ -96,6 +96,23 @@ static void json_row(const struct store_app_row *row, void *ctx)
             row->flows, row->packets, row->bytes);
 }
 
+struct json_counts {
+    FILE *out;
+    const char *want; /* "verdict" or "violation" */
+    int n;
+};
+
+/* One "name":count member of the object being written, for rows of `want`. */
+static void json_count(const char *what, const char *name, uint64_t n, void *ctx)
+{
+    struct json_counts *j = ctx;
+    if (strcmp(what, j->want))
+        return;
+    fprintf(j->out, "%s", j->n++ ? "," : "");
+    json_string(j->out, name);
+    fprintf(j->out, ":%" PRIu64, n);
+}
+
 void report_json(FILE *out, struct store *s, const struct report_run *r)
 {
     fprintf(out, "{\"run_id\":%" PRId64 ",\"database\":", r->run_id);
@@ -111,5 +128,11 @@ void report_json(FILE *out, struct store *s, const struct report_run *r)
             r->seconds > 0 ? (double)r->counters.packets / r->seconds : 0.0);
     struct json_ctx j = {out, 0};
     store_app_summary(s, r->run_id, 1000, json_row, &j);
-    fprintf(out, "]}\n");
+    fprintf(out, "],\"verdicts\":{");
+    struct json_counts v = {out, "verdict", 0};
+    store_verdict_summary(s, r->run_id, json_count, &v);
+    fprintf(out, "},\"violations\":{");
+    struct json_counts k = {out, "violation", 0};
+    store_verdict_summary(s, r->run_id, json_count, &k);
+    fprintf(out, "}}\n");
 }
