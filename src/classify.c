@@ -711,6 +711,19 @@ static void finalize(struct classify *c, struct flow *f)
     f->label.done = true;
 }
 
+/* nDPI stops here (packet cap or flow end): what it has, or its guess. */
+static void ndpi_give_up(struct classify *c, struct flow *f, struct live *lv)
+{
+    struct ndpi_flow_struct *nf = lv->nf;
+    ndpi_protocol r = {nf->detected_protocol_stack[1], nf->detected_protocol_stack[0],
+                       NDPI_PROTOCOL_CATEGORY_UNSPECIFIED};
+    if (r.app_protocol == NDPI_PROTOCOL_UNKNOWN) {
+        uint8_t guessed = 0;
+        r = ndpi_detection_giveup(c->mod, nf, 1, &guessed);
+    }
+    ndpi_decide(c, f, lv, r);
+}
+
 void classify_packet(struct classify *c, struct flow *f, const struct packet *p)
 {
     if (f->label.done)
@@ -738,13 +751,7 @@ void classify_packet(struct classify *c, struct flow *f, const struct packet *p)
         if (known && !ndpi_extra_dissection_possible(c->mod, nf)) {
             ndpi_decide(c, f, lv, r);
         } else if (f->label.fed >= cap) {
-            ndpi_protocol g = {nf->detected_protocol_stack[1], nf->detected_protocol_stack[0],
-                               NDPI_PROTOCOL_CATEGORY_UNSPECIFIED};
-            if (g.app_protocol == NDPI_PROTOCOL_UNKNOWN) {
-                uint8_t guessed = 0;
-                g = ndpi_detection_giveup(c->mod, nf, 1, &guessed);
-            }
-            ndpi_decide(c, f, lv, g);
+            ndpi_give_up(c, f, lv);
         }
     }
     if (!lv->lx_done)
@@ -758,16 +765,8 @@ void classify_finish(struct classify *c, struct flow *f)
     if (f->label.done)
         return;
     struct live *lv = f->label.dpi;
-    if (lv && lv->nf) {
-        struct ndpi_flow_struct *nf = lv->nf;
-        ndpi_protocol r = {nf->detected_protocol_stack[1], nf->detected_protocol_stack[0],
-                           NDPI_PROTOCOL_CATEGORY_UNSPECIFIED};
-        if (r.app_protocol == NDPI_PROTOCOL_UNKNOWN) {
-            uint8_t guessed = 0;
-            r = ndpi_detection_giveup(c->mod, nf, 1, &guessed);
-        }
-        ndpi_decide(c, f, lv, r);
-    }
+    if (lv && lv->nf)
+        ndpi_give_up(c, f, lv);
     if (lv)
         finalize(c, f);
 }

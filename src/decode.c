@@ -117,6 +117,21 @@ static enum decode_result decode_transport(struct cursor c, struct packet *pkt)
     }
 }
 
+/* The IPv4 header's addresses and protocol into pkt (ports cleared). */
+static void set_ipv4(struct packet *pkt, const uint8_t *hdr, size_t have, uint8_t proto)
+{
+    pkt->ipver = 4;
+    pkt->l3 = hdr;
+    pkt->l3len = (uint16_t)have;
+    pkt->proto = proto;
+    memset(pkt->src, 0, sizeof pkt->src);
+    memset(pkt->dst, 0, sizeof pkt->dst);
+    memcpy(pkt->src, hdr + 12, 4);
+    memcpy(pkt->dst, hdr + 16, 4);
+    pkt->sport = pkt->dport = 0;
+    pkt->tcp_flags = 0;
+}
+
 static enum decode_result decode_ipv4(struct cursor c, struct packet *pkt, int depth)
 {
     if (c.len < 20)
@@ -134,14 +149,7 @@ static enum decode_result decode_ipv4(struct cursor c, struct packet *pkt, int d
     uint16_t frag = cur_peek_be16(&c, 6);
     uint8_t proto = cur_peek_u8(&c, 9);
 
-    pkt->ipver = 4;
-    pkt->l3 = c.p;
-    pkt->l3len = (uint16_t)have;
-    pkt->proto = proto;
-    memset(pkt->src, 0, sizeof pkt->src);
-    memset(pkt->dst, 0, sizeof pkt->dst);
-    memcpy(pkt->src, c.p + 12, 4);
-    memcpy(pkt->dst, c.p + 16, 4);
+    set_ipv4(pkt, c.p, have, proto);
     pkt->fragment = (frag & 0x1fff) != 0;
     pkt->frag_first = (frag & 0x3fff) == 0x2000;
     pkt->frag_id = cur_peek_be16(&c, 4);
@@ -151,17 +159,8 @@ static enum decode_result decode_ipv4(struct cursor c, struct packet *pkt, int d
         enum decode_result r = decode_ip(inner, pkt, depth + 1);
         if (r == DECODE_OK)
             return r;
-        /* An unreadable inner header: keep the outer flow. */
-        pkt->ipver = 4;
-        pkt->l3 = c.p;
-        pkt->l3len = (uint16_t)have;
-        pkt->proto = proto;
-        memset(pkt->src, 0, sizeof pkt->src);
-        memset(pkt->dst, 0, sizeof pkt->dst);
-        memcpy(pkt->src, c.p + 12, 4);
-        memcpy(pkt->dst, c.p + 16, 4);
-        pkt->sport = pkt->dport = 0;
-        pkt->tcp_flags = 0;
+        set_ipv4(pkt, c.p, have, proto); /* an unreadable inner header: keep the outer flow */
+        pkt->fragment = false;
     }
     return decode_transport(inner, pkt);
 }

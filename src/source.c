@@ -23,6 +23,33 @@ struct source {
 
 static int set_filter(pcap_t *p, const char *name, const char *filter, char *err, size_t errlen);
 
+/* Checks the link type, sets the filter and wraps an open pcap_t (closed on failure). */
+static struct source *wrap(pcap_t *p, const char *name, const char *filter, int live, char *err, size_t errlen)
+{
+    int dlt = pcap_datalink(p);
+    if (!decode_link_supported(dlt)) {
+        const char *n = pcap_datalink_val_to_name(dlt);
+        snprintf(err, errlen, "%s: link type %d (%s) is not supported", name, dlt, n ? n : "unknown");
+        pcap_close(p);
+        return NULL;
+    }
+    if (set_filter(p, name, filter, err, errlen)) {
+        pcap_close(p);
+        return NULL;
+    }
+    struct source *s = calloc(1, sizeof *s);
+    if (!s || !(s->name = strdup(name))) {
+        free(s);
+        pcap_close(p);
+        snprintf(err, errlen, "%s: out of memory", name);
+        return NULL;
+    }
+    s->pcap = p;
+    s->dlt = dlt;
+    s->live = live;
+    return s;
+}
+
 struct source *source_open_file(const char *path, const char *filter, char *err, size_t errlen)
 {
     char perr[PCAP_ERRBUF_SIZE] = "";
@@ -52,26 +79,9 @@ struct source *source_open_file(const char *path, const char *filter, char *err,
         snprintf(err, errlen, "%s: cannot read capture: %s", path, perr);
         return NULL;
     }
-    int dlt = pcap_datalink(p);
-    if (!decode_link_supported(dlt)) {
-        const char *n = pcap_datalink_val_to_name(dlt);
-        snprintf(err, errlen, "%s: link type %d (%s) is not supported", path, dlt, n ? n : "unknown");
-        pcap_close(p);
+    struct source *s = wrap(p, path, filter, 0, err, errlen);
+    if (!s)
         return NULL;
-    }
-    if (set_filter(p, path, filter, err, errlen)) {
-        pcap_close(p);
-        return NULL;
-    }
-    struct source *s = calloc(1, sizeof *s);
-    if (!s || !(s->name = strdup(path))) {
-        free(s);
-        pcap_close(p);
-        snprintf(err, errlen, "%s: out of memory", path);
-        return NULL;
-    }
-    s->pcap = p;
-    s->dlt = dlt;
     s->size = S_ISREG(st.st_mode) ? (uint64_t)st.st_size : 0;
     return s;
 }
@@ -121,13 +131,6 @@ struct source *source_open_live(const char *iface, const struct source_live *cfg
         pcap_close(p);
         return NULL;
     }
-    int dlt = pcap_datalink(p);
-    if (!decode_link_supported(dlt)) {
-        const char *n = pcap_datalink_val_to_name(dlt);
-        snprintf(err, errlen, "%s: link type %d (%s) is not supported", iface, dlt, n ? n : "unknown");
-        pcap_close(p);
-        return NULL;
-    }
     /* Non-blocking, with our own poll: with TPACKET_V3 libpcap waits with no
      * timeout when no packet comes, and the run must still see the clock
      * (flushes, idle flows, --duration) and its signals. */
@@ -136,21 +139,7 @@ struct source *source_open_live(const char *iface, const struct source_live *cfg
         pcap_close(p);
         return NULL;
     }
-    if (set_filter(p, iface, filter, err, errlen)) {
-        pcap_close(p);
-        return NULL;
-    }
-    struct source *s = calloc(1, sizeof *s);
-    if (!s || !(s->name = strdup(iface))) {
-        free(s);
-        pcap_close(p);
-        snprintf(err, errlen, "%s: out of memory", iface);
-        return NULL;
-    }
-    s->pcap = p;
-    s->dlt = dlt;
-    s->live = 1;
-    return s;
+    return wrap(p, iface, filter, 1, err, errlen);
 }
 
 int source_list_interfaces(FILE *out, char *err, size_t errlen)
