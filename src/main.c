@@ -680,6 +680,11 @@ int main(int argc, char **argv)
         fprintf(stderr, "lyncaudit: %s\n", err);
         return give_up(&r, NULL, srcs, &o);
     }
+    /* The user to become is checked before anything is opened or written. */
+    if (o.iface && geteuid() == 0 && !getpwnam(o.user ? o.user : "nobody")) {
+        fprintf(stderr, "lyncaudit: -Z %s: no such user\n", o.user ? o.user : "nobody");
+        return give_up(&r, NULL, srcs, &o);
+    }
     if (o.iface) {
         live = source_open_live(o.iface, &o.live, o.filter, err, sizeof err);
         if (!live) {

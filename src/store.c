@@ -52,7 +52,8 @@ static const char *SCHEMA =
     " violations INTEGER NOT NULL DEFAULT 0,"
     " pcap_received INTEGER,"
     " pcap_dropped INTEGER,"
-    " pcap_ifdropped INTEGER);"
+    " pcap_ifdropped INTEGER,"
+    " icmp_errors INTEGER NOT NULL DEFAULT 0);"
     "CREATE TABLE IF NOT EXISTS flows ("
     " id INTEGER PRIMARY KEY,"
     " run_id INTEGER NOT NULL REFERENCES runs(id),"
@@ -150,6 +151,7 @@ static const char *MIGRATE_1_2 =
     "ALTER TABLE runs ADD COLUMN pcap_received INTEGER;"
     "ALTER TABLE runs ADD COLUMN pcap_dropped INTEGER;"
     "ALTER TABLE runs ADD COLUMN pcap_ifdropped INTEGER;"
+    "ALTER TABLE runs ADD COLUMN icmp_errors INTEGER NOT NULL DEFAULT 0;"
     "ALTER TABLE flows ADD COLUMN src_role TEXT NOT NULL DEFAULT 'any';"
     "ALTER TABLE flows ADD COLUMN dst_role TEXT NOT NULL DEFAULT 'any';"
     "ALTER TABLE flows ADD COLUMN verdict TEXT NOT NULL DEFAULT 'unscoped';"
@@ -294,7 +296,8 @@ struct store *store_open(const char *path, char *err, size_t errlen)
                            -1, &s->ins_viol, NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(s->db,
                            "UPDATE runs SET packets=?,bytes=?,undecodable=?,flows=?,flows_evicted=?,"
-                           "violations=?,pcap_received=?,pcap_dropped=?,pcap_ifdropped=? WHERE id=?",
+                           "violations=?,pcap_received=?,pcap_dropped=?,pcap_ifdropped=?,icmp_errors=?"
+                           " WHERE id=?",
                            -1, &s->upd_run, NULL) != SQLITE_OK) {
         fail(s, "cannot prepare statements");
         goto bad;
@@ -474,7 +477,8 @@ static int update_run(struct store *s, const struct store_counters *c)
         sqlite3_bind_null(st, 8);
         sqlite3_bind_null(st, 9);
     }
-    sqlite3_bind_int64(st, 10, s->run_id);
+    sqlite3_bind_int64(st, 10, (sqlite3_int64)c->icmp_errors);
+    sqlite3_bind_int64(st, 11, s->run_id);
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
     if (rc != SQLITE_DONE)

@@ -80,6 +80,13 @@ n2=$("$LA" --json -d one.db "$JAB" | grep -o '"packets":[0-9]*' | head -1 | cut 
 [ "$(q two.db 'select packets from runs')" = $((n1 + n2)) ] && ok || bad "two-file run counts both files' packets"
 [ "$(q two.db "select count(*) from flows where app='xmpp'")" -ge 1 ] && ok || bad "jabber.pcap gives an xmpp flow"
 
+# Every packet is accounted for: in a flow, as an ICMP error counted with
+# the flow it quotes, or undecodable.
+expect_rc 0 "accounting" "$LA" -q -d acct.db "$P/nDPI/stun.pcap" "$P/nDPI/skype__old2020.pcap" "$P/arkime/nflog.pcap"
+[ "$(q acct.db "select packets = undecodable + icmp_errors + (select sum(packets_src2dst+packets_dst2src) from flows) from runs")" = 1 ] && ok || bad "packets = flows + icmp_errors + undecodable"
+[ "$(q acct.db "select icmp_errors from runs")" -ge 2 ] && ok || bad "ICMP errors counted with their flows"
+[ "$(q acct.db "select icmp_errors from runs")" = "$(q acct.db "select sum(icmp_errors) from flows")" ] && ok || bad "runs.icmp_errors = sum of flows.icmp_errors"
+
 # Damaged capture: the flows before the damage are kept, the run says error, exit 2.
 size=$(stat -c %s "$JAB")
 head -c $((size * 2 / 3)) "$JAB" >"$T/cut.pcap"
