@@ -162,7 +162,8 @@ static void tcp_packet(struct pkts *k, int from_client, uint8_t flags, const uin
     b[32] = 0x50;
     b[33] = flags;
     b[34] = 0xFF;
-    memcpy(b + 40, pl, n);
+    if (n)
+        memcpy(b + 40, pl, n);
     add(k, b, len);
 }
 
