@@ -266,6 +266,8 @@ ref_rc=$?
 eq "1: reference run exit code = live run's" "$ref_rc" "$main_rc"
 eq "1: packets live = packets in tcpdump's file" "$(q "$DB1" "SELECT packets, bytes FROM runs")" \
     "$(q "$W/ref.db" "SELECT packets, bytes FROM runs")"
+eq "1: runs.packets = packets of the flows + ICMP errors + undecodable" "$(q "$DB1" "SELECT packets FROM runs")" \
+    "$(q "$DB1" "SELECT sum(packets_src2dst + packets_dst2src) + (SELECT undecodable + icmp_errors FROM runs) FROM flows")"
 COLS="transport, src_ip, src_port, dst_ip, dst_port, packets_src2dst, packets_dst2src, bytes_src2dst, bytes_dst2src, app, src_role, dst_role, verdict, coalesce(rule_id,'-')"
 only_live=$(q "$DB1" "ATTACH '$W/ref.db' AS r; SELECT $COLS FROM main.flows EXCEPT SELECT $COLS FROM r.flows")
 only_ref=$(q "$DB1" "ATTACH '$W/ref.db' AS r; SELECT $COLS FROM r.flows EXCEPT SELECT $COLS FROM main.flows")
@@ -409,8 +411,9 @@ eq "3: exit code after SIGTERM as the verdicts imply ($tv violations)" "$term_rc
 eq "3: integrity_check" "$(integrity "$DB3")" ok
 eq "3: run closed" "$(q "$DB3" "SELECT status, finished_at IS NOT NULL FROM runs")" "interrupted|1"
 eq "3: runs.flows = rows in flows" "$(q "$DB3" "SELECT flows FROM runs")" "$(q "$DB3" "SELECT count(*) FROM flows")"
-eq "3: runs.packets = packets of the flows + undecodable" "$(q "$DB3" "SELECT packets FROM runs")" \
-    "$(q "$DB3" "SELECT sum(packets_src2dst + packets_dst2src) + (SELECT undecodable FROM runs) FROM flows")"
+# docs/schema.md: packets = the flows' packets + icmp_errors + undecodable
+eq "3: runs.packets = packets of the flows + ICMP errors + undecodable" "$(q "$DB3" "SELECT packets FROM runs")" \
+    "$(q "$DB3" "SELECT sum(packets_src2dst + packets_dst2src) + (SELECT undecodable + icmp_errors FROM runs) FROM flows")"
 eq "3: runs.violations = rows in violations" "$(q "$DB3" "SELECT violations FROM runs")" "$(q "$DB3" "SELECT count(*) FROM violations")"
 check "3: live flows written at the stop ($(q "$DB3" "SELECT count(*), sum(end_reason='end') FROM flows"))" \
     [ "$(q "$DB3" "SELECT sum(end_reason='end') > 0 AND count(*) > 20 FROM flows")" = 1 ]
