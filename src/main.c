@@ -116,7 +116,7 @@ static void usage(FILE *out)
             "  -D, --list-interfaces  list the interfaces and exit\n"
             "  -p, --no-promiscuous   do not put the interface into promiscuous mode\n"
             "  -s, --snaplen N        bytes kept per packet (default: whole packets)\n"
-            "  -B, --buffer-size KIB  kernel capture buffer in KiB (default: libpcap's)\n"
+            "  -B, --buffer-size KIB  kernel capture buffer in KiB (default: 32768)\n"
             "      --immediate        deliver packets at once, not in batches\n"
             "  -Z, --user USER        drop to USER once the interface and database are open\n"
             "                         (default when started as root: nobody)\n"
@@ -183,6 +183,7 @@ static int parse_args(int argc, char **argv, struct options *o)
     o->idle_timeout = -1;
     o->max_flows = 1000000;
     o->live.promisc = 1;
+    o->live.buffer_kib = 32768; /* 2 MiB (libpcap's) lost packets at 200k pps on lo (bench/README.md) */
     int c;
     while ((c = getopt_long(argc, argv, "+d:t:qvhVi:Dps:B:Z:", longs, NULL)) != -1) {
         char *end;
