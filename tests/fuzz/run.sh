@@ -1,7 +1,13 @@
 #!/usr/bin/env bash
-# Builds one libFuzzer target per dissector with clang (ASan + UBSan), seeds
-# them from the shared captures' payloads and runs each for SECONDS.
-# Usage: tests/fuzz/run.sh [SECONDS] [PCAP_DIR] [WORK_DIR]
+# Builds libFuzzer targets with clang (ASan + UBSan), seeds them and runs
+# each for SECONDS: one per dissector (seeded from the shared captures'
+# payloads by seeds.py), decode (every link type; frames of the shared
+# captures), topology and rules (the Lua loaders; samples/topology.lua,
+# rules/*.lua and a Lua dictionary) -- the last three seeded by
+# tests/robust/fuzz/seeds.py. A run longer than 10 s on one input counts as
+# a hang (libFuzzer -timeout) for the Lua targets.
+# Usage: tests/fuzz/run.sh [SECONDS] [PCAP_DIR] [WORK_DIR] [TARGET...]
+#   TARGET: msturn rtp sip xmpp ike tls decode topology rules (default: all)
 # Exit 77 when clang with libFuzzer is not available (CTest: skipped).
 set -euo pipefail
 secs="${1:-30}"
@@ -21,20 +27,44 @@ if ! echo 'int LLVMFuzzerTestOneInput(const unsigned char *d, unsigned long n){(
 fi
 rm -f "$work.probe"
 mkdir -p "$work/bin" "$work/seeds" "$work/corpus"
-python3 "$here/seeds.py" "$pcaps" "$work/seeds" >/dev/null
+dissectors=(msturn rtp sip xmpp ike tls)
+targets=("${@:4}")
+[ ${#targets[@]} -gt 0 ] || targets=("${dissectors[@]}" decode topology rules)
+want_dissector_seeds=0
+for t in "${targets[@]}"; do
+    case "$t" in
+    msturn | rtp | sip | xmpp | ike | tls) want_dissector_seeds=1 ;;
+    decode | topology | rules) ;;
+    *) echo "unknown fuzz target '$t'" >&2; exit 2 ;;
+    esac
+done
+[ "$want_dissector_seeds" = 0 ] || python3 "$here/seeds.py" "$pcaps" "$work/seeds" >/dev/null
+python3 "$root/tests/robust/fuzz/seeds.py" "$pcaps" "$root" "$work/seeds" >/dev/null
+flags=(-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -I"$root/src")
 status=0
-for t in msturn rtp sip xmpp ike tls; do
-    "$cc" -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-        -I"$root/src" "$here/fuzz_$t.c" "$root"/src/dissect/*.c -o "$work/bin/fuzz_$t"
+for t in "${targets[@]}"; do
+    extra=()
+    case "$t" in
+    decode)
+        "$cc" "${flags[@]}" "$here/fuzz_decode.c" "$root/src/decode.c" -o "$work/bin/fuzz_decode" ;;
+    topology | rules)
+        # shellcheck disable=SC2046 # pkg-config's words are separate flags
+        "$cc" "${flags[@]}" -DLYNCAUDIT_SOURCE_DIR="\"$root\"" "$here/fuzz_$t.c" "$root/src/audit.c" \
+            "$root/src/luabox.c" $(pkg-config --cflags --libs libndpi lua5.4) -o "$work/bin/fuzz_$t"
+        extra=(-timeout=10 -dict="$root/tests/robust/fuzz/lua.dict") ;;
+    *)
+        "$cc" "${flags[@]}" "$here/fuzz_$t.c" "$root"/src/dissect/*.c -o "$work/bin/fuzz_$t" ;;
+    esac
     mkdir -p "$work/corpus/$t"
     log="$work/fuzz_$t.log"
-    if "$work/bin/fuzz_$t" -max_total_time="$secs" -print_final_stats=1 -rss_limit_mb=1024 \
-            "$work/corpus/$t" "$work/seeds/$t" >"$log" 2>&1; then
+    if (cd "$work" && "$work/bin/fuzz_$t" -max_total_time="$secs" -print_final_stats=1 -rss_limit_mb=1024 \
+            "${extra[@]}" "$work/corpus/$t" "$work/seeds/$t") >"$log" 2>&1; then
         execs="$(awk '/stat::number_of_executed_units/ {print $2}' "$log")"
-        echo "fuzz_$t: ok, $execs runs in ${secs}s, corpus $(ls "$work/corpus/$t" | wc -l)"
+        cov="$(grep -oE 'cov: [0-9]+ ft: [0-9]+' "$log" | tail -1)"
+        echo "fuzz_$t: ok, $execs runs in ${secs}s, $cov, corpus $(ls "$work/corpus/$t" | wc -l)"
     else
         echo "fuzz_$t: FAILED (log: $log)"
-        grep -m5 -E "ERROR|SUMMARY|runtime error" "$log" || true
+        grep -m5 -E "ERROR|SUMMARY|runtime error|Test unit written" "$log" || true
         status=1
     fi
 done

@@ -1,0 +1,1 @@
+return{roles={edge_av=false}}

@@ -1,0 +1,1 @@
+return { nat_devices = true }
