@@ -189,6 +189,15 @@ run "$T/dir.db" "$SIP"
 expect_trouble "$T/dir.db" "cannot open"
 end_case
 
+# An empty name makes SQLite open a private temporary database: the run
+# would "complete" and its flows vanish.
+begin empty-path
+(cd "$T" && "$LA" -q -d "" "$SIP") >"$T/out" 2>"$T/err"
+rc=$?
+if [ "$rc" -ne 2 ]; then bad "-d '': exit $rc, wanted 2 (the flows would be written nowhere)"; else ok; fi
+if grep -q "^lyncaudit: " "$T/err"; then ok; else bad "-d '': no message"; fi
+end_case
+
 # 4 full disk
 if [ "$(id -u)" -eq 0 ] && mkdir -p "$T/full" && mount -t tmpfs -o size=256k tmpfs "$T/full" 2>/dev/null; then
     MOUNTS+=("$T/full")

@@ -172,6 +172,40 @@ shipped=$(q "$T/run.db" "select rules_loaded from runs" 2>/dev/null)
 rm -f "$T/rules/aa_evil.lua"
 end_case
 
+# A rule small in Lua (a list of one range name, repeated) whose compiled
+# match tables are not: the port index holds every port of every range, for
+# every transport, outside the Lua memory cap. 50,000 entries of a 1023-port
+# range must not cost the process more than 256 MiB (normal build only: the
+# sanitizer build's RSS says nothing about the program's).
+case_id=rules-match-table-amplification
+case_failed=0
+cat >"$T/topo_media.lua" <<'EOF2'
+return { name = "m", roles = { front_end = { "212.242.33.35" } }, options = { client_media_ports = { 1, 1023 } } }
+EOF2
+cat >"$T/rules/zz_amp.lua" <<'EOF2'
+cite { doc = "003_90a6bcb524c2ccb8.txt", table = "T" }
+local d = {}
+for i = 1, 50000 do d[i] = "client_media_ports" end
+rule { id = "zz.amp", ref = row(1, "t"), from = "any", to = "any", transport = { "tcp", "udp", "esp", "ah" }, dports = d }
+EOF2
+case "${LYNCAUDIT_SANITIZED:-0}" in
+"" | 0 | OFF | off)
+    if [ -x /usr/bin/time ]; then
+        rm -f "$T"/run.db*
+        /usr/bin/time -f %M -o "$T/rss" timeout -s KILL 20 "$LA" -q -d "$T/run.db" -t "$T/topo_media.lua" \
+            --rules "$T/rules" "$SIP" >"$T/out" 2>"$T/err"
+        rc=$?
+        rss=$(tail -n 1 "$T/rss")
+        if [ "$rc" -gt 2 ]; then bad "exit $rc (128+N is signal N)"; else ok; fi
+        if [ "${rss:-0}" -lt $((256 * 1024)) ]; then ok
+        else bad "peak RSS $((rss / 1024)) MiB for a 50,000-entry port list (the Lua state may hold 64 MiB)"; fi
+        end_case
+    fi
+    ;;
+*) echo "SKIP: $case_id (memory is not measured in the sanitizer build)" ;;
+esac
+rm -f "$T/rules/zz_amp.lua"
+
 echo "== a rule's check at audit time"
 # check_case ID FILE BODY REGEX: a rule matching every TCP/UDP flow whose
 # check has BODY; the run completes (exit 1: violations) and the check's
