@@ -31,15 +31,16 @@ dissectors=(msturn rtp sip xmpp ike tls)
 targets=("${@:4}")
 [ ${#targets[@]} -gt 0 ] || targets=("${dissectors[@]}" decode topology rules)
 want_dissector_seeds=0
+want_loader_seeds=0
 for t in "${targets[@]}"; do
     case "$t" in
     msturn | rtp | sip | xmpp | ike | tls) want_dissector_seeds=1 ;;
-    decode | topology | rules) ;;
+    decode | topology | rules) want_loader_seeds=1 ;;
     *) echo "unknown fuzz target '$t'" >&2; exit 2 ;;
     esac
 done
 [ "$want_dissector_seeds" = 0 ] || python3 "$here/seeds.py" "$pcaps" "$work/seeds" >/dev/null
-python3 "$root/tests/robust/fuzz/seeds.py" "$pcaps" "$root" "$work/seeds" >/dev/null
+[ "$want_loader_seeds" = 0 ] || python3 "$root/tests/robust/fuzz/seeds.py" "$pcaps" "$root" "$work/seeds" >/dev/null
 flags=(-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -I"$root/src")
 status=0
 for t in "${targets[@]}"; do
