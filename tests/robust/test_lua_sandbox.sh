@@ -190,9 +190,9 @@ rule { id = "zz.amp", ref = row(1, "t"), from = "any", to = "any", transport = {
 EOF2
 case "${LYNCAUDIT_SANITIZED:-0}" in
 "" | 0 | OFF | off)
-    if [ -x /usr/bin/time ]; then
+    if true; then
         rm -f "$T"/run.db*
-        /usr/bin/time -f %M -o "$T/rss" timeout -s KILL 20 "$LA" -q -d "$T/run.db" -t "$T/topo_media.lua" \
+        python3 "$HERE/maxrss.py" "$T/rss" timeout -s KILL 20 "$LA" -q -d "$T/run.db" -t "$T/topo_media.lua" \
             --rules "$T/rules" "$SIP" >"$T/out" 2>"$T/err"
         rc=$?
         rss=$(tail -n 1 "$T/rss")

@@ -6,6 +6,8 @@ decode:   frames of the shared captures, one file per distinct frame (at most
           40 per capture), each prefixed with the byte that makes
           fuzz_decode pick the capture's link type; read with the stdlib
           (pcap and pcapng), no tshark needed.
+pipeline: the first frames of each capture as one input (fuzz_pipeline's
+          record format: link index, time step, length, frame).
 topology: samples/topology.lua, the topologies of docs/topology.md and the
           project's tests, and small hand-written ones.
 rules:    every rules/*.lua file and small hand-written ones.
@@ -31,13 +33,15 @@ def pcap_frames(data):
         e = ">"
     else:
         return
+    nano = magic in (b"\x4d\x3c\xb2\xa1", b"\xa1\xb2\x3c\x4d")
     linktype = struct.unpack(e + "I", data[20:24])[0] & 0x0FFFFFFF
     off = 24
     while off + 16 <= len(data):
         caplen = struct.unpack(e + "I", data[off + 8:off + 12])[0]
         if off + 16 + caplen > len(data):
             return
-        yield linktype, data[off + 16:off + 16 + caplen]
+        sec, frac = struct.unpack(e + "II", data[off:off + 8])
+        yield linktype, data[off + 16:off + 16 + caplen], sec + frac / (1e9 if nano else 1e6)
         off += 16 + caplen
 
 
@@ -55,11 +59,11 @@ def pcapng_frames(data):
         if btype == 1 and len(body) >= 2:
             links.append(struct.unpack(e + "H", body[:2])[0])
         elif btype == 6 and len(body) >= 20:
-            ifid, _, _, caplen = struct.unpack(e + "IIII", body[:16])
-            if ifid < len(links):
-                yield links[ifid], body[20:20 + caplen]
+            ifid, hi, lo, caplen = struct.unpack(e + "IIII", body[:16])
+            if ifid < len(links):   # microseconds unless if_tsresol says otherwise: close enough
+                yield links[ifid], body[20:20 + caplen], ((hi << 32) | lo) / 1e6
         elif btype == 3 and len(body) >= 4 and links:
-            yield links[0], body[4:]
+            yield links[0], body[4:], 0.0
         off += blen
 
 
@@ -108,7 +112,13 @@ def main():
         data = open(path, "rb").read()
         frames = pcapng_frames(data) if data[:4] == b"\x0a\x0d\x0d\x0a" else pcap_frames(data)
         seen = set()
-        for linktype, frame in frames:
+        records, last_ts = [], None
+        for linktype, frame, ts in frames:
+            idx = LINKTYPE_TO_INDEX.get(linktype)
+            if idx is not None and len(records) < 48 and sum(map(len, records)) < 16000:
+                step = 0 if last_ts is None else max(0, min(255, int((ts - last_ts) * 16)))
+                last_ts = ts
+                records.append(bytes([idx, step]) + struct.pack(">H", len(frame)) + frame)
             idx = LINKTYPE_TO_INDEX.get(linktype)
             if idx is None or len(seen) >= 40:
                 continue
@@ -117,6 +127,10 @@ def main():
                 seen.add(h)
                 write(os.path.join(out, "decode"), bytes([idx]) + frame)
         counts[path] = len(seen)
+        if records:
+            write(os.path.join(out, "pipeline"), b"".join(records))
+            if len(records) > 8:   # a short one too: small inputs mutate faster
+                write(os.path.join(out, "pipeline"), b"".join(records[:8]))
     topo = [open(os.path.join(src, "samples", "topology.lua"), "rb").read()]
     for md in ("docs/topology.md",):
         text = open(os.path.join(src, md), encoding="utf-8").read()
@@ -128,7 +142,7 @@ def main():
         write(os.path.join(out, "rules"), open(r, "rb").read())
     for r in RULES:
         write(os.path.join(out, "rules"), r.encode())
-    for t in ("decode", "topology", "rules"):
+    for t in ("decode", "topology", "rules", "pipeline"):
         print(f"{t}: {len(os.listdir(os.path.join(out, t)))} seeds")
 
 
