@@ -17,6 +17,7 @@
 #define LOAD_INSTRUCTIONS 50000000L
 #define CHECK_INSTRUCTIONS 200000L
 #define WIDE_RANGE 1024 /* port ranges wider than this are checked by scan, not indexed */
+#define MAX_INDEXED 4096 /* a rule naming more ports than this in all is scanned too */
 #define NTRANSPORT 4
 
 enum { T_TCP, T_UDP, T_ESP, T_AH };
@@ -159,10 +160,10 @@ static bool parse_prefix(const char *s, uint8_t addr[16], int *ipver, int *bits)
     long len = -1;
     if (slash) {
         *slash = '\0';
-        char *end;
-        len = strtol(slash + 1, &end, 10);
-        if (*end || end == slash + 1)
-            return false;
+        const char *d = slash + 1;
+        if (!*d || strlen(d) > 3 || strspn(d, "0123456789") != strlen(d))
+            return false; /* digits only: no sign, no space */
+        len = strtol(d, NULL, 10);
     }
     memset(addr, 0, 16);
     if (inet_pton(AF_INET, buf, addr) == 1) {
@@ -242,9 +243,9 @@ static int add_addresses(struct audit *a, lua_State *L, const char *path, const 
                          int role, ndpi_patricia_tree_t *v4, ndpi_patricia_tree_t *v6, char *err,
                          size_t errlen)
 {
-    int n = lua_type(L, -1) == LUA_TSTRING ? 1 : (int)luaL_len(L, -1);
     if (lua_type(L, -1) != LUA_TSTRING && lua_type(L, -1) != LUA_TTABLE)
         return topo_error(err, errlen, path, text, what, "%s: wants a list of addresses or prefixes%s", what, "");
+    int n = lua_type(L, -1) == LUA_TSTRING ? 1 : (int)lua_rawlen(L, -1);
     for (int i = 1; i <= n; i++) {
         if (lua_type(L, -1) == LUA_TTABLE)
             lua_rawgeti(L, -1, i);
@@ -312,7 +313,7 @@ static int set_option(lua_State *L, int schema_idx, int opts_idx, const char *pa
         ok = false;
         if (vt == LUA_TSTRING) {
             lua_getfield(L, -2, "values");
-            int n = (int)luaL_len(L, -1);
+            int n = lua_istable(L, -1) ? (int)lua_rawlen(L, -1) : 0;
             for (int i = 1; i <= n && !ok; i++) {
                 lua_rawgeti(L, -1, i);
                 ok = lua_compare(L, -1, -5, LUA_OPEQ);
@@ -472,7 +473,7 @@ static uint32_t read_roles(lua_State *L, char **text)
     }
     uint32_t mask = 0;
     char buf[512] = "";
-    int n = lua_istable(L, -1) ? (int)luaL_len(L, -1) : 0;
+    int n = lua_istable(L, -1) ? (int)lua_rawlen(L, -1) : 0;
     for (int i = 1; i <= n; i++) {
         lua_rawgeti(L, -1, i);
         const char *s = lua_tostring(L, -1);
@@ -491,7 +492,7 @@ static uint32_t read_roles(lua_State *L, char **text)
 /* Reads {{lo,hi},...} or "client_media_ports" entries at the stack top. */
 static int read_ranges(const struct audit *a, lua_State *L, struct range **out, char **text)
 {
-    int n = lua_istable(L, -1) ? (int)luaL_len(L, -1) : 0;
+    int n = lua_istable(L, -1) ? (int)lua_rawlen(L, -1) : 0;
     *out = calloc((size_t)(n ? n : 1), sizeof **out);
     char buf[512] = "";
     int k = 0;
@@ -556,7 +557,7 @@ static bool when_holds(lua_State *L, int opts_idx, char **text)
 static int compile_rules(struct audit *a, int opts_idx, char *err, size_t errlen)
 {
     lua_State *L = luabox_state(a->box);
-    int n = (int)luaL_len(L, -1);
+    int n = (int)lua_rawlen(L, -1);
     if (n > 65535) {
         snprintf(err, errlen, "too many rules (%d)", n);
         return -1;
@@ -582,7 +583,7 @@ static int compile_rules(struct audit *a, int opts_idx, char *err, size_t errlen
         lua_pop(L, 2);
         lua_getfield(L, ri, "transport");
         char tbuf[64] = "";
-        for (int t = 1; t <= (int)luaL_len(L, -1); t++) {
+        for (int t = 1; t <= (int)lua_rawlen(L, -1); t++) {
             lua_rawgeti(L, -1, t);
             const char *s = lua_tostring(L, -1);
             for (int k = 0; s && k < NTRANSPORT; k++)
@@ -604,7 +605,7 @@ static int compile_rules(struct audit *a, int opts_idx, char *err, size_t errlen
             r->sports_s = strdup("any");
         lua_pop(L, 1);
         lua_getfield(L, ri, "apps");
-        r->napps = lua_istable(L, -1) ? (int)luaL_len(L, -1) : 0;
+        r->napps = lua_istable(L, -1) ? (int)lua_rawlen(L, -1) : 0;
         r->apps = calloc((size_t)(r->napps ? r->napps : 1), sizeof *r->apps);
         char abuf[256] = "";
         for (int k = 1; k <= r->napps; k++) {
@@ -671,6 +672,17 @@ static int build_index(struct audit *a)
                 const struct rule *r = &a->rules[i];
                 if (!r->active || !(r->transports & (1u << t)))
                     continue;
+                /* The index holds a rule once per port it names: a rule with
+                 * very many ports would make it huge, so it is scanned. */
+                uint64_t narrow = 0;
+                for (int k = 0; k < r->ndports; k++)
+                    if (r->dports[k].hi - r->dports[k].lo < WIDE_RANGE)
+                        narrow += (uint64_t)(r->dports[k].hi - r->dports[k].lo) + 1;
+                if (narrow > MAX_INDEXED) {
+                    if (pass == 0)
+                        ix->wide[ix->nwide++] = (uint16_t)i;
+                    continue;
+                }
                 for (int k = 0; k < r->ndports; k++) {
                     struct range g = r->dports[k];
                     if (g.hi - g.lo >= WIDE_RANGE) {
@@ -718,6 +730,12 @@ static int filter_lua(const struct dirent *d)
 
 struct audit *audit_load(const struct audit_paths *p, char *err, size_t errlen)
 {
+    return audit_load_where(p, NULL, 0, err, errlen);
+}
+
+struct audit *audit_load_where(const struct audit_paths *p, char *where, size_t wherelen, char *err,
+                               size_t errlen)
+{
     struct audit *a = calloc(1, sizeof *a);
     if (!a) {
         snprintf(err, errlen, "out of memory");
@@ -728,6 +746,7 @@ struct audit *audit_load(const struct audit_paths *p, char *err, size_t errlen)
     a->box = luabox_new(LUA_MEMORY, err, errlen);
     if (!a->box)
         goto bad;
+    luabox_set_where(a->box, where, wherelen);
     lua_State *L = luabox_state(a->box);
 
     char path[4096];

@@ -24,6 +24,11 @@ struct audit_paths {
 
 /* Loads rules and topology; NULL on failure with "file:line: what" in err. */
 struct audit *audit_load(const struct audit_paths *p, char *err, size_t errlen);
+
+/* The same, keeping `where` current with "file:line" of the Lua statement
+ * running (for a caller that must cut a load off and say where it was). */
+struct audit *audit_load_where(const struct audit_paths *p, char *where, size_t wherelen, char *err,
+                               size_t errlen);
 void audit_free(struct audit *a);
 
 /* One flow as the audit sees it. */

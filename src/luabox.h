@@ -1,12 +1,15 @@
 /* luabox.h - a sandboxed Lua 5.4 state for topology and rule files.
  *
  * The state has only base (without dofile, loadfile, load, require,
- * collectgarbage, print), string, table, math and utf8; no io, os, debug or
- * package. Text chunks only (no bytecode). A memory cap and an instruction
- * limit cut off a runaway file or rule function with a clear error. */
+ * collectgarbage, print, raw*), string (without dump), table, math and
+ * utf8; no io, os, debug or package. Text chunks only (no bytecode). A
+ * memory cap, an instruction limit and bounded string.rep, table.move and
+ * pattern functions cut off a runaway file or rule function with a clear
+ * error. */
 #ifndef LYNCAUDIT_LUABOX_H
 #define LYNCAUDIT_LUABOX_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include <lua.h>
@@ -28,9 +31,14 @@ int luabox_load_text(struct luabox *b, const char *text, size_t len, const char 
                      size_t errlen);
 
 /* Calls the function under nargs arguments with an instruction limit;
- * leaves nres results. Returns 0, or -1 with the error message in err. */
+ * leaves nres results. Returns 0, or -1 with the error message in err,
+ * always starting "file:line:" of the statement that failed (or the file). */
 int luabox_call(struct luabox *b, int nargs, int nres, long max_instructions, char *err,
                 size_t errlen);
+
+/* Keeps "file:line" of the statement running in buf (the caller's, so that
+ * a signal handler may print it when a load must be cut off). */
+void luabox_set_where(struct luabox *b, char *buf, size_t len);
 
 /* The file's text as read by the last luabox_load_file (for line look-ups). */
 const char *luabox_last_text(const struct luabox *b);

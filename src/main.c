@@ -17,6 +17,7 @@
 #include <grp.h>
 #include <pwd.h>
 #include <sys/time.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "audit.h"
@@ -39,6 +40,25 @@
 static volatile sig_atomic_t g_stop;    /* SIGINT/SIGTERM seen: finish cleanly */
 static volatile sig_atomic_t g_reload;  /* SIGHUP seen: reload topology and rules */
 static struct source *volatile g_live;  /* the live source, to break its wait */
+static char g_where[600];               /* "file:line" of the Lua statement being loaded */
+
+#define LOAD_SECONDS 4
+
+/* A topology or rule file whose load does not end (a library call in C
+ * that no instruction limit sees): say where, and stop before anything is
+ * written. */
+static void on_load_alarm(int sig)
+{
+    (void)sig;
+    char m[800];
+    int n = snprintf(m, sizeof m, "lyncaudit: %s: still loading after %d s (a call that does not end?)\n",
+                     g_where[0] ? g_where : "topology or rules", LOAD_SECONDS);
+    if (n > 0) {
+        ssize_t w = write(STDERR_FILENO, m, (size_t)n < sizeof m ? (size_t)n : sizeof m - 1);
+        (void)w;
+    }
+    _exit(EXIT_TROUBLE);
+}
 
 /* The first SIGINT/SIGTERM asks for a clean end; a second one exits at once.
  * SQLite's journal keeps the database consistent: the open batch is rolled
@@ -394,7 +414,17 @@ static void reload(struct run *r)
 {
     g_reload = 0;
     bool no_topology;
-    struct audit *a = load_audit(r->opt, &no_topology);
+    /* A trial load in a child first: one that never ends must not take the
+     * capture with it (the child is cut off by the load alarm). */
+    pid_t pid = fork();
+    if (pid == 0) {
+        struct audit *t = load_audit(r->opt, &no_topology);
+        _exit(t ? 0 : EXIT_TROUBLE);
+    }
+    int wst = 0;
+    while (pid > 0 && waitpid(pid, &wst, 0) < 0 && errno == EINTR)
+        ;
+    struct audit *a = pid > 0 && WIFEXITED(wst) && WEXITSTATUS(wst) == 0 ? load_audit(r->opt, &no_topology) : NULL;
     if (!a) {
         fprintf(stderr, "lyncaudit: reload failed; keeping the topology and rules in use\n");
         return;
@@ -591,7 +621,16 @@ static struct audit *load_audit(const struct options *o, bool *no_topology)
         else
             *no_topology = true;
     }
-    struct audit *a = audit_load(&p, err, sizeof err);
+    struct sigaction sa, old;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_load_alarm;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGALRM, &sa, &old);
+    g_where[0] = '\0';
+    alarm(LOAD_SECONDS);
+    struct audit *a = audit_load_where(&p, g_where, sizeof g_where, err, sizeof err);
+    alarm(0);
+    sigaction(SIGALRM, &old, NULL);
     if (!a)
         fprintf(stderr, "lyncaudit: %s\n", err);
     return a;
@@ -632,6 +671,8 @@ static int give_up(struct run *r, struct source *live, struct source **srcs, str
 
 int main(int argc, char **argv)
 {
+    /* Past `ulimit -f` a write must fail (and be reported), not kill us. */
+    signal(SIGXFSZ, SIG_IGN);
     struct options o = {0};
     int pa = parse_args(argc, argv, &o);
     if (pa)
@@ -708,7 +749,8 @@ int main(int argc, char **argv)
     struct store_run sr = {LYNCAUDIT_VERSION,          classify_ndpi_version(), sources, o.filter,
                            audit_topology_path(r.audit), audit_topology_name(r.audit),
                            audit_rule_count(r.audit)};
-    int64_t run_id = store_begin_run(r.store, &sr);
+    /* The run row and its rules in one transaction: all there, or none. */
+    int64_t run_id = store_begin(r.store) == 0 ? store_begin_run(r.store, &sr) : -1;
     if (run_id < 0 || write_rules(r.store, r.audit) || store_commit(r.store, &r.counters)) {
         fprintf(stderr, "lyncaudit: %s\n", store_error(r.store));
         return give_up(&r, live, srcs, &o);
@@ -799,7 +841,9 @@ int main(int argc, char **argv)
     if (r.store_failed)
         fprintf(stderr, "lyncaudit: %s\n", msg);
     /* Close the run even after a write error: what was committed stays, marked.
-     * Rule match counts, role statistics and the run's end are one transaction. */
+     * Rule match counts, role statistics and the run's end are one transaction;
+     * another writer's lock is waited for longer here than for a batch. */
+    store_set_busy_timeout(r.store, 60000);
     bool closed = store_begin(r.store) == 0 && write_rules(r.store, r.audit) == 0 &&
                   store_role_stats(r.store) == 0 &&
                   store_end_run(r.store, &r.counters, status, msg[0] ? msg : NULL) == 0;

@@ -25,6 +25,8 @@ struct store {
     size_t nstats, capstats;
     int64_t run_id;
     int pending;          /* flows queued in the open transaction */
+    int pending_viol;     /* their violation rows */
+    uint64_t flows_committed, viol_committed; /* what the database really holds of this run */
     bool in_tx;
     char err[512];
     char path[256];
@@ -454,6 +456,7 @@ int store_add_flow(struct store *s, const struct store_flow *f)
         sqlite3_clear_bindings(vs);
         if (rc != SQLITE_DONE)
             return fail(s, "cannot write violation");
+        s->pending_viol++;
     }
     s->pending++;
     return stats_add(s, f);
@@ -465,9 +468,11 @@ static int update_run(struct store *s, const struct store_counters *c)
     sqlite3_bind_int64(st, 1, (sqlite3_int64)c->packets);
     sqlite3_bind_int64(st, 2, (sqlite3_int64)c->bytes);
     sqlite3_bind_int64(st, 3, (sqlite3_int64)c->undecodable);
-    sqlite3_bind_int64(st, 4, (sqlite3_int64)c->flows);
+    /* Flows and violations as the database holds them (a batch that failed
+     * to commit was rolled back and is not counted), not as the caller saw. */
+    sqlite3_bind_int64(st, 4, (sqlite3_int64)(s->flows_committed + (uint64_t)s->pending));
     sqlite3_bind_int64(st, 5, (sqlite3_int64)c->flows_evicted);
-    sqlite3_bind_int64(st, 6, (sqlite3_int64)c->violations);
+    sqlite3_bind_int64(st, 6, (sqlite3_int64)(s->viol_committed + (uint64_t)s->pending_viol));
     if (c->live) {
         sqlite3_bind_int64(st, 7, (sqlite3_int64)c->pcap_received);
         sqlite3_bind_int64(st, 8, (sqlite3_int64)c->pcap_dropped);
@@ -496,11 +501,13 @@ int store_commit(struct store *s, const struct store_counters *c)
     if (update_run(s, c) || exec(s, "COMMIT", "cannot commit")) {
         sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
         s->in_tx = false;
-        s->pending = 0;
+        s->pending = s->pending_viol = 0;
         return -1;
     }
     s->in_tx = false;
-    s->pending = 0;
+    s->flows_committed += (uint64_t)s->pending;
+    s->viol_committed += (uint64_t)s->pending_viol;
+    s->pending = s->pending_viol = 0;
     return 0;
 }
 
@@ -537,12 +544,14 @@ int store_end_run(struct store *s, const struct store_counters *c, const char *s
     if (exec(s, "COMMIT", "cannot commit"))
         goto bad;
     s->in_tx = false;
-    s->pending = 0;
+    s->flows_committed += (uint64_t)s->pending;
+    s->viol_committed += (uint64_t)s->pending_viol;
+    s->pending = s->pending_viol = 0;
     return 0;
 bad:
     sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
     s->in_tx = false;
-    s->pending = 0;
+    s->pending = s->pending_viol = 0;
     return -1;
 }
 
@@ -672,6 +681,16 @@ int store_app_summary(struct store *s, int64_t run_id, int limit,
     }
     sqlite3_finalize(st);
     return rc == SQLITE_DONE ? 0 : fail(s, "cannot read summary");
+}
+
+void store_set_busy_timeout(struct store *s, int ms)
+{
+    sqlite3_busy_timeout(s->db, ms);
+}
+
+uint64_t store_flows_written(const struct store *s)
+{
+    return s->flows_committed;
 }
 
 const char *store_error(const struct store *s)

@@ -96,6 +96,12 @@ int store_verdict_summary(struct store *s, int64_t run_id,
 int store_app_summary(struct store *s, int64_t run_id, int limit,
                       void (*fn)(const struct store_app_row *row, void *ctx), void *ctx);
 
+/* How long a write waits for another writer's lock (default 5 s). */
+void store_set_busy_timeout(struct store *s, int ms);
+
+/* Flows of this run committed so far. */
+uint64_t store_flows_written(const struct store *s);
+
 /* The last error, as one line. */
 const char *store_error(const struct store *s);
 

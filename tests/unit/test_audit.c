@@ -327,7 +327,8 @@ static void test_rule_errors(void)
         {"io.open('/etc/passwd')\n", "a.lua:1:"},
         {"require('os')\n", "a.lua:1:"},
         {"load(string.dump(function() end))\n", "a.lua:1:"},
-        {"local s = string.rep('x', 1 << 30)\n", "not enough memory"},
+        {"local s = string.rep('x', 1 << 30)\n", "a.lua:1: string.rep: more than"},
+        {"local t = {}\nfor i = 1, 1 << 24 do t[i] = ('x'):rep(64) .. i end\n", "a.lua:2: not enough memory"},
         {"local t = {}\nfor i = 1, 1e9 do t[i] = i end\n", "a.lua:"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
