@@ -256,6 +256,10 @@ static int parse_args(int argc, char **argv, struct options *o)
             return 1;
         }
     }
+    if (!o->db_path[0]) {
+        fprintf(stderr, "lyncaudit: -d wants a database file name\n");
+        return 1;
+    }
     if (o->list_ifaces)
         return 0;
     int i = optind;
