@@ -483,6 +483,12 @@ def whole_file_cases():
                        "desc": "4 KiB of random bytes"})
     expect_unopenable({"file": write("shb-only.pcapng", ng[:struct.unpack("<I", ng[4:8])[0]]),
                        "desc": "a pcapng section header block and nothing else"})
+    _, _, e, blocks = pcapng_layout(ng)
+    idb = next(off for btype, off, _ in blocks if btype == 1)
+    expect_unopenable({"file": write("idb-huge.pcapng", ng[:idb + 4] + struct.pack(e + "I", 0xFFFFFFF0) + ng[idb + 8:]),
+                       "desc": "rtp.pcapng with an interface description block of length 0xfffffff0"})
+    expect_unopenable({"file": write("shb-huge.pcapng", ng[:4] + struct.pack(e + "I", 0xFFFFFFF0) + ng[8:]),
+                       "desc": "rtp.pcapng with a section header block of length 0xfffffff0"})
     expect_unopenable({"file": write("badmagic.pcap", b"\xd4\xc3\xb2\xa2" + sip[4:]),
                        "desc": "sip.pcap with a wrong magic number"})
     expect_unopenable({"file": write("badlink.pcap", sip[:20] + struct.pack("<I", 147) + sip[24:]),
