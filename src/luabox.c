@@ -19,7 +19,7 @@
 #include <lauxlib.h>
 #include <lualib.h>
 
-#define HOOK_EVERY 1000
+#define HOOK_EVERY 100          /* instructions between hook calls: budget and position */
 #define MAX_FILE (4u << 20)
 #define MAX_REP (16u << 20)       /* bytes string.rep may build, and its count */
 #define MAX_MOVE (1u << 24)       /* elements table.move may copy */
@@ -293,6 +293,12 @@ int luabox_call(struct luabox *b, int nargs, int nres, long max_instructions, ch
 {
     b->budget = max_instructions / HOOK_EVERY + 1;
     int base = lua_gettop(b->L) - nargs; /* the function's slot */
+    /* Until the hook has run, errors without a position name the function's
+     * own first line. */
+    lua_Debug ar;
+    lua_pushvalue(b->L, base);
+    if (lua_getinfo(b->L, ">S", &ar) && ar.source[0] == '@')
+        snprintf(b->where, b->wherelen, "%s:%d", ar.source + 1, ar.linedefined > 0 ? ar.linedefined : 1);
     lua_pushcfunction(b->L, message_handler);
     lua_insert(b->L, base);
     int rc = lua_pcall(b->L, nargs, nres, base);

@@ -855,6 +855,9 @@ int main(int argc, char **argv)
         if (!r.store_failed)
             fprintf(stderr, "lyncaudit: %s\n", store_error(r.store));
         rc = EXIT_TROUBLE;
+        /* The full close did not fit (a full disk): still mark the run ended,
+         * in the smallest write there is. */
+        store_mark_failed(r.store, store_error(r.store));
     }
     if (closed && (!o.quiet || o.json)) {
         struct report_run rr = {run_id, o.db_path, status, live ? 0 : o.nfiles, r.counters, seconds, peak};

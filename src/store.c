@@ -683,6 +683,26 @@ int store_app_summary(struct store *s, int64_t run_id, int limit,
     return rc == SQLITE_DONE ? 0 : fail(s, "cannot read summary");
 }
 
+int store_mark_failed(struct store *s, const char *message)
+{
+    if (s->in_tx) {
+        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+        s->in_tx = false;
+    }
+    char now[32];
+    now_text(now);
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db, "UPDATE runs SET finished_at=?, status='error', message=? WHERE id=?", -1, &st,
+                           NULL) != SQLITE_OK)
+        return -1;
+    sqlite3_bind_text(st, 1, now, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 2, message, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 3, s->run_id);
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : -1;
+}
+
 void store_set_busy_timeout(struct store *s, int ms)
 {
     sqlite3_busy_timeout(s->db, ms);

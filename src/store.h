@@ -96,6 +96,10 @@ int store_verdict_summary(struct store *s, int64_t run_id,
 int store_app_summary(struct store *s, int64_t run_id, int limit,
                       void (*fn)(const struct store_app_row *row, void *ctx), void *ctx);
 
+/* Closes the run as "error" in one small write, when store_end_run could
+ * not (a full disk). 0 or -1. */
+int store_mark_failed(struct store *s, const char *message);
+
 /* How long a write waits for another writer's lock (default 5 s). */
 void store_set_busy_timeout(struct store *s, int ms);
 
