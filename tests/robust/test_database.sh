@@ -36,29 +36,7 @@ cleanup() {
 }
 trap cleanup EXIT
 SIP="$P/nDPI/sip.pcap"
-pass=0
-fail=0
-known=0
-case_id=""
-case_failed=0
-ok() { pass=$((pass + 1)); }
-bad() {
-    case_failed=1
-    if grep -qx "$case_id" "$HERE/known_bugs.txt" 2>/dev/null; then
-        known=$((known + 1))
-        echo "KNOWN BUG [$case_id]: $*" >&2
-    else
-        fail=$((fail + 1))
-        echo "FAIL [$case_id]: $*" >&2
-    fi
-}
-begin() { case_id="$1"; case_failed=0; }
-end_case() { # a known bug that no longer fails must leave the list
-    if [ "$case_failed" = 0 ] && grep -qx "$case_id" "$HERE/known_bugs.txt" 2>/dev/null; then
-        fail=$((fail + 1))
-        echo "FIXED [$case_id]: passes now; remove it from tests/robust/known_bugs.txt" >&2
-    fi
-}
+. "$HERE/known.sh"
 q() { sqlite3 -cmd ".timeout 20000" "$1" "$2"; }
 NOGROUP="$(getent group nogroup >/dev/null && echo nogroup || echo nobody)"
 as_nobody() { setpriv --reuid=nobody --regid="$NOGROUP" --clear-groups "$@"; }

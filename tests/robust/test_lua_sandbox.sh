@@ -30,28 +30,7 @@ T="$(mktemp -d)"
 trap 'rm -rf "$T"' EXIT
 SIP="$P/nDPI/sip.pcap"
 LIMIT=10
-pass=0
-fail=0
-known=0
-case_id=""
-case_failed=0
-ok() { pass=$((pass + 1)); }
-bad() {
-    case_failed=1
-    if grep -qx "$case_id" "$HERE/known_bugs.txt" 2>/dev/null; then
-        known=$((known + 1))
-        echo "KNOWN BUG [$case_id]: $*" >&2
-    else
-        fail=$((fail + 1))
-        echo "FAIL [$case_id]: $*" >&2
-    fi
-}
-end_case() {
-    if [ "$case_failed" = 0 ] && grep -qx "$case_id" "$HERE/known_bugs.txt" 2>/dev/null; then
-        fail=$((fail + 1))
-        echo "FIXED [$case_id]: passes now; remove it from tests/robust/known_bugs.txt" >&2
-    fi
-}
+. "$HERE/known.sh"
 q() { sqlite3 "$1" "$2"; }
 
 mkdir -p "$T/rules"
