@@ -110,7 +110,8 @@ const char *classify_ndpi_version(void)
     return ndpi_revision();
 }
 
-/* Appends "key=value" to the detail text, separated by "; ". */
+/* Appends "key=value" to the detail text, separated by "; " (truncated to
+ * fit, as snprintf would; by hand: this runs a few times per flow). */
 static void detail_add(char *buf, size_t len, const char *key, const char *val)
 {
     if (!val || !*val)
@@ -118,7 +119,18 @@ static void detail_add(char *buf, size_t len, const char *key, const char *val)
     size_t used = strlen(buf);
     if (used + 8 >= len)
         return;
-    snprintf(buf + used, len - used, "%s%s=%s", used ? "; " : "", key, val);
+    char *p = buf + used, *end = buf + len - 1;
+    if (used) {
+        *p++ = ';';
+        *p++ = ' ';
+    }
+    while (*key && p < end)
+        *p++ = *key++;
+    if (p < end)
+        *p++ = '=';
+    while (*val && p < end)
+        *p++ = *val++;
+    *p = '\0';
 }
 
 /* detail_add with a printf-style value. */
@@ -708,7 +720,7 @@ static void finalize(struct classify *c, struct flow *f)
         free(lv);
     }
     f->label.dpi = NULL;
-    f->label.done = true;
+    __atomic_store_n(&f->label.done, true, __ATOMIC_RELEASE); /* read by the reader thread */
 }
 
 /* nDPI stops here (packet cap or flow end): what it has, or its guess. */

@@ -28,6 +28,14 @@ void classify_free(struct classify *c);
 /* Gives the packet to nDPI if the flow is still undecided. */
 void classify_packet(struct classify *c, struct flow *f, const struct packet *p);
 
+/* True once the flow's label is decided: its later packets need not be
+ * handed to classify_packet. Safe to call from another thread than the one
+ * classifying (a stale false only costs a packet classify then ignores). */
+static inline bool classify_decided(const struct flow *f)
+{
+    return __atomic_load_n(&f->label.done, __ATOMIC_RELAXED);
+}
+
 /* Decides an undecided flow now (giveup) and frees its nDPI state; call at flow end. */
 void classify_finish(struct classify *c, struct flow *f);
 

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 
 #define FRAG_SLOTS 1024
 
@@ -34,6 +35,7 @@ struct flow_table {
     flow_end_fn on_end;
     void *ctx;
     uint64_t now_us;
+    uint64_t seed;
     struct flow_stats stats;
     struct frag_slot frags[FRAG_SLOTS];
 };
@@ -58,16 +60,18 @@ static bool key_eq(const struct flow_key *x, const struct flow_key *y)
     return ((a[0] ^ b[0]) | (a[1] ^ b[1]) | (a[2] ^ b[2]) | (a[3] ^ b[3]) | (a[4] ^ b[4])) == 0;
 }
 
-static uint64_t key_hash(const struct flow_key *k)
+/* Multiply-xor over the key's five words, seeded per table (a sender cannot
+ * aim packets at one chain without knowing the seed), then a final mix. */
+static uint64_t key_hash(const struct flow_table *t, const struct flow_key *k)
 {
     uint64_t w[5];
-    memcpy(w, k->a, 16);
-    memcpy(w + 2, k->b, 16);
-    w[4] = ((uint64_t)k->pa << 32) | ((uint64_t)k->pb << 16) | ((uint64_t)k->proto << 8) | k->ipver;
-    uint64_t h = 0x9E3779B97F4A7C15ULL;
-    for (int i = 0; i < 5; i++)
-        h = mix64(h ^ w[i]) + (uint64_t)i;
-    return h;
+    memcpy(w, k, sizeof w);
+    uint64_t h = t->seed;
+    for (int i = 0; i < 5; i++) {
+        h = (h ^ w[i]) * 0x9E3779B97F4A7C15ULL;
+        h ^= h >> 29;
+    }
+    return mix64(h);
 }
 
 static void list_unlink(struct flow_table *t, struct flow *f)
@@ -87,7 +91,8 @@ static void list_unlink(struct flow_table *t, struct flow *f)
 static void list_append(struct flow_table *t, struct flow *f, uint8_t list)
 {
     struct flow_listhead *l = &t->lists[list];
-    f->list = list;
+    if (f->list != list)
+        f->list = list; /* the line is shared with the classify thread: write only a change */
     f->queued_us = f->active_us;
     f->next = NULL;
     f->prev = l->tail;
@@ -110,6 +115,8 @@ struct flow_table *flow_table_new(const struct flow_config *cfg, flow_end_fn on_
         return NULL;
     }
     t->cfg = *cfg;
+    if (getrandom(&t->seed, sizeof t->seed, GRND_NONBLOCK) != (ssize_t)sizeof t->seed)
+        t->seed = (uint64_t)(uintptr_t)t ^ 0x6c796e6361756469ULL;
     t->on_end = on_end;
     t->ctx = ctx;
     return t;
@@ -125,7 +132,7 @@ static void grow(struct flow_table *t)
         struct flow *f = t->buckets[i];
         while (f) {
             struct flow *nx = f->hnext;
-            size_t j = key_hash(&f->key) & (n - 1);
+            size_t j = key_hash(t, &f->key) & (n - 1);
             f->hnext = b[j];
             b[j] = f;
             f = nx;
@@ -139,7 +146,7 @@ static void grow(struct flow_table *t)
 /* Unlinks f everywhere, hands it to on_end with reason `why`, frees it. */
 static void end_flow(struct flow_table *t, struct flow *f, enum flow_end why)
 {
-    struct flow **pp = &t->buckets[key_hash(&f->key) & (t->nbuckets - 1)];
+    struct flow **pp = &t->buckets[key_hash(t, &f->key) & (t->nbuckets - 1)];
     while (*pp && *pp != f)
         pp = &(*pp)->hnext;
     if (*pp)
@@ -152,6 +159,12 @@ static void end_flow(struct flow_table *t, struct flow *f, enum flow_end why)
     if (why == FLOW_END_EVICTED)
         t->stats.evicted++;
     t->on_end(f, t->ctx);
+    if (!t->cfg.handover)
+        free(f);
+}
+
+void flow_free(struct flow *f)
+{
     free(f);
 }
 
@@ -265,7 +278,7 @@ struct flow *flow_packet(struct flow_table *t, const struct packet *p, int *dir,
     struct flow_key k;
     bool from_a;
     make_key(p, sport, dport, &k, &from_a);
-    uint64_t h = key_hash(&k);
+    uint64_t h = key_hash(t, &k);
     struct flow *f = t->buckets[h & (t->nbuckets - 1)];
     while (f && !key_eq(&f->key, &k))
         f = f->hnext;
@@ -341,7 +354,7 @@ bool flow_icmp_error(struct flow_table *t, const struct packet *pkt)
     struct flow_key k;
     bool from_a;
     make_key(&q, pkt->q_sport, pkt->q_dport, &k, &from_a);
-    struct flow *f = t->buckets[key_hash(&k) & (t->nbuckets - 1)];
+    struct flow *f = t->buckets[key_hash(t, &k) & (t->nbuckets - 1)];
     while (f && !key_eq(&f->key, &k))
         f = f->hnext;
     if (!f)

@@ -57,26 +57,35 @@ struct flow_label {
     uint8_t msturn_version; /* MS-VERSION seen (0: none; saturates at 255) */
 };
 
+/* Laid out for two threads (pipeline.h): what both read first, then what
+ * the reader updates on every packet, then what the classify thread works in. */
 struct flow {
+    /* set when the flow starts, or seldom changed: both threads read it */
     struct flow_key key;
-    struct flow *hnext;           /* hash chain */
-    struct flow *prev, *next;     /* activity list, oldest first */
-    uint64_t first_us, last_us;   /* capture timestamps */
-    uint64_t active_us;           /* table clock at the last packet (monotonic) */
-    uint64_t queued_us;           /* table clock when placed at its list position */
-    uint64_t pkts[2], bytes[2];   /* [0]: initiator -> responder */
+    uint64_t first_us;            /* capture timestamps */
     uint32_t icmp_errors;         /* ICMP errors quoting this flow's packets */
-    struct flow_label label;
     uint8_t src_is_a;             /* the initiator is key end a */
     uint8_t list;                 /* enum flow_list_id */
     uint8_t tcp_fin;              /* bit 0: initiator sent FIN, bit 1: responder */
     uint8_t end;                  /* enum flow_end once closing */
+    struct flow *hnext;           /* hash chain */
+    /* the reader's, on every packet */
+    struct flow *prev, *next;     /* activity list, oldest first */
+    uint64_t last_us;
+    uint64_t active_us;           /* table clock at the last packet (monotonic) */
+    uint64_t queued_us;           /* table clock when placed at its list position */
+    uint64_t pkts[2], bytes[2];   /* [0]: initiator -> responder */
+    /* classify's */
+    struct flow_label label;
+
 };
 
 struct flow_config {
     uint64_t tcp_idle_us, udp_idle_us, other_idle_us; /* 0: never */
     uint64_t linger_us;   /* how long a closed TCP flow waits for stragglers */
     size_t max_flows;     /* 0: no cap */
+    bool handover;        /* on_end takes the flow and frees it later with flow_free()
+                           * (another thread may still need it); else the table frees it */
 };
 
 typedef void (*flow_end_fn)(struct flow *f, void *ctx);
@@ -105,6 +114,9 @@ void flow_table_expire(struct flow_table *t, uint64_t now_us);
 
 /* Ends every live flow with FLOW_END_EOF. */
 void flow_table_end_all(struct flow_table *t);
+
+/* Frees a flow handed over by on_end (flow_config.handover). */
+void flow_free(struct flow *f);
 
 const struct flow_stats *flow_table_stats(const struct flow_table *t);
 

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdio_ext.h>
 #include <stdlib.h>
 #include <string.h>
 #include <poll.h>
@@ -72,6 +73,8 @@ struct source *source_open_file(const char *path, const char *filter, char *err,
         return NULL;
     }
     setvbuf(fp, NULL, _IOFBF, 1 << 20);
+    /* Only this thread reads it: no lock around each of those freads. */
+    __fsetlocking(fp, FSETLOCKING_BYCALLER);
     pcap_t *p = pcap_fopen_offline_with_tstamp_precision(fp, PCAP_TSTAMP_PRECISION_MICRO, perr);
     if (!p) {
         if (fp != stdin)
