@@ -1,8 +1,9 @@
 /* main.c - lyncaudit: command line, the run, signals.
  *
- * Wires the stages together: source -> decode -> flow -> classify -> store,
- * then the report. The only global mutable state of the program is the
+ * Wires the stages together: source -> decode -> flow on this thread, then
+ * classify -> audit -> store through the pipeline (threads), then the report. The only global mutable state of the program is the
  * signal flag below. */
+#define _GNU_SOURCE /* sched_getaffinity */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
@@ -12,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <limits.h>
+#include <sched.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <grp.h>
@@ -24,6 +26,7 @@
 #include "classify.h"
 #include "decode.h"
 #include "flow.h"
+#include "pipeline.h"
 #include "report.h"
 #include "source.h"
 #include "store.h"
@@ -97,13 +100,16 @@ struct options {
     long stats_every;      /* --stats seconds; 0 none */
     long duration;         /* --duration seconds; 0 none */
     long count;            /* --count packets; 0 none */
+    int single_thread;     /* --single-thread */
 };
 
-/* What the flow-end callback needs. */
+/* A run: the stages' handles. counters are the reader's (this thread's);
+ * flows and violations come back from the pipeline at its end. */
 struct run {
     struct classify *cls;
     struct audit *audit;
     struct store *store;
+    struct pipeline *pl;
     const struct options *opt;
     struct store_counters counters;
     bool store_failed;
@@ -128,6 +134,9 @@ static void usage(FILE *out)
             "  -v, --verbose          say more (per file, undecodable packets)\n"
             "      --json             print the end-of-run summary as JSON on stdout\n"
             "      --count N          stop after N packets\n"
+            "      --single-thread    do all the work on one thread (default: classify, and audit\n"
+            "                         with the database, each on a thread of its own when the\n"
+            "                         process may use two CPUs or more; results are the same)\n"
             "      --duration S       stop after S seconds\n"
             "\n"
             "Live capture:\n"
@@ -185,7 +194,7 @@ static bool looks_like_path(const char *w)
 static int parse_args(int argc, char **argv, struct options *o)
 {
     enum { OPT_JSON = 1000, OPT_IDLE, OPT_MAXFLOWS, OPT_RULES, OPT_IMMEDIATE, OPT_STATS, OPT_DURATION,
-           OPT_COUNT };
+           OPT_COUNT, OPT_SINGLE };
     static const struct option longs[] = {
         {"database", required_argument, NULL, 'd'}, {"quiet", no_argument, NULL, 'q'},
         {"topology", required_argument, NULL, 't'}, {"rules", required_argument, NULL, OPT_RULES},
@@ -198,6 +207,7 @@ static int parse_args(int argc, char **argv, struct options *o)
         {"buffer-size", required_argument, NULL, 'B'}, {"immediate", no_argument, NULL, OPT_IMMEDIATE},
         {"user", required_argument, NULL, 'Z'},      {"stats", required_argument, NULL, OPT_STATS},
         {"duration", required_argument, NULL, OPT_DURATION}, {"count", required_argument, NULL, OPT_COUNT},
+        {"single-thread", no_argument, NULL, OPT_SINGLE},
         {NULL, 0, NULL, 0}};
     o->db_path = "lyncaudit.db";
     o->idle_timeout = -1;
@@ -219,6 +229,7 @@ static int parse_args(int argc, char **argv, struct options *o)
         case 'p': o->live.promisc = 0; break;
         case 'Z': o->user = optarg; break;
         case OPT_IMMEDIATE: o->live.immediate = 1; break;
+        case OPT_SINGLE: o->single_thread = 1; break;
         case OPT_IDLE:
         case OPT_MAXFLOWS:
         case OPT_STATS:
@@ -291,104 +302,6 @@ static int parse_args(int argc, char **argv, struct options *o)
     return 0;
 }
 
-/* Address text; IPv4 by hand (glibc's inet_ntop goes through sprintf, a
- * visible cost at two addresses per flow). */
-static void ip_text(const uint8_t *a, int ipver, char out[INET6_ADDRSTRLEN])
-{
-    if (ipver == 4) {
-        char *p = out;
-        for (int i = 0; i < 4; i++) {
-            unsigned v = a[i];
-            if (v >= 100)
-                *p++ = (char)('0' + v / 100);
-            if (v >= 10)
-                *p++ = (char)('0' + v / 10 % 10);
-            *p++ = (char)('0' + v % 10);
-            *p++ = i < 3 ? '.' : '\0';
-        }
-        return;
-    }
-    if (!inet_ntop(AF_INET6, a, out, INET6_ADDRSTRLEN))
-        snprintf(out, INET6_ADDRSTRLEN, "?");
-}
-
-/* flow_table's end callback: decide, write, release. */
-static void on_flow_end(struct flow *f, void *ctx)
-{
-    struct run *r = ctx;
-    classify_finish(r->cls, f);
-    if (!r->store_failed) {
-        const uint8_t *src, *dst;
-        uint16_t sport, dport;
-        flow_endpoints(f, &src, &sport, &dst, &dport);
-        char s_ip[INET6_ADDRSTRLEN], d_ip[INET6_ADDRSTRLEN], tbuf[16], abuf[32];
-        ip_text(src, f->key.ipver, s_ip);
-        ip_text(dst, f->key.ipver, d_ip);
-        const char *app = classify_app(r->cls, f, abuf, sizeof abuf);
-        struct audit_flow af = {src, dst, f->key.ipver, f->key.proto, sport, dport, app, f->label.detail,
-                                f->pkts[0] + f->pkts[1], f->bytes[0] + f->bytes[1]};
-        struct audit_result ar;
-        audit_flow(r->audit, &af, &ar);
-        struct store_violation sv[AUDIT_MAX_VIOLATIONS];
-        for (int i = 0; i < ar.nviolations; i++)
-            sv[i] = (struct store_violation){ar.v[i].kind, ar.v[i].rule_id, ar.v[i].severity, ar.v[i].message,
-                                             ar.v[i].ref};
-        struct store_flow sf = {
-            .first_us = f->first_us,
-            .last_us = f->last_us,
-            .transport = flow_transport_name(f->key.proto, f->key.ipver, tbuf),
-            .ip_version = f->key.ipver,
-            .src_ip = s_ip,
-            .dst_ip = d_ip,
-            .src_port = sport,
-            .dst_port = dport,
-            .pkts_fwd = f->pkts[0],
-            .bytes_fwd = f->bytes[0],
-            .pkts_rev = f->pkts[1],
-            .bytes_rev = f->bytes[1],
-            .app = ar.app,
-            .app_detail = f->label.detail,
-            .ndpi_master = classify_proto_name(r->cls, f->label.ndpi_master),
-            .ndpi_app = classify_proto_name(r->cls, f->label.ndpi_app),
-            .ndpi_confidence = classify_confidence_name(f),
-            .end_reason = flow_end_name((enum flow_end)f->end),
-            .src_role = ar.src_role,
-            .dst_role = ar.dst_role,
-            .verdict = ar.verdict,
-            .rule_id = ar.rule_id,
-            .icmp_errors = f->icmp_errors,
-            .violations = sv,
-            .nviolations = ar.nviolations,
-        };
-        if (store_add_flow(r->store, &sf) != 0) {
-            r->store_failed = true;
-        } else {
-            r->counters.flows++;
-            r->counters.violations += (uint64_t)ar.nviolations;
-            if (f->end == FLOW_END_EVICTED)
-                r->counters.flows_evicted++;
-            if (store_batch_full(r->store) && store_commit(r->store, &r->counters) != 0)
-                r->store_failed = true;
-        }
-    }
-    classify_release(f);
-}
-
-/* Writes every loaded rule of the run with its match count so far. */
-static int write_rules(struct store *s, const struct audit *a)
-{
-    for (size_t i = 0; i < audit_rule_count(a); i++) {
-        struct audit_rule_info ri;
-        audit_rule_info(a, i, &ri);
-        struct store_rule sr = {ri.id,   ri.kind,  ri.severity, ri.from, ri.to,  ri.transport, ri.dports,
-                                ri.sports, ri.apps, ri.when,    ri.doc,  ri.table, ri.text,    ri.note,
-                                ri.row,  ri.active, ri.matched};
-        if (store_add_rule(s, &sr))
-            return -1;
-    }
-    return 0;
-}
-
 static double now_seconds(void)
 {
     struct timespec ts;
@@ -409,7 +322,6 @@ static void show_progress(const struct source *src, uint64_t packets, bool final
 }
 
 static struct audit *load_audit(const struct options *o, bool *no_topology);
-static int write_rules(struct store *s, const struct audit *a);
 
 /* SIGHUP: the new topology and rules take over for flows that end from now
  * on; the old rules' match counts are written first. A broken file keeps
@@ -433,26 +345,23 @@ static void reload(struct run *r)
         fprintf(stderr, "lyncaudit: reload failed; keeping the topology and rules in use\n");
         return;
     }
-    if (store_begin(r->store) || write_rules(r->store, r->audit) || store_commit(r->store, &r->counters)) {
-        r->store_failed = true;
-        audit_free(a);
-        return;
-    }
-    audit_free(r->audit);
-    r->audit = a;
-    if (!r->opt->quiet)
-        fprintf(stderr, "lyncaudit: reloaded the topology and rules (%zu rules)\n", audit_rule_count(a));
+    pipeline_reload(r->pl, a); /* the store stage writes the old rules' counts, then swaps */
 }
 
 static void print_stats(struct source *src, const struct run *r, const struct flow_table *ft)
 {
     struct source_stats st;
     source_stats(src, &st);
+    struct pipeline_counts pc = {0, 0, 0};
+    if (r->pl)
+        pipeline_counts(r->pl, &pc);
+    else
+        pc = (struct pipeline_counts){r->counters.flows, r->counters.flows_evicted, r->counters.violations};
     fprintf(stderr,
             "lyncaudit: %llu packets, %llu live flows, %llu flows written, %llu violations; "
             "received %llu, dropped %llu by the kernel, %llu by the interface\n",
             (unsigned long long)r->counters.packets, (unsigned long long)flow_table_stats(ft)->live,
-            (unsigned long long)r->counters.flows, (unsigned long long)r->counters.violations,
+            (unsigned long long)pc.flows, (unsigned long long)pc.violations,
             (unsigned long long)st.received, (unsigned long long)st.dropped, (unsigned long long)st.ifdropped);
 }
 
@@ -473,8 +382,7 @@ static void tick(struct ticker *tk, struct source *src, struct flow_table *ft, s
             r->counters.pcap_received = st.received;
             r->counters.pcap_dropped = st.dropped;
             r->counters.pcap_ifdropped = st.ifdropped;
-            if (store_commit(r->store, &r->counters))
-                r->store_failed = true;
+            pipeline_commit(r->pl);
             tk->next_commit = now + 2;
         }
         /* No packet for a while: the clock still moves, idle flows still end. */
@@ -507,10 +415,11 @@ static int read_source(struct source *src, struct flow_table *ft, struct run *r,
     const uint8_t *data;
     enum source_status st = SOURCE_END;
     uint64_t limit = r->opt->count > 0 ? (uint64_t)r->opt->count : UINT64_MAX;
-    while (!g_stop && !r->store_failed && r->counters.packets < limit) {
+    while (!g_stop && !pipeline_failed(r->pl) && r->counters.packets < limit) {
         st = source_next(src, &h, &data);
         if (st == SOURCE_TIMEOUT) {
             tick(tk, src, ft, r, false);
+            pipeline_flush(r->pl); /* nothing new: what ended goes on to the database */
             continue;
         }
         if (st != SOURCE_PACKET)
@@ -528,8 +437,8 @@ static int read_source(struct source *src, struct flow_table *ft, struct run *r,
             int dir;
             bool is_new;
             struct flow *f = flow_packet(ft, &pkt, &dir, &is_new);
-            if (f)
-                classify_packet(r->cls, f, &pkt);
+            if (f && !classify_decided(f))
+                pipeline_packet(r->pl, f, &pkt);
         }
         flow_table_expire(ft, pkt.ts_us);
         /* Wall-clock work every few thousand packets (every packet live). */
@@ -538,7 +447,7 @@ static int read_source(struct source *src, struct flow_table *ft, struct run *r,
     }
     if (progress)
         show_progress(src, r->counters.packets, true);
-    if (!g_stop && !r->store_failed && st == SOURCE_ERROR) {
+    if (!g_stop && !pipeline_failed(r->pl) && st == SOURCE_ERROR) {
         snprintf(msg, msglen, "%s", source_error(src));
         return -1;
     }
@@ -661,6 +570,16 @@ static void join_files(const struct options *o, char *out, size_t len)
     }
 }
 
+/* CPUs this process may run on (taskset, cgroup cpusets). */
+static int usable_cpus(void)
+{
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) == 0)
+        return CPU_COUNT(&set);
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (int)n : 1;
+}
+
 /* Frees what main holds, for the early exits. */
 static int give_up(struct run *r, struct source *live, struct source **srcs, struct options *o)
 {
@@ -755,7 +674,7 @@ int main(int argc, char **argv)
                            audit_rule_count(r.audit)};
     /* The run row and its rules in one transaction: all there, or none. */
     int64_t run_id = store_begin(r.store) == 0 ? store_begin_run(r.store, &sr) : -1;
-    if (run_id < 0 || write_rules(r.store, r.audit) || store_commit(r.store, &r.counters)) {
+    if (run_id < 0 || pipeline_write_rules(r.store, r.audit) || store_commit(r.store, &r.counters)) {
         fprintf(stderr, "lyncaudit: %s\n", store_error(r.store));
         return give_up(&r, live, srcs, &o);
     }
@@ -779,12 +698,23 @@ int main(int argc, char **argv)
         .other_idle_us = 60000000ull,
         .linger_us = 30000000ull,
         .max_flows = (size_t)o.max_flows,
+        .handover = true,
     };
     if (o.idle_timeout >= 0)
         fc.tcp_idle_us = fc.udp_idle_us = fc.other_idle_us = (uint64_t)o.idle_timeout * 1000000u;
-    struct flow_table *ft = flow_table_new(&fc, on_flow_end, &r);
+    r.pl = pipeline_new(r.cls, r.audit, r.store, &r.counters, !o.single_thread && usable_cpus() >= 2, o.quiet,
+                        err, sizeof err);
+    if (r.pl && o.verbose && !o.quiet)
+        fprintf(stderr, "lyncaudit: %d thread%s\n", pipeline_threads(r.pl), pipeline_threads(r.pl) > 1 ? "s" : "");
+    struct flow_table *ft = r.pl ? flow_table_new(&fc, pipeline_flow_end, r.pl) : NULL;
     if (!ft) {
         fprintf(stderr, "lyncaudit: out of memory\n");
+        if (r.pl) {
+            struct pipeline_counts pc;
+            bool pf;
+            r.audit = pipeline_finish(r.pl, &pc, &pf);
+            r.pl = NULL;
+        }
         return give_up(&r, live, srcs, &o);
     }
 
@@ -812,7 +742,7 @@ int main(int argc, char **argv)
         if (o.stats_every || !o.quiet)
             print_stats(live, &r, ft);
     }
-    for (int i = 0; i < o.nfiles && !g_stop && !r.store_failed; i++) {
+    for (int i = 0; i < o.nfiles && !g_stop && !pipeline_failed(r.pl); i++) {
         struct source *src = source_open_file(o.files[i], o.filter, err, sizeof err);
         if (!src) { /* it was readable a moment ago */
             snprintf(msg, sizeof msg, "%s", err);
@@ -833,6 +763,13 @@ int main(int argc, char **argv)
     double seconds = now_seconds() - t0;
     uint64_t peak = flow_table_stats(ft)->peak_live;
     flow_table_end_all(ft);
+    /* Every flow down the pipeline; the threads end. */
+    struct pipeline_counts pc;
+    r.audit = pipeline_finish(r.pl, &pc, &r.store_failed);
+    r.pl = NULL;
+    r.counters.flows = pc.flows;
+    r.counters.flows_evicted = pc.flows_evicted;
+    r.counters.violations = pc.violations;
 
     bool bounded = (o.count > 0 && r.counters.packets >= (uint64_t)o.count) ||
                    (o.duration > 0 && seconds >= (double)o.duration);
@@ -848,7 +785,7 @@ int main(int argc, char **argv)
      * Rule match counts, role statistics and the run's end are one transaction;
      * another writer's lock is waited for longer here than for a batch. */
     store_set_busy_timeout(r.store, 60000);
-    bool closed = store_begin(r.store) == 0 && write_rules(r.store, r.audit) == 0 &&
+    bool closed = store_begin(r.store) == 0 && pipeline_write_rules(r.store, r.audit) == 0 &&
                   store_role_stats(r.store) == 0 &&
                   store_end_run(r.store, &r.counters, status, msg[0] ? msg : NULL) == 0;
     if (!closed) {
