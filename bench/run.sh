@@ -21,7 +21,9 @@
 #   BENCH_DIR   cache folder for captures, build, scratch (default /tmp/lyncaudit-bench)
 #   LYNCAUDIT   lyncaudit binary to time (default: Release build of this tree
 #               in $BENCH_DIR/build, rebuilt incrementally on each run)
-#   BENCH_CPU   CPU to pin every run to with taskset (default 1, or 0 on one CPU)
+#   BENCH_CPU   CPUs every run may use, for taskset -c (default: all of this
+#               machine's, e.g. 0-1; lyncaudit runs three threads on two or more
+#               CPUs, ndpiReader one for a file; BENCH_CPU=1 compares on one CPU)
 #   SHARED_PCAPS  source captures (default <repo>/../shared/pcaps)
 set -euo pipefail
 
@@ -98,17 +100,17 @@ if [ -z "${LYNCAUDIT:-}" ]; then
     need cmake cmake
     echo "bench: building lyncaudit (Release) in $BENCH_DIR/build" >&2
     cmake -S "$repo" -B "$BENCH_DIR/build" -DCMAKE_BUILD_TYPE=Release >"$scratch/cmake.log" 2>&1 &&
-        cmake --build "$BENCH_DIR/build" -j"$(nproc)" >>"$scratch/cmake.log" 2>&1 ||
+        cmake --build "$BENCH_DIR/build" -j"$(nproc)" --target lyncaudit ndpi_loop >>"$scratch/cmake.log" 2>&1 ||
         { tail -30 "$scratch/cmake.log" >&2; die "build failed"; }
     LYNCAUDIT="$BENCH_DIR/build/lyncaudit"
 fi
+NDPI_LOOP=${NDPI_LOOP:-$(dirname "$LYNCAUDIT")/ndpi_loop}
 [ -x "$LYNCAUDIT" ] || die "no lyncaudit binary at $LYNCAUDIT"
 
 # --- pinning ------------------------------------------------------------------
 pin=()
 if command -v taskset >/dev/null 2>&1; then
-    cpu=${BENCH_CPU:-1}
-    [ "$(nproc)" -gt 1 ] || cpu=${BENCH_CPU:-0}
+    cpu=${BENCH_CPU:-0-$(($(nproc) - 1))}
     if taskset -c "$cpu" true 2>/dev/null; then pin=(taskset -c "$cpu"); fi
 fi
 
@@ -165,7 +167,9 @@ if [ "$mode" = callgrind ]; then
 fi
 
 # --- timing -------------------------------------------------------------------
-tools=(lyncaudit)
+tools=(lyncaudit lyncaudit-1t)
+if [ -x "$NDPI_LOOP" ]; then tools+=(ndpi-loop)
+else echo "bench: no $NDPI_LOOP (bench/ndpi_loop.c); skipping the bare nDPI loop" >&2; fi
 if [ $do_ndpi = 1 ]; then
     if command -v ndpiReader >/dev/null 2>&1; then tools+=(ndpiReader)
     else echo "bench: ndpiReader not found (apt-get install -y libndpi-bin); skipping it" >&2; do_ndpi=0; fi
@@ -181,6 +185,15 @@ one_run() {
     case $tool in
         lyncaudit)
             run_lync /usr/bin/time -f "%e %U %S %M" -o "$t" "${pin[@]}" ;;
+        lyncaudit-1t)
+            fresh_db
+            local rc=0
+            /usr/bin/time -f "%e %U %S %M" -o "$t" "${pin[@]}" "$LYNCAUDIT" -q --single-thread -d "$db" "$capture" \
+                >/dev/null 2>"$scratch/lync.err" || rc=$?
+            [ $rc -le 1 ] || { tail -5 "$scratch/lync.err" >&2; die "lyncaudit --single-thread exited $rc"; } ;;
+        ndpi-loop)
+            /usr/bin/time -f "%e %U %S %M" -o "$t" "${pin[@]}" "$NDPI_LOOP" "$capture" >/dev/null 2>&1 ||
+                die "ndpi_loop failed" ;;
         ndpiReader)
             /usr/bin/time -f "%e %U %S %M" -o "$t" "${pin[@]}" \
                 ndpiReader -q -i "$capture" >/dev/null 2>&1 || die "ndpiReader failed" ;;
@@ -230,7 +243,8 @@ for tool in "${tools[@]}"; do
     printf '%-11s %8.2f %8.2f %8.2f %10.3f %10.1f\n' "$tool" "$w" "$u" "$s" \
         "$(awk -v n="$npkts" -v w="$w" 'BEGIN{print (w > 0 ? n / w / 1e6 : 0)}')" \
         "$(awk -v m="$m" 'BEGIN{print m / 1024}')"
-    eval "wall_$tool=$w; rss_$tool=$m"
+    v=${tool//-/_}
+    eval "wall_$v=$w; rss_$v=$m; cpu_$v=$(awk -v u="$u" -v s="$s" 'BEGIN{print u + s}')"
 done
 if [ $do_ndpi = 1 ]; then
     # Ratios use per-run medians; the spread (min..max of the per-round
@@ -240,6 +254,14 @@ if [ $do_ndpi = 1 ]; then
     awk -v wl="$wall_lyncaudit" -v wn="$wall_ndpiReader" -v ml="$rss_lyncaudit" -v mn="$rss_ndpiReader" -v sp="$spread" 'BEGIN{
         printf "lyncaudit / ndpiReader: speed %.2fx (per round %s; target >= 4x), peak memory %.3f of it (target <= 0.25)\n",
             wn / wl, sp, ml / mn }'
+    awk -v w1="$wall_lyncaudit_1t" -v wn="$wall_ndpiReader" -v cl="$cpu_lyncaudit" -v cn="$cpu_ndpiReader" 'BEGIN{
+        printf "on one thread (--single-thread): speed %.2fx; CPU time per packet (all threads): %.2f of ndpiReader'"'"'s\n",
+            wn / w1, cl / cn }'
+    if [ -n "${wall_ndpi_loop:-}" ]; then
+        awk -v wp="$wall_ndpi_loop" -v wn="$wall_ndpiReader" -v wl="$wall_lyncaudit_1t" 'BEGIN{
+            printf "bare nDPI loop (same reading, decode, flow table and nDPI feeding; nothing else): %.2fx ndpiReader, the ceiling of one thread; lyncaudit --single-thread takes %.2fx its time\n",
+                wn / wp, wl / wp }'
+    fi
 fi
 [ $do_floor = 1 ] && awk -v wl="$wall_lyncaudit" -v wp="$wall_libpcap" 'BEGIN{
     printf "libpcap floor (tcpdump -r FILE -w /dev/null): lyncaudit takes %.1fx its time\n", wl / wp }'
