@@ -22,7 +22,7 @@
 #   LYNCAUDIT   lyncaudit binary to time (default: Release build of this tree
 #               in $BENCH_DIR/build, rebuilt incrementally on each run)
 #   BENCH_CPU   CPUs every run may use, for taskset -c (default: all of this
-#               machine's, e.g. 0-1; lyncaudit runs three threads on two or more
+#               machine's, e.g. 0-1; lyncaudit runs two threads on two or more
 #               CPUs, ndpiReader one for a file; BENCH_CPU=1 compares on one CPU)
 #   SHARED_PCAPS  source captures (default <repo>/../shared/pcaps)
 set -euo pipefail

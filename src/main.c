@@ -134,9 +134,9 @@ static void usage(FILE *out)
             "  -v, --verbose          say more (per file, undecodable packets)\n"
             "      --json             print the end-of-run summary as JSON on stdout\n"
             "      --count N          stop after N packets\n"
-            "      --single-thread    do all the work on one thread (default: classify, and audit\n"
-            "                         with the database, each on a thread of its own when the\n"
-            "                         process may use two CPUs or more; results are the same)\n"
+            "      --single-thread    do all the work on one thread (default: nDPI and the Lync\n"
+            "                         dissectors on a second thread when the process may use two\n"
+            "                         CPUs or more; the results are the same)\n"
             "      --duration S       stop after S seconds\n"
             "\n"
             "Live capture:\n"
@@ -373,6 +373,7 @@ struct ticker {
 
 static void tick(struct ticker *tk, struct source *src, struct flow_table *ft, struct run *r, bool progress)
 {
+    pipeline_poll(r->pl); /* write what the classify thread has labelled */
     double now = now_seconds();
     if (source_is_live(src)) {
         if (now >= tk->next_commit) {

@@ -1,14 +1,21 @@
 #define _GNU_SOURCE /* pthread_setname_np */
-/* pipeline.c - classify, then audit and store, on threads (see pipeline.h).
+/* pipeline.c - classify on a thread of its own (see pipeline.h).
  *
- * Two single-producer single-consumer queues: reader -> classify -> store.
- * A queue moves blocks of records, never single records, so the threads
- * meet (a mutex) once per block, not per packet. Each queue owns a fixed
- * pool of blocks allocated up front: a producer with no free block waits
- * for the consumer to give one back, which is both the memory bound and the
- * back-pressure. A consumer that finds its queue empty first hands on what
- * it has buffered for the next stage, so nothing waits in a half-full block
- * while the stages idle (live capture). */
+ * Two queues of blocks between the reader (the caller's thread) and the
+ * classify thread: packets and ended flows go one way, labelled flows come
+ * back, and the reader audits and writes them (the store stage) between
+ * packets. Two threads for two stages that cost about the same keep two
+ * CPUs busy; a third thread for the store made three runnable threads share
+ * two CPUs, and nDPI's thread lost a fifth of its time to the others.
+ *
+ * The threads meet (one mutex) once per block, not per record. Each queue
+ * owns a fixed pool of blocks allocated up front: a producer with no free
+ * block waits for the consumer to give one back, which is both the memory
+ * bound and the back-pressure. While the reader waits for a free block it
+ * does the store stage's work, so neither thread can wait for the other
+ * for ever. The classify thread, when it has nothing to do, first hands
+ * back what it has finished, so nothing waits in a half-full block while
+ * the capture is quiet (live). */
 #include "pipeline.h"
 
 #include <arpa/inet.h>
@@ -63,8 +70,6 @@ struct block {
 };
 
 struct queue {
-    pthread_mutex_t mu;
-    pthread_cond_t has_data, has_free;
     struct block *head, *tail; /* handed over, oldest first */
     struct block *free;        /* the pool's unused blocks */
     struct block *cur;         /* the producer's block being filled */
@@ -77,11 +82,14 @@ struct pipeline {
     struct audit *audit;
     struct store *store;
     const struct store_counters *reader;
+    pthread_mutex_t mu;                   /* guards both queues */
+    pthread_cond_t wake_reader, wake_cls; /* something for the reader / the classify thread */
     struct queue to_cls, to_store;
-    pthread_t cls_thread, store_thread;
+    int store_ready;                      /* blocks in to_store (atomic: read without the lock) */
+    pthread_t cls_thread;
     struct store_counters cls_seen;   /* classify thread: reader counters of its current block */
-    struct store_counters store_seen; /* store thread: the same */
-    struct pipeline_counts counts;    /* written by the store stage, read with atomics */
+    struct store_counters store_seen; /* store stage: the same, of the block it handles */
+    struct pipeline_counts counts;    /* the store stage's; read with atomics */
     int failed;                       /* atomic */
 };
 
@@ -95,10 +103,6 @@ static size_t align8(size_t n)
 static int queue_init(struct queue *q)
 {
     memset(q, 0, sizeof *q);
-    if (pthread_mutex_init(&q->mu, NULL))
-        return -1;
-    pthread_cond_init(&q->has_data, NULL);
-    pthread_cond_init(&q->has_free, NULL);
     for (int i = 0; i < POOL_BLOCKS; i++) {
         struct block *b = malloc(sizeof *b);
         if (!b)
@@ -122,81 +126,150 @@ static void queue_destroy(struct queue *q)
             b = n;
         }
     }
-    pthread_mutex_destroy(&q->mu);
-    pthread_cond_destroy(&q->has_data);
-    pthread_cond_destroy(&q->has_free);
+    memset(q, 0, sizeof *q);
 }
 
-/* Producer: hands over the current block (if it holds anything) with the
- * counters, and takes a free one, waiting for the consumer if need be. */
-static void queue_push(struct queue *q, const struct store_counters *counters)
+/* With p->mu held. */
+static void append(struct queue *q, struct block *b)
 {
-    struct block *b = q->cur;
-    if (b->used == 0)
-        return;
-    b->counters = *counters;
     b->next = NULL;
-    pthread_mutex_lock(&q->mu);
     if (q->tail)
         q->tail->next = b;
     else
         q->head = b;
     q->tail = b;
-    pthread_cond_signal(&q->has_data);
-    while (!q->free)
-        pthread_cond_wait(&q->has_free, &q->mu);
-    b = q->free;
-    q->free = b->next;
-    pthread_mutex_unlock(&q->mu);
-    b->used = b->cost = 0;
-    q->cur = b;
 }
 
-static void queue_close(struct queue *q)
+static struct block *take_head(struct queue *q)
 {
-    pthread_mutex_lock(&q->mu);
-    q->closed = true;
-    pthread_cond_signal(&q->has_data);
-    pthread_mutex_unlock(&q->mu);
-}
-
-/* Consumer: gives back `done` (the block just handled, or NULL) and takes
- * the next one; NULL when the queue is empty and `wait` is false, or closed
- * and empty. */
-static struct block *queue_pop(struct queue *q, struct block *done, bool wait)
-{
-    pthread_mutex_lock(&q->mu);
-    if (done) {
-        done->next = q->free;
-        q->free = done;
-        pthread_cond_signal(&q->has_free);
-    }
-    while (wait && !q->head && !q->closed)
-        pthread_cond_wait(&q->has_data, &q->mu);
     struct block *b = q->head;
     if (b) {
         q->head = b->next;
         if (!q->head)
             q->tail = NULL;
     }
-    pthread_mutex_unlock(&q->mu);
     return b;
 }
 
-/* Room for a record of `size` bytes in the producer's block. */
-static void *reserve(struct queue *q, size_t size, const struct store_counters *counters)
+static void give_back(struct queue *q, struct block *b)
+{
+    b->next = q->free;
+    q->free = b;
+}
+
+static void take_free(struct queue *q)
+{
+    struct block *b = q->free;
+    q->free = b->next;
+    b->used = b->cost = 0;
+    q->cur = b;
+}
+
+static void store_block(struct pipeline *p, struct block *b);
+
+/* Reader: the store stage's work on every labelled flow handed back so far. */
+static void reader_drain(struct pipeline *p)
+{
+    while (__atomic_load_n(&p->store_ready, __ATOMIC_ACQUIRE) > 0) {
+        pthread_mutex_lock(&p->mu);
+        struct block *b = take_head(&p->to_store);
+        if (b)
+            __atomic_sub_fetch(&p->store_ready, 1, __ATOMIC_RELAXED);
+        pthread_mutex_unlock(&p->mu);
+        if (!b)
+            return;
+        store_block(p, b);
+        pthread_mutex_lock(&p->mu);
+        give_back(&p->to_store, b);
+        pthread_cond_signal(&p->wake_cls);
+        pthread_mutex_unlock(&p->mu);
+    }
+}
+
+/* Reader: hands the current block to the classify thread and takes a free
+ * one; while there is none, does the store stage's work or waits. */
+static void reader_push(struct pipeline *p)
+{
+    struct block *b = p->to_cls.cur;
+    if (b->used) {
+        b->counters = *p->reader;
+        pthread_mutex_lock(&p->mu);
+        append(&p->to_cls, b);
+        pthread_cond_signal(&p->wake_cls);
+        while (!p->to_cls.free) {
+            struct block *s = take_head(&p->to_store);
+            if (!s) {
+                pthread_cond_wait(&p->wake_reader, &p->mu);
+                continue;
+            }
+            __atomic_sub_fetch(&p->store_ready, 1, __ATOMIC_RELAXED);
+            pthread_mutex_unlock(&p->mu);
+            store_block(p, s);
+            pthread_mutex_lock(&p->mu);
+            give_back(&p->to_store, s);
+            pthread_cond_signal(&p->wake_cls);
+        }
+        take_free(&p->to_cls);
+        pthread_mutex_unlock(&p->mu);
+    }
+    reader_drain(p);
+}
+
+/* Classify thread: hands its finished flows to the reader, and takes a
+ * free block, waiting while the reader is behind. */
+static void cls_push(struct pipeline *p)
+{
+    struct block *b = p->to_store.cur;
+    if (!b->used)
+        return;
+    b->counters = p->cls_seen;
+    pthread_mutex_lock(&p->mu);
+    append(&p->to_store, b);
+    __atomic_add_fetch(&p->store_ready, 1, __ATOMIC_RELEASE);
+    pthread_cond_signal(&p->wake_reader);
+    while (!p->to_store.free)
+        pthread_cond_wait(&p->wake_cls, &p->mu);
+    take_free(&p->to_store);
+    pthread_mutex_unlock(&p->mu);
+}
+
+/* Classify thread: gives back `done` and takes the reader's next block;
+ * when there is none, first hands back what it has finished. NULL once the
+ * reader is done and everything is taken. */
+static struct block *cls_pop(struct pipeline *p, struct block *done)
+{
+    pthread_mutex_lock(&p->mu);
+    if (done) {
+        give_back(&p->to_cls, done);
+        pthread_cond_signal(&p->wake_reader);
+    }
+    if (!p->to_cls.head && !p->to_cls.closed) {
+        pthread_mutex_unlock(&p->mu);
+        cls_push(p);
+        pthread_mutex_lock(&p->mu);
+    }
+    while (!p->to_cls.head && !p->to_cls.closed)
+        pthread_cond_wait(&p->wake_cls, &p->mu);
+    struct block *b = take_head(&p->to_cls);
+    pthread_mutex_unlock(&p->mu);
+    return b;
+}
+
+/* Room for a record of `size` bytes in a producer's block; `push` hands
+ * the block over when it is full. */
+static void *reserve(struct pipeline *p, struct queue *q, size_t size, void (*push)(struct pipeline *))
 {
     if (q->cur->used + size > BLOCK_BYTES)
-        queue_push(q, counters);
+        push(p);
     return q->cur->data + q->cur->used;
 }
 
-static void commit(struct queue *q, size_t size, size_t cost, const struct store_counters *counters)
+static void commit(struct pipeline *p, struct queue *q, size_t size, size_t cost, void (*push)(struct pipeline *))
 {
     q->cur->used += size;
     q->cur->cost += cost;
     if (q->cur->cost >= BLOCK_COST)
-        queue_push(q, counters);
+        push(p);
 }
 
 /* --- the store stage ------------------------------------------------------- */
@@ -348,34 +421,30 @@ static void finish_flow(struct pipeline *p, struct flow *f, struct rec_flow *rf)
 
 /* --- threads --------------------------------------------------------------- */
 
-static void *store_main(void *arg)
+/* The store stage on one block of records from the classify thread. */
+static void store_block(struct pipeline *p, struct block *b)
 {
-    struct pipeline *p = arg;
-    pthread_setname_np(pthread_self(), "lyncaudit-store");
-    struct block *b = NULL;
-    while ((b = queue_pop(&p->to_store, b, true))) {
-        p->store_seen = b->counters;
-        for (size_t off = 0; off < b->used;) {
-            struct rec *r = (struct rec *)(void *)(b->data + off);
-            off += r->size;
-            switch (r->type) {
-            case REC_FLOW: store_flow(p, r->f, (const struct rec_flow *)r); break;
-            case REC_COMMIT: store_commit_now(p); break;
-            case REC_AUDIT: store_reload(p, ((struct rec_audit *)r)->a); break;
-            default: break;
-            }
+    p->store_seen = b->counters;
+    for (size_t off = 0; off < b->used;) {
+        struct rec *r = (struct rec *)(void *)(b->data + off);
+        off += r->size;
+        switch (r->type) {
+        case REC_FLOW: store_flow(p, r->f, (const struct rec_flow *)r); break;
+        case REC_COMMIT: store_commit_now(p); break;
+        case REC_AUDIT: store_reload(p, ((struct rec_audit *)r)->a); break;
+        default: break;
         }
     }
-    return NULL;
 }
 
-/* Copies a record the classify stage passes on unchanged. */
+/* Copies a record the classify stage passes on unchanged (commits and
+ * reloads: they go on at once). */
 static void forward(struct pipeline *p, const struct rec *r)
 {
-    void *d = reserve(&p->to_store, r->size, &p->cls_seen);
+    void *d = reserve(p, &p->to_store, r->size, cls_push);
     memcpy(d, r, r->size);
-    commit(&p->to_store, r->size, 0, &p->cls_seen);
-    queue_push(&p->to_store, &p->cls_seen); /* commits and reloads go on at once */
+    commit(p, &p->to_store, r->size, 0, cls_push);
+    cls_push(p);
 }
 
 static void *cls_main(void *arg)
@@ -383,14 +452,7 @@ static void *cls_main(void *arg)
     struct pipeline *p = arg;
     pthread_setname_np(pthread_self(), "lyncaudit-dpi");
     struct block *b = NULL;
-    for (;;) {
-        struct block *next = queue_pop(&p->to_cls, b, false);
-        if (!next) { /* nothing to do: hand on what is ready first */
-            queue_push(&p->to_store, &p->cls_seen);
-            next = queue_pop(&p->to_cls, NULL, true);
-        }
-        if (!(b = next))
-            break;
+    while ((b = cls_pop(p, b))) {
         p->cls_seen = b->counters;
         for (size_t off = 0; off < b->used;) {
             struct rec *r = (struct rec *)(void *)(b->data + off);
@@ -399,18 +461,21 @@ static void *cls_main(void *arg)
             case REC_PACKET: classify_packet(p->cls, r->f, &((struct rec_packet *)r)->pkt); break;
             case REC_END: {
                 size_t size = align8(sizeof(struct rec_flow));
-                struct rec_flow *rf = reserve(&p->to_store, size, &p->cls_seen);
+                struct rec_flow *rf = reserve(p, &p->to_store, size, cls_push);
                 rf->h = (struct rec){REC_FLOW, (uint32_t)size, r->f};
                 finish_flow(p, r->f, rf);
-                commit(&p->to_store, size, FLOW_COST / 2, &p->cls_seen);
+                commit(p, &p->to_store, size, FLOW_COST / 2, cls_push);
                 break;
             }
             default: forward(p, r); break;
             }
         }
     }
-    queue_push(&p->to_store, &p->cls_seen);
-    queue_close(&p->to_store);
+    cls_push(p);
+    pthread_mutex_lock(&p->mu);
+    p->to_store.closed = true;
+    pthread_cond_signal(&p->wake_reader);
+    pthread_mutex_unlock(&p->mu);
     return NULL;
 }
 
@@ -437,29 +502,30 @@ struct pipeline *pipeline_new(struct classify *cls, struct audit *audit, struct 
         queue_destroy(&p->to_store);
         return p; /* no memory for the blocks: run on one thread */
     }
+    pthread_mutex_init(&p->mu, NULL);
+    pthread_cond_init(&p->wake_reader, NULL);
+    pthread_cond_init(&p->wake_cls, NULL);
     /* Signals are for the reader (main) thread: SIGINT, SIGHUP, the load alarm. */
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_BLOCK, &all, &old);
     p->threads = true;
-    bool ok = pthread_create(&p->store_thread, NULL, store_main, p) == 0;
-    if (ok && pthread_create(&p->cls_thread, NULL, cls_main, p) != 0) {
-        queue_close(&p->to_store);
-        pthread_join(p->store_thread, NULL);
-        ok = false;
-    }
+    bool ok = pthread_create(&p->cls_thread, NULL, cls_main, p) == 0;
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (!ok) {
         p->threads = false;
         queue_destroy(&p->to_cls);
         queue_destroy(&p->to_store);
+        pthread_mutex_destroy(&p->mu);
+        pthread_cond_destroy(&p->wake_reader);
+        pthread_cond_destroy(&p->wake_cls);
     }
     return p;
 }
 
 int pipeline_threads(const struct pipeline *p)
 {
-    return p->threads ? 3 : 1;
+    return p->threads ? 2 : 1;
 }
 
 void pipeline_packet(struct pipeline *p, struct flow *f, const struct packet *pkt)
@@ -482,7 +548,7 @@ void pipeline_packet(struct pipeline *p, struct flow *f, const struct packet *pk
     if (n > max)
         n = max; /* larger than any snapshot libpcap hands out for our link types */
     size_t size = align8(sizeof(struct rec_packet) + n);
-    struct rec_packet *r = reserve(&p->to_cls, size, p->reader);
+    struct rec_packet *r = reserve(p, &p->to_cls, size, reader_push);
     r->h = (struct rec){REC_PACKET, (uint32_t)size, f};
     r->pkt = *pkt;
     if (n)
@@ -501,7 +567,7 @@ void pipeline_packet(struct pipeline *p, struct flow *f, const struct packet *pk
     } else {
         r->pkt.payload = r->bytes + n;
     }
-    commit(&p->to_cls, size, size, p->reader);
+    commit(p, &p->to_cls, size, size, reader_push);
 }
 
 void pipeline_flow_end(struct flow *f, void *pipeline)
@@ -513,9 +579,9 @@ void pipeline_flow_end(struct flow *f, void *pipeline)
         store_flow(p, f, &rf);
         return;
     }
-    struct rec *r = reserve(&p->to_cls, sizeof *r, p->reader);
+    struct rec *r = reserve(p, &p->to_cls, sizeof *r, reader_push);
     *r = (struct rec){REC_END, (uint32_t)sizeof *r, f};
-    commit(&p->to_cls, sizeof *r, FLOW_COST, p->reader);
+    commit(p, &p->to_cls, sizeof *r, FLOW_COST, reader_push);
 }
 
 void pipeline_commit(struct pipeline *p)
@@ -524,10 +590,10 @@ void pipeline_commit(struct pipeline *p)
         store_commit_now(p);
         return;
     }
-    struct rec *r = reserve(&p->to_cls, sizeof *r, p->reader);
+    struct rec *r = reserve(p, &p->to_cls, sizeof *r, reader_push);
     *r = (struct rec){REC_COMMIT, (uint32_t)sizeof *r, NULL};
-    commit(&p->to_cls, sizeof *r, 0, p->reader);
-    queue_push(&p->to_cls, p->reader);
+    commit(p, &p->to_cls, sizeof *r, 0, reader_push);
+    reader_push(p);
 }
 
 void pipeline_reload(struct pipeline *p, struct audit *a)
@@ -537,17 +603,23 @@ void pipeline_reload(struct pipeline *p, struct audit *a)
         return;
     }
     size_t size = align8(sizeof(struct rec_audit));
-    struct rec_audit *r = reserve(&p->to_cls, size, p->reader);
+    struct rec_audit *r = reserve(p, &p->to_cls, size, reader_push);
     r->h = (struct rec){REC_AUDIT, (uint32_t)size, NULL};
     r->a = a;
-    commit(&p->to_cls, size, 0, p->reader);
-    queue_push(&p->to_cls, p->reader);
+    commit(p, &p->to_cls, size, 0, reader_push);
+    reader_push(p);
 }
 
 void pipeline_flush(struct pipeline *p)
 {
     if (p->threads)
-        queue_push(&p->to_cls, p->reader);
+        reader_push(p);
+}
+
+void pipeline_poll(struct pipeline *p)
+{
+    if (p->threads)
+        reader_drain(p);
 }
 
 bool pipeline_failed(const struct pipeline *p)
@@ -565,12 +637,33 @@ void pipeline_counts(const struct pipeline *p, struct pipeline_counts *out)
 struct audit *pipeline_finish(struct pipeline *p, struct pipeline_counts *out, bool *fail)
 {
     if (p->threads) {
-        queue_push(&p->to_cls, p->reader);
-        queue_close(&p->to_cls);
+        reader_push(p);
+        pthread_mutex_lock(&p->mu);
+        p->to_cls.closed = true;
+        pthread_cond_signal(&p->wake_cls);
+        /* The store stage until the classify thread is done too. */
+        for (;;) {
+            struct block *b = take_head(&p->to_store);
+            if (!b && p->to_store.closed)
+                break;
+            if (!b) {
+                pthread_cond_wait(&p->wake_reader, &p->mu);
+                continue;
+            }
+            __atomic_sub_fetch(&p->store_ready, 1, __ATOMIC_RELAXED);
+            pthread_mutex_unlock(&p->mu);
+            store_block(p, b);
+            pthread_mutex_lock(&p->mu);
+            give_back(&p->to_store, b);
+            pthread_cond_signal(&p->wake_cls);
+        }
+        pthread_mutex_unlock(&p->mu);
         pthread_join(p->cls_thread, NULL);
-        pthread_join(p->store_thread, NULL);
         queue_destroy(&p->to_cls);
         queue_destroy(&p->to_store);
+        pthread_mutex_destroy(&p->mu);
+        pthread_cond_destroy(&p->wake_reader);
+        pthread_cond_destroy(&p->wake_cls);
     }
     *out = p->counts;
     *fail = failed(p);

@@ -1,12 +1,13 @@
-/* pipeline.h - the stages after the flow table, on threads of their own.
+/* pipeline.h - the stages after the flow table: classify on a thread of its own.
  *
  * The data still flows one way (DESIGN.md). The caller's thread reads,
  * decodes and keeps the flow table; it hands every packet of a flow that
  * classify has not decided yet, and every ended flow, to the classify
  * thread (nDPI and the Lync dissectors); that thread hands each labelled
- * flow to the store thread, which audits it (Lua), writes it (SQLite) and
- * frees it. Bounded queues of blocks join them: memory stays bounded, and a
- * slower stage makes the reader wait instead of piling up work.
+ * flow back, and the caller's thread audits it (Lua), writes it (SQLite)
+ * and frees it, between packets. Bounded queues of blocks join them:
+ * memory stays bounded, and a slower stage makes the other wait instead of
+ * piling up work.
  *
  * Every stage sees the same records in the same order as without threads,
  * so a run's results do not depend on `threads`: with threads false each
@@ -40,7 +41,7 @@ struct pipeline *pipeline_new(struct classify *cls, struct audit *audit, struct 
                               const struct store_counters *reader, bool threads, bool quiet, char *err,
                               size_t errlen);
 
-/* Threads the run uses: 3 (reader, classify, store) or 1. */
+/* Threads the run uses: 2 (reader with audit and store, classify) or 1. */
 int pipeline_threads(const struct pipeline *p);
 
 /* A packet of flow f, which classify_decided(f) said was still undecided. */
@@ -60,6 +61,11 @@ void pipeline_reload(struct pipeline *p, struct audit *a);
 
 /* Hands over what the reader has buffered (live capture, no packets). */
 void pipeline_flush(struct pipeline *p);
+
+/* Writes the flows the classify thread has labelled so far (the store stage
+ * runs on the caller's thread). Called every few thousand packets, and
+ * every packet live; cheap when there is nothing. */
+void pipeline_poll(struct pipeline *p);
 
 /* True once a write failed: the reader should stop (nothing more is written). */
 bool pipeline_failed(const struct pipeline *p);

@@ -56,7 +56,7 @@ def compare(tmp, name, args):
     rc1, err1, one = run(tmp, name, args, True)
     rcn, errn, many = run(tmp, name, args, False)
     check(rc1 == rcn, f"{name}: exit codes {rc1} (one thread) and {rcn} (threads)")
-    check("3 threads" in errn and "1 thread" in err1,
+    check("2 threads" in errn and "1 thread" in err1,
           f"{name}: -v says how many threads ({errn.strip().splitlines()[:2]}, {err1.strip().splitlines()[:2]})")
     for q, a, b in zip(QUERIES, one, many):
         if a != b:
