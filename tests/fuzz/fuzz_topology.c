@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "audit.h"
+#include "fuzz_loader.h"
 
 #ifndef LYNCAUDIT_SOURCE_DIR
 #error "build with -DLYNCAUDIT_SOURCE_DIR=\"...\""
@@ -84,27 +85,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (!g_topo[0])
         setup();
-    FILE *f = fopen(g_topo, "wb");
-    if (!f)
-        abort();
-    if (size && fwrite(data, 1, size, f) != size)
-        abort();
-    fclose(f);
     struct audit_paths p = {g_lua, g_rules, g_topo};
-    char err[1024];
-    memset(err, 'X', sizeof err);
-    struct audit *a = audit_load(&p, err, sizeof err);
-    if (a) {
-        audit_some(a, data, size);
-        audit_free(a);
-    } else {
-        size_t n = strnlen(err, sizeof err);
-        if (n == sizeof err || n == 0)
-            __builtin_trap();
-        if (g_strict && !strstr(err, "topo.lua")) {
-            fprintf(stderr, "message without the file name: %s\n", err);
-            __builtin_trap();
-        }
-    }
+    fuzz_load(g_topo, &p, data, size, audit_some, g_strict ? "topo.lua" : NULL);
     return 0;
 }
