@@ -167,23 +167,28 @@ static void take_free(struct queue *q)
 
 static void store_block(struct pipeline *p, struct block *b);
 
+/* Reader, with p->mu held: the store stage on a block just taken from
+ * to_store (the lock is let go meanwhile), then the block goes back. */
+static void store_taken(struct pipeline *p, struct block *b)
+{
+    __atomic_sub_fetch(&p->store_ready, 1, __ATOMIC_RELAXED);
+    pthread_mutex_unlock(&p->mu);
+    store_block(p, b);
+    pthread_mutex_lock(&p->mu);
+    give_back(&p->to_store, b);
+    pthread_cond_signal(&p->wake_cls);
+}
+
 /* Reader: the store stage's work on every labelled flow handed back so far. */
 static void reader_drain(struct pipeline *p)
 {
-    while (__atomic_load_n(&p->store_ready, __ATOMIC_ACQUIRE) > 0) {
-        pthread_mutex_lock(&p->mu);
-        struct block *b = take_head(&p->to_store);
-        if (b)
-            __atomic_sub_fetch(&p->store_ready, 1, __ATOMIC_RELAXED);
-        pthread_mutex_unlock(&p->mu);
-        if (!b)
-            return;
-        store_block(p, b);
-        pthread_mutex_lock(&p->mu);
-        give_back(&p->to_store, b);
-        pthread_cond_signal(&p->wake_cls);
-        pthread_mutex_unlock(&p->mu);
-    }
+    if (__atomic_load_n(&p->store_ready, __ATOMIC_ACQUIRE) == 0)
+        return;
+    pthread_mutex_lock(&p->mu);
+    struct block *b;
+    while ((b = take_head(&p->to_store)))
+        store_taken(p, b);
+    pthread_mutex_unlock(&p->mu);
 }
 
 /* Reader: hands the current block to the classify thread and takes a free
@@ -198,16 +203,10 @@ static void reader_push(struct pipeline *p)
         pthread_cond_signal(&p->wake_cls);
         while (!p->to_cls.free) {
             struct block *s = take_head(&p->to_store);
-            if (!s) {
+            if (s)
+                store_taken(p, s);
+            else
                 pthread_cond_wait(&p->wake_reader, &p->mu);
-                continue;
-            }
-            __atomic_sub_fetch(&p->store_ready, 1, __ATOMIC_RELAXED);
-            pthread_mutex_unlock(&p->mu);
-            store_block(p, s);
-            pthread_mutex_lock(&p->mu);
-            give_back(&p->to_store, s);
-            pthread_cond_signal(&p->wake_cls);
         }
         take_free(&p->to_cls);
         pthread_mutex_unlock(&p->mu);
@@ -644,18 +643,12 @@ struct audit *pipeline_finish(struct pipeline *p, struct pipeline_counts *out, b
         /* The store stage until the classify thread is done too. */
         for (;;) {
             struct block *b = take_head(&p->to_store);
-            if (!b && p->to_store.closed)
+            if (b)
+                store_taken(p, b);
+            else if (p->to_store.closed)
                 break;
-            if (!b) {
+            else
                 pthread_cond_wait(&p->wake_reader, &p->mu);
-                continue;
-            }
-            __atomic_sub_fetch(&p->store_ready, 1, __ATOMIC_RELAXED);
-            pthread_mutex_unlock(&p->mu);
-            store_block(p, b);
-            pthread_mutex_lock(&p->mu);
-            give_back(&p->to_store, b);
-            pthread_cond_signal(&p->wake_cls);
         }
         pthread_mutex_unlock(&p->mu);
         pthread_join(p->cls_thread, NULL);
