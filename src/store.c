@@ -242,7 +242,11 @@ struct store *store_open(const char *path, char *err, size_t errlen)
     }
     snprintf(s->path, sizeof s->path, "%s", path);
     s->run_id = -1;
-    int rc = sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
+    /* One thread uses the connection at a time (pipeline.h): no mutex per
+     * call, and no global allocation statistics (a lock per malloc). Fails
+     * harmlessly once SQLite is initialised. */
+    sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+    int rc = sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
     if (rc != SQLITE_OK) {
         fail(s, "cannot open database");
         goto bad;
@@ -379,9 +383,25 @@ static int stats_add(struct store *s, const struct store_flow *f)
         s->stats = n;
         s->capstats = cap;
     }
-    char key[256];
-    snprintf(key, sizeof key, "%s|%s|%s|%u|%s", f->src_role ? f->src_role : "any",
-             f->dst_role ? f->dst_role : "any", f->transport, f->dst_port, f->app);
+    /* "src_role|dst_role|transport|dst_port|app", by hand (once per flow) */
+    char key[256], port[8];
+    const char *parts[5] = {f->src_role ? f->src_role : "any", f->dst_role ? f->dst_role : "any", f->transport,
+                            port, f->app};
+    char *pp = port + sizeof port - 1;
+    *pp = '\0';
+    unsigned v = f->dst_port;
+    do
+        *--pp = (char)('0' + v % 10);
+    while ((v /= 10));
+    parts[3] = pp;
+    size_t used = 0;
+    for (int i = 0; i < 5; i++) {
+        for (const char *c = parts[i]; *c && used < sizeof key - 1; c++)
+            key[used++] = *c;
+        if (i < 4 && used < sizeof key - 1)
+            key[used++] = '|';
+    }
+    key[used] = '\0';
     size_t j = fnv1a(key) & (s->capstats - 1);
     while (s->stats[j].key && strcmp(s->stats[j].key, key))
         j = (j + 1) & (s->capstats - 1);
