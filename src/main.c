@@ -131,7 +131,7 @@ static void usage(FILE *out)
             "                         in the working folder if it exists, else no roles: nothing audited)\n"
             "      --rules DIR        the rule files (default: the rules/ folder installed with lyncaudit)\n"
             "  -q, --quiet            print nothing but errors\n"
-            "  -v, --verbose          say more (per file, undecodable packets)\n"
+            "  -v, --verbose          say more (threads, per file, undecodable packets)\n"
             "      --json             print the end-of-run summary as JSON on stdout\n"
             "      --count N          stop after N packets\n"
             "      --single-thread    do all the work on one thread (default: nDPI and the Lync\n"
