@@ -352,11 +352,8 @@ static void print_stats(struct source *src, const struct run *r, const struct fl
 {
     struct source_stats st;
     source_stats(src, &st);
-    struct pipeline_counts pc = {0, 0, 0};
-    if (r->pl)
-        pipeline_counts(r->pl, &pc);
-    else
-        pc = (struct pipeline_counts){r->counters.flows, r->counters.flows_evicted, r->counters.violations};
+    struct pipeline_counts pc;
+    pipeline_counts(r->pl, &pc);
     fprintf(stderr,
             "lyncaudit: %llu packets, %llu live flows, %llu flows written, %llu violations; "
             "received %llu, dropped %llu by the kernel, %llu by the interface\n",

@@ -65,7 +65,6 @@ struct rec_audit {
 struct block {
     struct block *next;
     size_t used, cost;
-    struct store_counters counters; /* the reader's, when the block left the reader's hands */
     _Alignas(16) uint8_t data[BLOCK_BYTES];
 };
 
@@ -87,10 +86,9 @@ struct pipeline {
     struct queue to_cls, to_store;
     int store_ready;                      /* blocks in to_store (atomic: read without the lock) */
     pthread_t cls_thread;
-    struct store_counters cls_seen;   /* classify thread: reader counters of its current block */
-    struct store_counters store_seen; /* store stage: the same, of the block it handles */
-    struct pipeline_counts counts;    /* the store stage's; read with atomics */
-    int failed;                       /* atomic */
+    /* The store stage's, on the reader's thread like everything below. */
+    struct pipeline_counts counts;
+    bool failed;
 };
 
 static size_t align8(size_t n)
@@ -197,7 +195,6 @@ static void reader_push(struct pipeline *p)
 {
     struct block *b = p->to_cls.cur;
     if (b->used) {
-        b->counters = *p->reader;
         pthread_mutex_lock(&p->mu);
         append(&p->to_cls, b);
         pthread_cond_signal(&p->wake_cls);
@@ -221,7 +218,6 @@ static void cls_push(struct pipeline *p)
     struct block *b = p->to_store.cur;
     if (!b->used)
         return;
-    b->counters = p->cls_seen;
     pthread_mutex_lock(&p->mu);
     append(&p->to_store, b);
     __atomic_add_fetch(&p->store_ready, 1, __ATOMIC_RELEASE);
@@ -273,26 +269,11 @@ static void commit(struct pipeline *p, struct queue *q, size_t size, size_t cost
 
 /* --- the store stage ------------------------------------------------------- */
 
-static bool failed(const struct pipeline *p)
-{
-    return __atomic_load_n(&p->failed, __ATOMIC_RELAXED) != 0;
-}
-
-static void set_failed(struct pipeline *p)
-{
-    __atomic_store_n(&p->failed, 1, __ATOMIC_RELAXED);
-}
-
-static void count_add(uint64_t *c, uint64_t n)
-{
-    __atomic_store_n(c, __atomic_load_n(c, __ATOMIC_RELAXED) + n, __ATOMIC_RELAXED);
-}
-
-/* The run row's counters: the reader's as they were when the store stage's
- * current record left the reader, and the store stage's own. */
+/* The run row's counters: the reader's as they are now, and the store
+ * stage's own. */
 static void merged(const struct pipeline *p, struct store_counters *c)
 {
-    *c = p->threads ? p->store_seen : *p->reader;
+    *c = *p->reader;
     c->flows = p->counts.flows;
     c->flows_evicted = p->counts.flows_evicted;
     c->violations = p->counts.violations;
@@ -323,14 +304,14 @@ static void store_commit_now(struct pipeline *p)
 {
     struct store_counters c;
     merged(p, &c);
-    if (!failed(p) && store_commit(p->store, &c) != 0)
-        set_failed(p);
+    if (!p->failed && store_commit(p->store, &c) != 0)
+        p->failed = true;
 }
 
 /* Audits and writes one labelled flow, then frees it. */
 static void store_flow(struct pipeline *p, struct flow *f, const struct rec_flow *rf)
 {
-    if (!failed(p)) {
+    if (!p->failed) {
         const uint8_t *src, *dst;
         uint16_t sport, dport;
         flow_endpoints(f, &src, &sport, &dst, &dport);
@@ -373,12 +354,12 @@ static void store_flow(struct pipeline *p, struct flow *f, const struct rec_flow
             .nviolations = ar.nviolations,
         };
         if (store_add_flow(p->store, &sf) != 0) {
-            set_failed(p);
+            p->failed = true;
         } else {
-            count_add(&p->counts.flows, 1);
-            count_add(&p->counts.violations, (uint64_t)ar.nviolations);
+            p->counts.flows++;
+            p->counts.violations += (uint64_t)ar.nviolations;
             if (f->end == FLOW_END_EVICTED)
-                count_add(&p->counts.flows_evicted, 1);
+                p->counts.flows_evicted++;
             if (store_batch_full(p->store))
                 store_commit_now(p);
         }
@@ -387,14 +368,13 @@ static void store_flow(struct pipeline *p, struct flow *f, const struct rec_flow
     flow_free(f);
 }
 
-
 static void store_reload(struct pipeline *p, struct audit *a)
 {
     struct store_counters c;
     merged(p, &c);
-    if (failed(p) || store_begin(p->store) || pipeline_write_rules(p->store, p->audit) ||
+    if (p->failed || store_begin(p->store) || pipeline_write_rules(p->store, p->audit) ||
         store_commit(p->store, &c)) {
-        set_failed(p);
+        p->failed = true;
         audit_free(a);
         return;
     }
@@ -423,7 +403,6 @@ static void finish_flow(struct pipeline *p, struct flow *f, struct rec_flow *rf)
 /* The store stage on one block of records from the classify thread. */
 static void store_block(struct pipeline *p, struct block *b)
 {
-    p->store_seen = b->counters;
     for (size_t off = 0; off < b->used;) {
         struct rec *r = (struct rec *)(void *)(b->data + off);
         off += r->size;
@@ -452,7 +431,6 @@ static void *cls_main(void *arg)
     pthread_setname_np(pthread_self(), "lyncaudit-dpi");
     struct block *b = NULL;
     while ((b = cls_pop(p, b))) {
-        p->cls_seen = b->counters;
         for (size_t off = 0; off < b->used;) {
             struct rec *r = (struct rec *)(void *)(b->data + off);
             off += r->size;
@@ -623,14 +601,12 @@ void pipeline_poll(struct pipeline *p)
 
 bool pipeline_failed(const struct pipeline *p)
 {
-    return failed(p);
+    return p->failed;
 }
 
 void pipeline_counts(const struct pipeline *p, struct pipeline_counts *out)
 {
-    out->flows = __atomic_load_n(&p->counts.flows, __ATOMIC_RELAXED);
-    out->flows_evicted = __atomic_load_n(&p->counts.flows_evicted, __ATOMIC_RELAXED);
-    out->violations = __atomic_load_n(&p->counts.violations, __ATOMIC_RELAXED);
+    *out = p->counts;
 }
 
 struct audit *pipeline_finish(struct pipeline *p, struct pipeline_counts *out, bool *fail)
@@ -659,7 +635,7 @@ struct audit *pipeline_finish(struct pipeline *p, struct pipeline_counts *out, b
         pthread_cond_destroy(&p->wake_cls);
     }
     *out = p->counts;
-    *fail = failed(p);
+    *fail = p->failed;
     struct audit *a = p->audit;
     free(p);
     return a;
