@@ -73,6 +73,16 @@ def dump(db):
     return con, out
 
 
+def norm(cols, row):
+    """rules.when_options lists options in the order Lua's pairs() gave them,
+    which Lua 5.4 seeds per process: compare them as a set."""
+    row = list(row)
+    for i, c in enumerate(cols):
+        if c == "when_options" and row[i]:
+            row[i] = ",".join(sorted(row[i].split(",")))
+    return tuple(row)
+
+
 def compare(db_a, db_b, label):
     ca, ta = dump(db_a)
     cb, tb = dump(db_b)
@@ -80,8 +90,8 @@ def compare(db_a, db_b, label):
     for table, order in TABLES:
         common = [c for c in ta[table][0] if c in tb[table][0] and c not in VOLATILE.get(table, set())]
         q = f"SELECT {', '.join(common)} FROM {table} ORDER BY {order}"
-        ra = ca.execute(q).fetchall()
-        rb = cb.execute(q).fetchall()
+        ra = [norm(common, r) for r in ca.execute(q)]
+        rb = [norm(common, r) for r in cb.execute(q)]
         if ra != rb:
             diffs.append(f"{label}: {table}: {len(ra)} rows vs {len(rb)}")
             for x, y in zip(ra, rb):
