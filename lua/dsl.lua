@@ -42,7 +42,7 @@ local LABEL_LIST = {
 local LABELS = {}
 for _, l in ipairs(LABEL_LIST) do LABELS[l] = true end
 
-local KINDS = { allow = true, ipsec_exempt = true, port_range = true }
+local KINDS = { allow = true, ipsec_exempt = true, port_range = true, deny = true }
 local SEVERITIES = { high = true, medium = true, low = true }
 
 -- Every topology option the rules may read (in `when`), with its meaning.
@@ -97,6 +97,15 @@ local OPTIONS = {
     doc = "Front End servers also run a collocated Mediation Server "
        .. "(Lync 2013's default): the Mediation ports of doc 003 open on "
        .. "front_end and 5070 on the Front End load balancer.",
+  },
+  ipsec_deployed = {
+    type = "boolean", default = false,
+    doc = "IPsec is deployed between the internal roles (doc 000 is written "
+       .. "\"for enterprise networks where IPsec has been deployed\"): IKE "
+       .. "(UDP 500/4500), ESP and AH between internal roles are ok on the paths "
+       .. "the IPsec exceptions do not exempt, and stay ipsec violations on the "
+       .. "exempt ones. Default false: a capture cannot show whether a site "
+       .. "deployed IPsec, and without it IPsec is a path no row opens (no_rule).",
   },
   sip_tcp_5060 = {
     type = "boolean", default = false,
@@ -277,8 +286,8 @@ local function parse_ref(spec, cited)
     return nil, "missing ref: no table title (call cite{} first or give ref.table)"
   end
   local r = spec.row
-  if type(r) ~= "number" or r < 1 or r ~= math.floor(r) then
-    return nil, "missing ref: row must be a positive integer"
+  if type(r) ~= "number" or r < 0 or r ~= math.floor(r) then
+    return nil, "missing ref: row must be a positive integer (0: a sentence of the text, see sentence())"
   end
   if type(spec.text) ~= "string" or spec.text == "" then
     return nil, "missing ref: no row text"
@@ -311,7 +320,7 @@ local function normalize(spec, cited)
   r.apps, err = parse_apps(spec.apps); if not r.apps then return nil, err end
   r.kind = spec.kind or "allow"
   if not KINDS[r.kind] then
-    return nil, string.format("unknown kind '%s' (allow, ipsec_exempt, port_range)", tostring(r.kind))
+    return nil, string.format("unknown kind '%s' (allow, ipsec_exempt, port_range, deny)", tostring(r.kind))
   end
   r.severity = spec.severity or "medium"
   if not SEVERITIES[r.severity] then
@@ -417,6 +426,17 @@ function M.new_env()
     return { doc = cited.doc, table = cited.table, row = n, text = text }
   end
 
+  -- sentence(text): a reference to a sentence of the cited document's text
+  -- (not a table row): row 0 of the cited table. For a rule that a
+  -- document's prose decides (doc 000: "where IPsec has been deployed").
+  function env.sentence(text)
+    if not cited then error("sentence() before cite{}", 2) end
+    if type(text) ~= "string" or text == "" then
+      error("sentence: missing text", 2)
+    end
+    return { doc = cited.doc, table = cited.table, row = 0, text = text }
+  end
+
   -- any_or{ "director", "front_end" }: an "Any (can be defined as ...)"
   -- cell. The rule becomes two rules: `id` with these roles, active when
   -- any_means_any = false, and `id.any` with "any", when any_means_any = true.
@@ -487,6 +507,20 @@ function M.new_env()
     lync_internal_servers = { "front_end", "director", "mediation", "persistent_chat", "sba" },
     -- servers that terminate audio (doc 003, "All internal servers" row)
     audio_servers = { "front_end", "mediation", "sba" },
+    -- the roles outside the organisation's internal network: external
+    -- clients, partners, and the Edge's external interfaces
+    external = { "client_external", "federation_partner", "public_im_partner",
+                 "xmpp_partner", "edge_access", "edge_webconf", "edge_av" },
+    -- the roles inside it (every other role; an address in no role is in
+    -- neither set)
+    internal = { "director", "front_end", "mediation", "pstn_gateway", "sba",
+                 "edge_internal", "reverse_proxy", "office_web_apps", "persistent_chat",
+                 "exchange_um", "fe_load_balancer", "director_load_balancer",
+                 "mediation_load_balancer", "client_internal" },
+    -- the ports of doc 003's server table and load balancer tables
+    internal_servers = { "front_end", "director", "mediation", "sba", "persistent_chat",
+                         "office_web_apps", "fe_load_balancer", "director_load_balancer",
+                         "mediation_load_balancer" },
   })
 
   return setmetatable(env, {

@@ -13,7 +13,11 @@
 --    range (RTP/TCP both ways). Two rules.
 --  * rows 10-12 (only for OCS 2007 partners): allowed when
 --    ocs2007_federation = true; when false a flow there is a `port_range`
---    violation (kind = "port_range").
+--    violation (kind = "port_range"). Row 9's destination reading (OCS 2007
+--    only) gets the same port_range rule, so both directions report alike.
+--    These restrictions win over the general client media rules (the
+--    precedence of docs/rules.md): A/V Edge to an external client's UDP
+--    50010 without OCS 2007 is port_range, not client.audio-media.
 --  * rows 13 and 16 (Edge outbound UDP 3478 / TCP 443): under
 --    port_policy = "source_and_destination" the Edge's source port must also
 --    be right (UDP 3478, TCP 50,000-59,999: doc 001 table (2)), so each row
@@ -79,6 +83,12 @@ rule { id = "edge-ext.av-rtp-tcp-out-ocs2007", ref = R9,
   from = "edge_av", to = "any", transport = "tcp", dports = "50000-59999",
   apps = labels.media, when = OCS2007, severity = "medium",
   note = "RTP/TCP toward an OCS 2007 partner's A/V Edge media range (doc 001)." }
+
+rule { id = "edge-ext.av-rtp-tcp-out-no-ocs2007", ref = R9, kind = "port_range",
+  from = "edge_av", to = "any", transport = "tcp", dports = "50000-59999",
+  apps = labels.media, when = NO_OCS2007, severity = "medium",
+  note = "The range is a destination only toward OCS 2007 partners (doc 001); without OCS 2007 federation "
+      .. "outbound TCP to it is a port_range violation, as inbound is (row 11)." }
 
 local R10 = row(10, "A/V/RTP/UDP/50,000-59,999 | Edge Server A/V Edge service | Any | Required only for federation with partners running Office Communications Server 2007.")
 

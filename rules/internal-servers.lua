@@ -25,9 +25,21 @@
 -- no label of its own (DCOM/RPC, SMB, SQL Browser, the Bandwidth Policy
 -- Service) expect nothing (labels.any).
 --
--- Media port ranges are the server's own media ports, used in both
--- directions: a range row gives an inbound rule (destination port in range)
--- and an outbound rule (source port in range, any destination port).
+-- Sources: the rows are "the ports that need to be open on each internal
+-- server role", so an "any" source is any *internal* source: a deny rule
+-- (srv.internal-sources) holds external roles (external clients, partners,
+-- the Edge's external interfaces) to no_rule on these servers, whatever the
+-- row; they reach the deployment through the Edge (doc 004: partners
+-- "initiate communications to the Access Edge service").
+--
+-- Media port ranges are the server's own media ports. A range row gives an
+-- inbound rule (destination port in range). A source range says which ports
+-- a server's media leaves from, not where it may go: media out of a server
+-- is judged by the receiving side's rows (clients' media range, other
+-- servers' media ranges, the Edge internal 3478/443); only toward a PSTN
+-- gateway, which has no rows of its own, does the server's range decide
+-- (srv.all.audio-media-to-gateway). Media from a server on a source port
+-- outside its ranges is a port_range finding (source-side port_range rules).
 
 cite { doc = "003_90a6bcb524c2ccb8.txt", table = "Required Server Ports (by Server Role)" }
 
@@ -41,14 +53,18 @@ local function srv(t)
   rule(t)
 end
 
--- media range: inbound and outbound rule for one row
+-- media range: the inbound rule for one row
 local function media(id, ref, roles, transport, range, note)
   rule { id = id .. "-in", ref = ref, from = "any", to = roles, transport = transport,
     dports = range, apps = labels.media, severity = "medium", note = note }
-  rule { id = id .. "-out", ref = ref, from = roles, to = "any", transport = transport,
-    sports = range, dports = "any", apps = labels.media, severity = "medium",
-    note = "Outbound media from the server's own media range." }
 end
+
+rule { id = "srv.internal-sources", kind = "deny",
+  ref = sentence("The following table lists the ports that need to be open on each internal server role."),
+  from = sets.external, to = sets.internal_servers, transport = { "tcp", "udp" }, dports = "any",
+  severity = "medium",
+  note = "Doc 003's server and load balancer ports are opened for internal sources; external clients, "
+      .. "partners and the Edge's external interfaces reach the deployment through the Edge." }
 
 srv { id = "srv.all.sql-browser-1434", ref = row(1, "All Servers | SQL Browser | 1434 | UDP | SQL Browser for the local replicated copy of the the Central Management Store database."),
   to = sets.lync_internal_servers, transport = "udp", dports = 1434,
@@ -72,7 +88,9 @@ srv { id = "srv.fe.im-conf-sip-5062", ref = row(6, "Front End Servers | Lync Ser
   to = "front_end", dports = 5062, apps = labels.sip_any, severity = "medium" }
 
 srv { id = "srv.fe.psom-8057", ref = row(7, "Front End Servers | Lync Server Web Conferencing service | 8057 | TCP (TLS) | Used to listen for Persistent Shared Object Model (PSOM) connections from client."),
-  to = "front_end", dports = 8057, apps = labels.psom, severity = "high" }
+  from = "client_internal", to = "front_end", dports = 8057, apps = labels.psom, severity = "high",
+  note = "The row names the source: PSOM connections from clients (internal ones: external clients come "
+      .. "through the Web Conferencing Edge). Doc 002 has PSOM 8057 from the Front End to the Edge, not back." }
 
 srv { id = "srv.fe.psom-compat-8058", ref = row(8, "Front End Servers | Lync Server Web Conferencing Compatibility service | 8058 | TCP (TLS) | Used to listen for Persistent Shared Object Model (PSOM) connections from the Live Meeting client and previous versions of Lync Server."),
   to = "front_end", dports = 8058, apps = labels.psom, severity = "high" }
@@ -174,8 +192,9 @@ srv { id = "srv.fe.bandwidth-policy-448", ref = row(36, "Front End Servers | Lyn
   to = "front_end", dports = 448, apps = labels.any, severity = "low" }
 
 srv { id = "srv.fe.cms-replicator-445", ref = row(37, "Front End Servers where the Central Management store resides | Lync Server Master Replicator Agent service | 445 | TCP | Used to push configuration data from the Central Management store to servers running Lync Server."),
-  to = "front_end", dports = 445, apps = labels.any, severity = "low",
-  note = "Only the Front End pool holding the Central Management store needs it; the topology does not say which, so every front_end." }
+  from = "front_end", to = sets.lync_internal_servers, dports = 445, apps = labels.any, severity = "low",
+  note = "The push goes from the Front End holding the Central Management store to the servers running "
+      .. "Lync Server: 445 on those servers, from a front_end (the topology does not say which one holds the store)." }
 
 srv { id = "srv.all.sql-browser-1434-b", ref = row(38, "All Servers | SQL Browser | 1434 | UDP | SQL Browser for local replicated copy of Central Management store data in local SQL Server instance"),
   to = sets.lync_internal_servers, transport = "udp", dports = 1434,
@@ -184,6 +203,22 @@ srv { id = "srv.all.sql-browser-1434-b", ref = row(38, "All Servers | SQL Browse
 local R39 = row(39, "All internal servers | Various | 49152-57500 | TCP/UDP | Media port range used for audio conferencing on all internal servers. Used by all servers that terminate audio: Front End Servers (for Lync Server Conferencing Attendant service, Lync Server Conferencing Announcement service, and Lync Server Audio/Video Conferencing service), and Mediation Server.")
 
 media("srv.all.audio-media", R39, sets.audio_servers, { "tcp", "udp" }, "49152-57500")
+
+rule { id = "srv.all.audio-media-to-gateway", ref = R39,
+  from = sets.audio_servers, to = "pstn_gateway", transport = { "tcp", "udp" },
+  sports = "49152-57500", dports = "any", apps = labels.media, severity = "medium",
+  note = "Media from the server's own range toward a PSTN gateway, whose ports no row gives." }
+
+rule { id = "srv.all.audio-media-source", ref = R39, kind = "port_range",
+  from = { "mediation", "sba" }, to = "any", transport = { "tcp", "udp" },
+  sports = "49152-57500", dports = "any", apps = labels.media, severity = "medium",
+  note = "Media from a Mediation Server or SBA leaves from 49152-57500; a source port outside it is out of range." }
+
+rule { id = "srv.fe.media-source", ref = R39, kind = "port_range",
+  from = "front_end", to = "any", transport = { "tcp", "udp" },
+  sports = { "49152-57500", "57501-65535" }, dports = "any", apps = labels.media, severity = "medium",
+  note = "Media from a Front End leaves from its audio (49152-57500), video (57501-65535, row 10) and "
+      .. "application sharing (49152-65535, row 28) ranges; a source port outside them is out of range." }
 
 rule { id = "srv.all.audio-media-outside-range", ref = R39, kind = "port_range",
   from = "any", to = sets.audio_servers, transport = { "tcp", "udp" }, dports = "1024-65535",

@@ -4,9 +4,10 @@
 -- kind = "ipsec_exempt": the C side raises an `ipsec` violation when it sees
 -- IKE (UDP 500/4500), ESP or AH from a `from` address to a `to` address.
 -- Transport and ports say which traffic the exemption covers; IPsec hides
--- them, so the C side matches IPsec flows on the role path only, and a rule
--- whose ports are narrower than "any" (row 15, Clients) is not matched
--- against IPsec flows (kept for the reference; see docs/rules.md).
+-- them, so the C side matches IPsec flows on the role path only, except a
+-- rule whose ports are narrower than "any" (row 15, Clients), which it holds
+-- against the UDP ports an IKE or UDP-encapsulated ESP flow shows (see
+-- docs/rules.md).
 --
 -- Role readings:
 --   "A/V Edge Server Internal"  -> edge_internal
@@ -43,11 +44,13 @@ exempt { id = "ipsec.av-edge-external-out",
 
 exempt { id = "ipsec.mediation-in",
   ref = row(5, "Mediation Server Inbound | Any | Mediation Server(s) | UDP and TCP | Any | Any | Do not authenticate"),
-  from = "any", to = "mediation", transport = { "udp", "tcp" } }
+  from = "any", to = { "mediation", "sba" }, transport = { "udp", "tcp" },
+  note = "A Survivable Branch Appliance holds a Mediation Server (doc 003): sba too." }
 
 exempt { id = "ipsec.mediation-out",
   ref = row(6, "Mediation Server Outbound | Mediation Server(s) | Any | UDP and TCP | Any | Any | Do not authenticate"),
-  from = "mediation", to = "any", transport = { "udp", "tcp" } }
+  from = { "mediation", "sba" }, to = "any", transport = { "udp", "tcp" },
+  note = "A Survivable Branch Appliance holds a Mediation Server (doc 003): sba too." }
 
 exempt { id = "ipsec.conf-attendant-in",
   ref = row(7, "Conferencing Attendant Inbound | Any | Front End Server running Conferencing Attendant | UDP and TCP | Any | Any | Do not authenticate"),
@@ -87,8 +90,23 @@ exempt { id = "ipsec.exchange-um-out",
 
 exempt { id = "ipsec.clients-media",
   ref = row(15, "Clients | Any | Any | UDP | Specified media port range | Any | Do not authenticate"),
-  from = "any", to = "any", transport = "udp", sports = "client_media_ports",
-  note = "Port-scoped: UDP from the client media port range. IPsec hides ports, "
-      .. "so this exemption cannot be decided on an IKE/ESP/AH flow and the C side "
-      .. "does not match it against IPsec traffic; the media servers a client talks "
-      .. "to are exempted by the role rows above." }
+  from = sets.clients, to = "any", transport = "udp", sports = "client_media_ports",
+  note = "The row is the clients' (its name; its source IP says Any): UDP from the client media port range. IPsec hides the ports of ESP and AH, "
+      .. "so the C side holds this row against what a capture can show: an IPsec flow (IKE or ESP "
+      .. "over UDP) whose UDP source port is in the client media range and is not IKE's own 500 or 4500." }
+
+-- Doc 000 is written "for enterprise networks where IPsec has been deployed":
+-- IPsec is expected between internal roles, and disabled only on the paths
+-- above. With ipsec_deployed = true, IKE, ESP and AH between internal roles
+-- are allowed; on an exempt path the exemption decides (an ipsec violation).
+local DEPLOYED = sentence("For enterprise networks where Internet Protocol security (IPsec) (see IETF RFC 4301-4309) has been deployed, IPsec must be disabled over the range of ports used for the delivery of audio, video, and panorama video.")
+
+rule { id = "ipsec.deployed-ike", ref = DEPLOYED,
+  from = sets.internal, to = sets.internal, transport = "udp", dports = { 500, 4500 },
+  apps = { "ike", "esp" }, when = { ipsec_deployed = true }, severity = "medium",
+  note = "IKE (and ESP over UDP 4500) between internal roles where IPsec is deployed." }
+
+rule { id = "ipsec.deployed-esp-ah", ref = DEPLOYED,
+  from = sets.internal, to = sets.internal, transport = { "esp", "ah" }, dports = "any",
+  apps = labels.any, when = { ipsec_deployed = true }, severity = "medium",
+  note = "ESP and AH between internal roles where IPsec is deployed." }

@@ -79,3 +79,19 @@ lb { id = "lb.dns.dir.https-443", ref = row(5, "Director load balancer | 443 | H
   apps = labels.https, when = DNS, severity = "high" }
 lb { id = "lb.dns.dir.https-4443", ref = row(7, "Director load balancer | 4443 | HTTPS (from reverse proxy)"), from = "reverse_proxy", to = "director_load_balancer",
   dports = 4443, apps = labels.https, when = DNS, severity = "high" }
+
+-- The DNS table lists every port these load balancers carry: a flow to
+-- another port of the VIP is not opened by any row, whatever a more general
+-- rule says (the Edge internal interface's "Front End pool IP address", for
+-- one): deny rules, active with load_balancing = "dns".
+local DNS_ONLY = sentence("The following table shows the ports that need to be open on these hardware load balancers.")
+
+rule { id = "lb.dns.fe.unlisted-ports", ref = DNS_ONLY, kind = "deny",
+  from = "any", to = "fe_load_balancer", transport = { "tcp", "udp" },
+  dports = { "1-79", "81-442", "444-4442", "4444-8079", "8081-65535" }, when = DNS, severity = "medium",
+  note = "With DNS load balancing the Front End load balancer carries 80, 443, 8080 and 4443 only (doc 003)." }
+
+rule { id = "lb.dns.dir.unlisted-ports", ref = DNS_ONLY, kind = "deny",
+  from = "any", to = "director_load_balancer", transport = { "tcp", "udp" },
+  dports = { "1-442", "444-4442", "4444-65535" }, when = DNS, severity = "medium",
+  note = "With DNS load balancing the Director load balancer carries 443 and 4443 only (doc 003)." }

@@ -882,10 +882,22 @@ static bool in_ranges(const struct range *r, int n, uint16_t port)
     return false;
 }
 
+/* A port_range rule with source ports restricts the source side: it matches
+ * flows whose source port is outside them (docs/rules.md). */
+static bool src_side(const struct rule *r)
+{
+    return r->nsports > 0 && !strcmp(r->kind, "port_range");
+}
+
+/* Whether the label satisfies the rule. An unlabelled flow cannot be shown to
+ * break an allow rule or a destination-side range; a source-side range speaks
+ * of media only, so it holds an unlabelled flow to nothing. */
 static bool app_accepted(const struct rule *r, const char *app)
 {
-    if (r->napps == 0 || !strcmp(app, "unknown"))
-        return true; /* an unlabelled flow cannot be shown to break the rule */
+    if (!strcmp(app, "unknown"))
+        return !src_side(r);
+    if (r->napps == 0)
+        return true;
     for (int i = 0; i < r->napps; i++)
         if (r->apps[i] && !strcmp(r->apps[i], app))
             return true;
@@ -894,11 +906,14 @@ static bool app_accepted(const struct rule *r, const char *app)
 
 static bool rule_fits(const struct rule *r, int t, int sr, int dr, uint16_t sport, uint16_t dport)
 {
+    bool sp = r->nsports == 0 || in_ranges(r->sports, r->nsports, sport);
+    if (src_side(r))
+        sp = !in_ranges(r->sports, r->nsports, sport);
     return r->active && (r->transports & (1u << t)) && (r->from & (1u << sr)) && (r->to & (1u << dr)) &&
-           in_ranges(r->dports, r->ndports, dport) && (r->nsports == 0 || in_ranges(r->sports, r->nsports, sport));
+           in_ranges(r->dports, r->ndports, dport) && sp;
 }
 
-/* Calls fn for every active rule of transport t that fits the flow's roles and ports. */
+/* The active rules of kind `kind` and transport t that fit the flow's roles and ports. */
 static int find_rules(const struct audit *a, int t, int sr, int dr, uint16_t sport, uint16_t dport,
                       const char *kind, int *out, int max)
 {
@@ -915,6 +930,102 @@ static int find_rules(const struct audit *a, int t, int sr, int dr, uint16_t spo
             out[n++] = ix->wide[k];
     }
     return n;
+}
+
+/* Whether the ports lo..hi all lie in the union of b's ranges. */
+static bool covered(uint32_t lo, uint32_t hi, const struct range *b, int nb)
+{
+    uint32_t p = lo;
+    for (int step = 0; step <= nb; step++) {
+        int j = 0;
+        while (j < nb && !(p >= b[j].lo && p <= b[j].hi))
+            j++;
+        if (j == nb)
+            return false;
+        p = (uint32_t)b[j].hi + 1u;
+        if (p > hi)
+            return true;
+    }
+    return false;
+}
+
+static bool overlaps(uint32_t lo, uint32_t hi, const struct range *b, int nb)
+{
+    for (int j = 0; j < nb; j++)
+        if (b[j].lo <= hi && lo <= b[j].hi)
+            return true;
+    return false;
+}
+
+/* Whether rule x's ports all lie within rule y's: destination ports, and
+ * the source ports y takes (all, its sports, or for a source-side range the
+ * ports outside them). */
+static bool ports_within(const struct rule *x, const struct rule *y)
+{
+    for (int k = 0; k < x->ndports; k++)
+        if (!covered(x->dports[k].lo, x->dports[k].hi, y->dports, y->ndports))
+            return false;
+    if (y->nsports == 0)
+        return true;
+    static const struct range ALL_PORTS = {0, 65535};
+    const struct range *xs = x->nsports ? x->sports : &ALL_PORTS;
+    int nx = x->nsports ? x->nsports : 1;
+    for (int k = 0; k < nx; k++) {
+        bool in = src_side(y) ? !overlaps(xs[k].lo, xs[k].hi, y->sports, y->nsports)
+                              : covered(xs[k].lo, xs[k].hi, y->sports, y->nsports);
+        if (!in)
+            return false;
+    }
+    return true;
+}
+
+/* Whether rule x is at least as specific as rule y: its roles, transports
+ * and ports all within y's. The precedence of docs/rules.md. */
+static bool within(const struct rule *x, const struct rule *y)
+{
+    return !(x->from & ~y->from) && !(x->to & ~y->to) && !(x->transports & ~y->transports) && ports_within(x, y);
+}
+
+/* Every label of x's expectation is one of y's (an empty list is every label). */
+static bool apps_within(const struct rule *x, const struct rule *y)
+{
+    if (y->napps == 0)
+        return true;
+    if (x->napps == 0)
+        return false;
+    for (int i = 0; i < x->napps; i++) {
+        bool found = false;
+        for (int k = 0; k < y->napps && !found; k++)
+            found = x->apps[i] && y->apps[k] && !strcmp(x->apps[i], y->apps[k]);
+        if (!found)
+            return false;
+    }
+    return true;
+}
+
+/* Keeps, of the allow rules that matched, those that decide the flow: none
+ * other is strictly more specific in roles and ports, and none equally
+ * specific expects a narrower set of labels. Returns the new count. */
+static int deciding_rules(const struct audit *a, int *c, int n)
+{
+    int keep[64], m = 0;
+    for (int i = 0; i < n && m < 64; i++) {
+        const struct rule *x = &a->rules[c[i]];
+        bool beaten = false;
+        for (int k = 0; k < n && !beaten; k++) {
+            const struct rule *y = &a->rules[c[k]];
+            if (k == i || !within(y, x))
+                continue;
+            if (!within(x, y))
+                beaten = true; /* y strictly more specific */
+            else
+                beaten = apps_within(y, x) && !apps_within(x, y);
+        }
+        if (!beaten)
+            keep[m++] = c[i];
+    }
+    memcpy(c, keep, (size_t)m * sizeof *c);
+    return m;
 }
 
 static struct audit_violation *add_violation(struct audit_result *res, const char *kind, const struct rule *r,
@@ -990,6 +1101,153 @@ static bool run_check(struct audit *a, const struct rule *r, const struct audit_
 }
 
 #define MAXC 32
+#define ROLE_CLIENTS ((1u << 16) | (1u << 17))
+#define ROLE_PARTNERS ((1u << 18) | (1u << 19))
+#define ROLE_CLIENT_INTERNAL 16
+
+static const char *const NAT_REF = "001_5c850280d6352e6d.txt | NAT Requirements for External User Access";
+
+static void nat_violation(struct audit_result *res, const char *path, const char *what)
+{
+    struct audit_violation *v = add_violation(res, "nat", NULL, "high");
+    if (v) {
+        v->ref = NAT_REF;
+        snprintf(v->message, sizeof v->message, "%s: %s", path, what);
+    }
+}
+
+/* NAT the documents forbid, where the topology lets the capture show it:
+ * doc 001, "does not support NAT for traffic to or from the Edge internal
+ * interface"; the external interface keeps inbound source addresses. */
+static void nat_findings(const struct audit *a, const struct audit_flow *f, int sr, int dr, bool spriv, bool dpriv,
+                         struct audit_result *res, const char *path)
+{
+    if (is_nat_device(a, f->src, f->ipver) && (dr == ROLE_EDGE_INTERNAL || (EDGE_EXTERNAL_ROLES & (1u << dr))))
+        nat_violation(res, path,
+                      dr == ROLE_EDGE_INTERNAL ? "the source is a NAT device: NAT toward the Edge internal interface "
+                                                 "is not supported"
+                                               : "the source is a NAT device: inbound traffic to the Edge external "
+                                                 "interface must keep its source address (ChangeDST only)");
+    if (sr == ROLE_EDGE_INTERNAL && is_nat_device(a, f->dst, f->ipver))
+        nat_violation(res, path,
+                      "the Edge internal interface sends to a NAT device: NAT on traffic from the Edge internal "
+                      "interface is not supported");
+    size_t alen = f->ipver == 4 ? 4 : 16;
+    for (int i = 0; i < a->nnat; i++) {
+        const struct nat_entry *e = &a->nat[i];
+        if (e->ipver == f->ipver && (!memcmp(e->pub, f->src, alen) || !memcmp(e->pub, f->dst, alen)) &&
+            lookup_role(a, e->priv, e->ipver) == ROLE_EDGE_INTERNAL) {
+            nat_violation(res, path,
+                          "the Edge internal interface's address is seen translated: NAT on traffic to or from "
+                          "the Edge internal interface is not supported");
+            break;
+        }
+    }
+    if (a->capture_outside && (spriv || dpriv))
+        nat_violation(res, path, "the Edge's translated address is seen outside its NAT (ChangeSRC/ChangeDST missing)");
+}
+
+/* An IPsec exemption that fits the flow: role rows by their roles, the
+ * initiator's row first (an outbound flow cites the Outbound row); a
+ * port-scoped row (doc 000 row 15, client media) by the ports the flow shows,
+ * which IPsec hides unless it runs over UDP from a port other than IKE's. */
+static struct rule *ipsec_exemption(struct audit *a, const struct audit_flow *f, int t, int sr, int dr)
+{
+    for (int pass = 0; pass < 2; pass++) {
+        for (int i = 0; i < a->nrules; i++) {
+            struct rule *r = &a->rules[i];
+            if (!r->active || strcmp(r->kind, "ipsec_exempt"))
+                continue;
+            bool scoped = r->nsports || r->ndports != 1 || r->dports[0].lo > 1 || r->dports[0].hi != 65535;
+            if (scoped) {
+                if (pass == 0 && t == T_UDP && (r->transports & (1u << T_UDP)) && f->sport != 500 &&
+                    f->sport != 4500 && rule_fits(r, t, sr, dr, f->sport, f->dport))
+                    return r;
+                continue;
+            }
+            int from = pass == 0 ? sr : dr, to = pass == 0 ? dr : sr;
+            if ((r->from & (1u << from)) && (r->to & (1u << to)))
+                return r;
+        }
+    }
+    return NULL;
+}
+
+/* The restricting rules (deny, port_range) that match the flow and that no
+ * matching allow rule (allow[0..nallow)) is at least as specific as: the
+ * first deny, else the first port_range, else NULL. */
+static struct rule *restriction(struct audit *a, const struct audit_flow *f, int t, int sr, int dr,
+                                const char *app, const int *allow, int nallow)
+{
+    static const char *const KINDS[] = {"deny", "port_range"};
+    for (int k = 0; k < 2; k++) {
+        int c[MAXC];
+        int n = find_rules(a, t, sr, dr, f->sport, f->dport, KINDS[k], c, MAXC);
+        for (int i = 0; i < n; i++) {
+            struct rule *r = &a->rules[c[i]];
+            if (!app_accepted(r, app))
+                continue;
+            bool overridden = false;
+            /* A port_range rule restricts ports: an allow rule whose ports lie
+             * within them overrides it. A deny rule restricts a path: only an
+             * allow rule within it in roles and ports overrides it. */
+            for (int j = 0; j < nallow && !overridden; j++)
+                overridden = k == 0 ? within(&a->rules[allow[j]], r) : ports_within(&a->rules[allow[j]], r);
+            if (!overridden)
+                return r;
+        }
+    }
+    return NULL;
+}
+
+/* Judges a flow on transport t by the allow and restricting rules: ok with
+ * the deciding rule, or one violation. Returns false when nothing matched. */
+static bool judge(struct audit *a, const struct audit_flow *f, int t, int sr, int dr, struct audit_result *res,
+                  const char *path)
+{
+    int c[MAXC];
+    int n = find_rules(a, t, sr, dr, f->sport, f->dport, "allow", c, MAXC);
+    /* Rules whose Lua check says no do not match. */
+    int m = 0;
+    for (int i = 0; i < n; i++)
+        if (a->rules[c[i]].check_ref == LUA_NOREF || run_check(a, &a->rules[c[i]], f, res))
+            c[m++] = c[i];
+    n = m;
+    struct rule *hit = restriction(a, f, t, sr, dr, res->app, c, n);
+    if (hit) {
+        hit->matched++;
+        bool deny = !strcmp(hit->kind, "deny");
+        struct audit_violation *v = add_violation(res, deny ? "no_rule" : "port_range", deny ? NULL : hit, NULL);
+        if (v) {
+            if (deny) {
+                v->severity = hit->severity;
+                v->ref = hit->ref_s;
+            }
+            snprintf(v->message, sizeof v->message, "%s: %s (rule %s)", path,
+                     hit->note ? hit->note : "outside the documented port range", hit->id);
+        }
+        return true;
+    }
+    if (n == 0)
+        return false;
+    n = deciding_rules(a, c, n);
+    struct rule *ok = NULL;
+    for (int i = 0; i < n && !ok; i++)
+        if (app_accepted(&a->rules[c[i]], res->app))
+            ok = &a->rules[c[i]];
+    if (ok) {
+        ok->matched++;
+        res->rule_id = ok->id;
+        return true;
+    }
+    struct rule *r = &a->rules[c[0]];
+    r->matched++;
+    struct audit_violation *v = add_violation(res, "wrong_protocol", r, NULL);
+    if (v)
+        snprintf(v->message, sizeof v->message, "%s: rule %s expects %s, the flow is %s", path, r->id, r->apps_s,
+                 res->app);
+    return true;
+}
 
 void audit_flow(struct audit *a, const struct audit_flow *f, struct audit_result *res)
 {
@@ -1000,7 +1258,12 @@ void audit_flow(struct audit *a, const struct audit_flow *f, struct audit_result
     res->src_role = ROLE_NAMES[sr];
     res->dst_role = ROLE_NAMES[dr];
     res->app = refine_app(f->app, dr, f->dport);
-    if ((PEER_ROLES & (1u << sr)) && (PEER_ROLES & (1u << dr))) {
+    /* Flows between peers are not Lync findings, except what the client rows
+     * speak of: client to client, and an internal client through the
+     * firewall to a partner; those are judged when a rule matches. */
+    bool peers = (PEER_ROLES & (1u << sr)) && (PEER_ROLES & (1u << dr));
+    if (peers && !((ROLE_CLIENTS & (1u << sr)) && (ROLE_CLIENTS & (1u << dr))) &&
+        !(sr == ROLE_CLIENT_INTERNAL && (ROLE_PARTNERS & (1u << dr)))) {
         res->verdict = "unscoped";
         return;
     }
@@ -1008,97 +1271,28 @@ void audit_flow(struct audit *a, const struct audit_flow *f, struct audit_result
     char path[160];
     snprintf(path, sizeof path, "%s -> %s %s/%u", res->src_role, res->dst_role, t >= 0 ? TRANSPORT_NAMES[t] : "ip",
              f->dport);
-    static const char *const NAT_REF = "001_5c850280d6352e6d.txt | NAT Requirements for External User Access";
+    nat_findings(a, f, sr, dr, spriv, dpriv, res, path);
 
-    /* NAT the documents forbid, where the topology lets the capture show it. */
-    if (is_nat_device(a, f->src, f->ipver) && (dr == ROLE_EDGE_INTERNAL || (EDGE_EXTERNAL_ROLES & (1u << dr)))) {
-        struct audit_violation *v = add_violation(res, "nat", NULL, "high");
-        if (v) {
-            v->ref = NAT_REF;
-            snprintf(v->message, sizeof v->message, "%s: the source is a NAT device: %s", path,
-                     dr == ROLE_EDGE_INTERNAL ? "NAT toward the Edge internal interface is not supported"
-                                              : "inbound traffic to the Edge external interface must keep its "
-                                                "source address (ChangeDST only)");
+    /* IPsec on a path the exceptions exempt is the finding; elsewhere IPsec
+     * is judged like any flow (allowed where ipsec_deployed says so). */
+    struct rule *ex = is_ipsec(f) ? ipsec_exemption(a, f, t, sr, dr) : NULL;
+    if (ex) {
+        ex->matched++;
+        struct audit_violation *v = add_violation(res, "ipsec", ex, NULL);
+        if (v)
+            snprintf(v->message, sizeof v->message, "%s: IPsec (%s) on a path the IPsec exceptions exempt (rule %s)",
+                     path, res->app, ex->id);
+    } else if (!(t >= 0 && judge(a, f, t, sr, dr, res, path))) {
+        if (peers && res->nviolations == 0) {
+            res->verdict = "unscoped";
+            return;
         }
-    }
-    if (a->capture_outside && (spriv || dpriv)) {
-        struct audit_violation *v = add_violation(res, "nat", NULL, "high");
-        if (v) {
-            v->ref = NAT_REF;
-            snprintf(v->message, sizeof v->message,
-                     "%s: the Edge's translated address is seen outside its NAT (ChangeSRC/ChangeDST missing)", path);
-        }
-    }
-
-    /* IPsec on a path the exceptions exempt: roles only, either direction.
-     * A row that exempts by port cannot be held against IPsec traffic,
-     * whose ports are hidden. */
-    if (is_ipsec(f)) {
-        for (int i = 0; i < a->nrules; i++) {
-            struct rule *r = &a->rules[i];
-            if (!r->active || strcmp(r->kind, "ipsec_exempt") || r->nsports ||
-                r->ndports != 1 || r->dports[0].lo > 1 || r->dports[0].hi != 65535)
-                continue;
-            if (((r->from & (1u << sr)) && (r->to & (1u << dr))) || ((r->from & (1u << dr)) && (r->to & (1u << sr)))) {
-                r->matched++;
-                struct audit_violation *v = add_violation(res, "ipsec", r, NULL);
-                if (v)
-                    snprintf(v->message, sizeof v->message,
-                             "%s: IPsec (%s) on a path the IPsec exceptions exempt (rule %s)", path, res->app, r->id);
-                break;
-            }
-        }
-    }
-
-    int c[MAXC], n = 0;
-    if (t >= 0) {
-        n = find_rules(a, t, sr, dr, f->sport, f->dport, "allow", c, MAXC);
-    }
-    /* Rules whose Lua check says no do not match. */
-    int m = 0;
-    for (int i = 0; i < n; i++)
-        if (a->rules[c[i]].check_ref == LUA_NOREF || run_check(a, &a->rules[c[i]], f, res))
-            c[m++] = c[i];
-    n = m;
-
-    if (n > 0) {
-        struct rule *ok = NULL;
-        for (int i = 0; i < n && !ok; i++)
-            if (app_accepted(&a->rules[c[i]], res->app))
-                ok = &a->rules[c[i]];
-        if (ok) {
-            ok->matched++;
-            res->rule_id = ok->id;
-        } else {
-            struct rule *r = &a->rules[c[0]];
-            r->matched++;
-            struct audit_violation *v = add_violation(res, "wrong_protocol", r, NULL);
-            if (v)
-                snprintf(v->message, sizeof v->message, "%s: rule %s expects %s, the flow is %s", path, r->id,
-                         r->apps_s, res->app);
-        }
-    } else if (t >= 0) {
-        /* Nothing allows it: a documented range broken, or no rule at all. */
-        int pr = find_rules(a, t, sr, dr, f->sport, f->dport, "port_range", c, MAXC);
-        struct rule *hit = NULL;
-        for (int i = 0; i < pr && !hit; i++)
-            if (app_accepted(&a->rules[c[i]], res->app))
-                hit = &a->rules[c[i]];
-        if (hit) {
-            hit->matched++;
-            struct audit_violation *v = add_violation(res, "port_range", hit, NULL);
-            if (v)
-                snprintf(v->message, sizeof v->message, "%s: %s (rule %s)", path,
-                         hit->note ? hit->note : "outside the documented port range", hit->id);
-        } else if (res->nviolations == 0) {
+        if (res->nviolations == 0) {
             struct audit_violation *v = add_violation(res, "no_rule", NULL, "medium");
             if (v)
-                snprintf(v->message, sizeof v->message, "%s: no rule allows this path (%s)", path, res->app);
+                snprintf(v->message, sizeof v->message, "%s: no rule allows %s%s", path, res->app,
+                         t >= 0 ? " on this path" : " between these roles");
         }
-    } else if (res->nviolations == 0) {
-        struct audit_violation *v = add_violation(res, "no_rule", NULL, "medium");
-        if (v)
-            snprintf(v->message, sizeof v->message, "%s: no rule allows %s between these roles", path, res->app);
     }
     res->verdict = res->nviolations ? "violation" : "ok";
 }

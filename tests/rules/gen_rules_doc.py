@@ -58,6 +58,11 @@ def generate(rules, non_rules, seeds):
                     r['id'], r['kind'], path_of(r), r['transport'].replace(',', ', '),
                     ports_of(r), r['apps'].replace(',', ', ') if r['apps'] != '-' else 'any',
                     r['when'].replace(';', ', ') if r['when'] != '-' else ''))
+        for r in by_ref.get((t.doc, t.title, 0), []):
+            out.append('| text | %s | `%s` | %s | %s | %s | %s | %s | %s |' % (
+                md(r['text']), r['id'], r['kind'], path_of(r), r['transport'].replace(',', ', '),
+                ports_of(r), r['apps'].replace(',', ', ') if r['apps'] != '-' else 'any',
+                r['when'].replace(';', ', ') if r['when'] != '-' else ''))
         out.append('')
     out.append(END)
     return '\n'.join(out)

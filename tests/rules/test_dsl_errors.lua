@@ -168,9 +168,9 @@ rule { id = "a", ref = row(1, "t"), apps = labels.sip_tsl,
 ]] }, 2, "unknown name 'labels.sip_tsl'")
 
 expect_error("unknown kind", { CITE .. [[
-rule { id = "a", ref = row(1, "t"), kind = "deny",
+rule { id = "a", ref = row(1, "t"), kind = "block",
   from = "any", to = "front_end", transport = "tcp", dports = 443 }
-]] }, 2, "unknown kind 'deny'")
+]] }, 2, "unknown kind 'block'")
 
 expect_error("unknown severity", { CITE .. [[
 rule { id = "a", ref = row(1, "t"), severity = "critical",

@@ -6,7 +6,8 @@ the shipped rules the way the C side does (tests/rules/dump_rules.lua), and
 checks:
   * each data row is cited by at least one rule, or listed in
     tests/rules/non_rules.tsv with a reason (and then cited by none);
-  * each rule cites a row that exists, with that row's exact text;
+  * each rule cites a row that exists, with that row's exact text, or (row 0,
+    sentence()) a sentence the document's text contains verbatim;
   * where the row states ports or transports ("TCP 443", "UDP 3478",
     "TCP/UDP 50,000-59,999", "5061", "67/68", "Any", "Specified media port
     range"), the rule agrees: transports equal; every stated port range is
@@ -105,6 +106,12 @@ def check_ports(r, table, cells):
                    % (rid, rng, st['ports']))
 
 
+def doc_text(doc):
+    """The document's text with whitespace collapsed."""
+    with open(os.path.join(rulesdump.seeds_dir(), doc), encoding='utf-8') as f:
+        return ' '.join(f.read().split())
+
+
 def main():
     if not os.path.isdir(rulesdump.seeds_dir()):
         ok(False, 'seed documents not found: %s (set LYNCAUDIT_SEEDS)' % rulesdump.seeds_dir())
@@ -148,6 +155,12 @@ def main():
         t = tables.get((r['doc'], r['table']))
         if not ok(t is not None, '%s cites a table that does not exist: %s / %s'
                   % (r['id'], r['doc'], r['table'])):
+            continue
+        if r['row'] == 0:
+            # sentence(): a sentence of the document's text, verbatim
+            ok(' '.join(r['text'].split()) in doc_text(r['doc']),
+               '%s cites a sentence that %s does not contain: %s' % (r['id'], r['doc'], r['text']))
+            ok(r['kind'] in ('allow', 'deny'), '%s: only allow and deny rules cite a sentence' % r['id'])
             continue
         if not ok(1 <= r['row'] <= len(t.rows), '%s cites row %d of %s (%d rows)'
                   % (r['id'], r['row'], r['table'], len(t.rows))):

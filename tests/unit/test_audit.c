@@ -144,7 +144,9 @@ static void test_every_rule(void)
         audit_rule_info(a, i, &me);
         CHECK(me.active);
         char from[64], to[64], tr[16], app[32];
-        first_word(strcmp(ri.from, "any") ? ri.from : "client_external", from, sizeof from);
+        /* "any" as a source: an internal client (doc 003's server rows take
+         * internal sources only, srv.internal-sources) */
+        first_word(strcmp(ri.from, "any") ? ri.from : "client_internal", from, sizeof from);
         first_word(strcmp(ri.to, "any") ? ri.to : "client_external", to, sizeof to);
         first_word(ri.transport, tr, sizeof tr);
         first_word(ri.apps && ri.apps[0] ? ri.apps : "unknown", app, sizeof app);
@@ -217,10 +219,10 @@ static void test_verdicts(void)
     r = run(a, "client_internal", "front_end", 6, 40000, 5061, "sip");
     CHECK(!strcmp(r.verdict, "violation") && !strcmp(r.v[0].kind, "wrong_protocol"));
     CHECK(r.v[0].ref && strstr(r.v[0].ref, ".txt"));
-    /* Anything but media on the A/V Edge's 3478. */
-    r = run(a, "client_external", "edge_av", 17, 40000, 3478, "stun");
+    /* Anything but media on the A/V Edge's 3478 (from the client media range). */
+    r = run(a, "client_external", "edge_av", 17, 50010, 3478, "stun");
     CHECK(!strcmp(r.verdict, "ok"));
-    r = run(a, "client_external", "edge_av", 17, 40000, 3478, "dns");
+    r = run(a, "client_external", "edge_av", 17, 50010, 3478, "dns");
     CHECK(r.nviolations && !strcmp(r.v[0].kind, "wrong_protocol"));
     /* An undocumented port between servers. */
     r = run(a, "front_end", "edge_internal", 6, 40000, 9999, "tls");
