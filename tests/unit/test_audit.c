@@ -54,6 +54,10 @@ static struct audit *load(const char *topology, char *err, size_t len)
 static void addr_of(const char *role, uint8_t out[16])
 {
     memset(out, 0, 16);
+    if (role[0] >= '0' && role[0] <= '9') { /* a literal address */
+        inet_pton(AF_INET, role, out);
+        return;
+    }
     int r = role_of_name(role);
     char a[32];
     if (r < 0)
@@ -279,6 +283,256 @@ static void test_verdicts(void)
     }
 }
 
+/* The readings of docs/rules.md (issue 19), each on a hand-built flow through
+ * the real audit: options and extra topology text, the flow, and the verdict,
+ * violation kind and rule it must get ("" = none; for a no_rule the rule is
+ * the deny rule its message names, or "" when no rule is concerned). */
+struct reading {
+    const char *opts, *extra;
+    const char *from, *to;
+    uint8_t proto;
+    uint16_t sport, dport;
+    const char *app, *verdict, *kind, *rule, *why;
+};
+
+#define CMP "client_media_ports = { 50000, 50019 }"
+#define SQL "192.0.2.77" /* an address in no role */
+static const char *const NATDEV = "  nat_devices = { \"192.0.2.200\" },\n";
+static const char *const NATEDGE = "  nat = { [\"198.51.100.5\"] = \"10.0.6.1\" },\n"; /* edge_internal's */
+
+static const struct reading READINGS[] = {
+    /* 1: a server's media source range opens no destination */
+    {CMP, NULL, "front_end", "client_internal", 17, 49201, 50020, "rtp", "violation", "port_range",
+     "client.audio-media-outside-range", "1: FE media one past the client range"},
+    {CMP, NULL, "front_end", "edge_internal", 17, 49300, 50500, "rtp", "violation", "no_rule", "",
+     "1: FE media to the Edge internal UDP 50500"},
+    {NULL, NULL, "mediation", SQL, 17, 49500, 3478, "stun", "violation", "no_rule", "",
+     "1: Mediation STUN to an Internet host"},
+    {NULL, NULL, "front_end", SQL, 6, 50123, 1433, "unknown", "violation", "no_rule", "",
+     "1: FE to SQL 1433 from 50123 is judged by its destination"},
+    /* toward an audio server the destination's rows include the media
+     * catch-all, which an unlabelled flow cannot be shown not to be */
+    {NULL, NULL, "front_end", "mediation", 6, 50123, 1433, "unknown", "violation", "port_range",
+     "srv.all.audio-media-outside-range", "1: FE to a Mediation Server's 1433 from 50123: its destination's rows"},
+    {NULL, NULL, "front_end", "director", 6, 50123, 1433, "unknown", "violation", "no_rule", "",
+     "1: FE to a Director's 1433 from 50123"},
+    {CMP, NULL, "front_end", "client_internal", 17, 49201, 50010, "rtp", "ok", "", "client.audio-media",
+     "1: FE media into the client range"},
+    {NULL, NULL, "mediation", "pstn_gateway", 17, 49500, 6000, "rtp", "ok", "", "srv.all.audio-media-to-gateway",
+     "1: Mediation media to a gateway from its range"},
+    {CMP, NULL, "front_end", "client_internal", 17, 40000, 50010, "rtp", "violation", "port_range",
+     "srv.fe.media-source", "1: FE media from a source port outside its ranges"},
+    {NULL, NULL, "front_end", "edge_internal", 17, 40000, 3478, "stun", "violation", "port_range",
+     "srv.fe.media-source", "1: FE STUN to the Edge from outside its ranges"},
+    {NULL, NULL, "front_end", "edge_internal", 17, 50000, 3478, "stun", "ok", "", "edge-int.av-stun-udp3478-in",
+     "1: FE STUN to the Edge internal 3478"},
+    /* 2: ipsec_deployed */
+    {"ipsec_deployed = true", NULL, "director", "persistent_chat", 17, 500, 500, "ike", "ok", "",
+     "ipsec.deployed-ike", "2: IKE Director -> Persistent Chat, IPsec deployed"},
+    {"ipsec_deployed = true", NULL, "director", "persistent_chat", 50, 0, 0, "esp", "ok", "", "ipsec.deployed-esp-ah",
+     "2: ESP Director -> Persistent Chat, IPsec deployed"},
+    {"ipsec_deployed = true", NULL, "front_end", "mediation", 50, 0, 0, "esp", "violation", "ipsec",
+     "ipsec.mediation-in", "2: ESP on an exempt path stays an ipsec violation"},
+    {NULL, NULL, "director", "persistent_chat", 17, 500, 500, "ike", "violation", "no_rule", "",
+     "2: IKE without ipsec_deployed"},
+    /* 3: partial rows */
+    {NULL, NULL, "client_internal", "director", 17, 50010, 4500, "esp", "violation", "ipsec", "ipsec.clients-media",
+     "3: row 15, ESP over UDP from the client media range"},
+    {NULL, NULL, "client_internal", "director", 17, 500, 500, "ike", "violation", "no_rule", "",
+     "3: row 15 does not hold IKE from its own port"},
+    {NULL, NULL, "front_end", "mediation", 6, 50000, 445, "unknown", "ok", "", "srv.fe.cms-replicator-445",
+     "3: row 37, the CMS push from a Front End to a server"},
+    {NULL, NULL, "client_internal", "front_end", 6, 50000, 445, "unknown", "violation", "no_rule", "",
+     "3: row 37, 445 on a Front End from a client"},
+    {NULL, NULL, "client_internal", "federation_partner", 6, 50000, 443, "psom", "ok", "", "client.int.psom-443-out",
+     "3: rows 2-6, an internal client to another organisation's meeting"},
+    {NULL, NULL, "client_internal", "federation_partner", 17, 50000, 3478, "stun", "ok", "",
+     "client.int.av-msturn-udp3478-out", "3: rows 2-6, A/V through the firewall"},
+    {NULL, NULL, "client_internal", "federation_partner", 6, 50000, 8080, "http", "unscoped", "", "",
+     "3: a client to a partner on a port no client row names"},
+    {NULL, NATDEV, "edge_internal", "192.0.2.200", 6, 50000, 5061, "sip_tls", "violation", "nat", "",
+     "3: doc 001, the Edge internal interface sends to a NAT device"},
+    {NULL, NATEDGE, "198.51.100.5", "front_end", 6, 50000, 5061, "sip_tls", "violation", "nat", "",
+     "3: doc 001, the Edge internal address seen translated"},
+    {NULL, NULL, "edge_av", "federation_partner", 6, 50010, 50500, "rtp", "violation", "port_range",
+     "edge-ext.av-rtp-tcp-out-no-ocs2007", "3: TCP out to 50,000-59,999 without OCS 2007"},
+    {NULL, NULL, "federation_partner", "edge_av", 6, 40000, 50500, "rtp", "violation", "port_range",
+     "edge-ext.av-rtp-tcp-in-no-ocs2007", "3: TCP in to 50,000-59,999 without OCS 2007"},
+    /* 4: "any" and "unknown" */
+    {NULL, NULL, "edge_access", "client_external", 6, 40000, 8443, "http", "violation", "wrong_protocol",
+     "client.app-sharing", "4: Access Edge HTTP to an external client's 8443"},
+    {NULL, NULL, "front_end", "client_internal", 6, 40000, 8080, "http", "violation", "wrong_protocol",
+     "client.app-sharing", "4: Front End HTTP to an internal client's 8080"},
+    {NULL, NULL, "client_internal", "client_internal", 6, 40000, 8080, "http", "ok", "", "client.p2p-file-transfer",
+     "4: peer-to-peer file transfer between clients"},
+    {NULL, NULL, "edge_av", "client_external", 17, 3478, 50010, "rtp", "violation", "port_range",
+     "edge-ext.av-rtp-udp-out-no-ocs2007", "4: A/V Edge to a client's UDP 50010 without OCS 2007"},
+    /* two rows allow it, neither more specific: the first in load order */
+    {"ocs2007_federation = true", NULL, "edge_av", "client_external", 17, 3478, 50010, "rtp", "ok", "",
+     "client.audio-media", "4: the same with OCS 2007 federation"},
+    {NULL, NULL, "client_external", "edge_av", 17, 50000, 3478, "dns", "violation", "wrong_protocol",
+     "client.ext.av-msturn-udp3478", "4: DNS on the A/V Edge's 3478"},
+    {NULL, NULL, "federation_partner", "front_end", 6, 40000, 5061, "sip_tls", "violation", "no_rule",
+     "srv.internal-sources", "4: a partner straight to a Front End's 5061"},
+    {NULL, NULL, "federation_partner", "edge_access", 6, 40000, 5061, "sip_tls", "ok", "",
+     "edge-ext.access-sip-mtls-5061-in", "4: a partner to the Access Edge's 5061"},
+    {NULL, NULL, "edge_internal", "front_end", 6, 40000, 8057, "psom", "violation", "no_rule", "",
+     "4: PSOM from the Edge internal interface to a Front End"},
+    {NULL, NULL, "client_internal", "front_end", 6, 40000, 8057, "psom", "ok", "", "srv.fe.psom-8057",
+     "4: PSOM from a client to a Front End"},
+    {"load_balancing = \"dns\"", NULL, "edge_internal", "fe_load_balancer", 6, 40000, 5061, "sip_tls", "violation",
+     "no_rule", "lb.dns.fe.unlisted-ports", "4: SIP to the FE load balancer with DNS load balancing"},
+    {"load_balancing = \"hlb\"", NULL, "edge_internal", "fe_load_balancer", 6, 40000, 5061, "sip_tls", "ok", "",
+     "edge-int.sip-mtls-5061-out", "4: the same with hardware load balancing"},
+    {"load_balancing = \"dns\"", NULL, "client_internal", "fe_load_balancer", 6, 40000, 443, "tls", "ok", "",
+     "lb.dns.fe.https-443", "4: HTTPS to the FE load balancer with DNS load balancing"},
+    {NULL, NULL, "client_internal", "client_external", 6, 40000, 6891, "unknown", "ok", "",
+     "client.legacy-file-transfer", "4: legacy file transfer between clients"},
+    {CMP, NULL, "client_internal", "client_internal", 17, 40000, 50010, "rtp", "violation", "port_range",
+     "client.media-source", "4: client media from outside client_media_ports"},
+    {NULL, NULL, "sba", "director", 50, 0, 0, "esp", "violation", "ipsec", "ipsec.mediation-out",
+     "4: an SBA holds a Mediation Server: exempt"},
+    {NULL, NULL, "mediation", "director", 50, 0, 0, "esp", "violation", "ipsec", "ipsec.mediation-out",
+     "4: an outbound flow cites the Outbound row"},
+    {NULL, NULL, "front_end", "mediation", 6, 40000, 5070, "sip", "violation", "wrong_protocol",
+     "srv.med.sip-mtls-5070", "4: Mediation 5070 is MTLS (row 49)"},
+    {NULL, NULL, "front_end", "mediation", 6, 40000, 5070, "sip_tls", "ok", "", "srv.med.sip-mtls-5070",
+     "4: Mediation 5070 over MTLS"},
+    /* 5: every documented range's first, last and one-past port, both directions */
+    {NULL, NULL, "pstn_gateway", "mediation", 17, 6000, 49152, "rtp", "ok", "", "srv.all.audio-media-in",
+     "5: 49152-57500 first, in"},
+    {NULL, NULL, "pstn_gateway", "mediation", 17, 6000, 57500, "rtp", "ok", "", "srv.all.audio-media-in",
+     "5: 49152-57500 last, in"},
+    {NULL, NULL, "pstn_gateway", "mediation", 17, 6000, 57501, "rtp", "violation", "port_range",
+     "srv.all.audio-media-outside-range", "5: 49152-57500 one past, in"},
+    {NULL, NULL, "pstn_gateway", "mediation", 17, 6000, 49151, "rtp", "violation", "port_range",
+     "srv.all.audio-media-outside-range", "5: 49152-57500 one before, in"},
+    {NULL, NULL, "mediation", "pstn_gateway", 17, 49152, 6000, "rtp", "ok", "", "srv.all.audio-media-to-gateway",
+     "5: 49152-57500 first, out"},
+    {NULL, NULL, "mediation", "pstn_gateway", 17, 57500, 6000, "rtp", "ok", "", "srv.all.audio-media-to-gateway",
+     "5: 49152-57500 last, out"},
+    {NULL, NULL, "mediation", "pstn_gateway", 17, 57501, 6000, "rtp", "violation", "port_range",
+     "srv.all.audio-media-source", "5: 49152-57500 one past, out"},
+    {NULL, NULL, "mediation", "pstn_gateway", 17, 49151, 6000, "rtp", "violation", "port_range",
+     "srv.all.audio-media-source", "5: 49152-57500 one before, out"},
+    {NULL, NULL, "client_internal", "front_end", 17, 50000, 57501, "rtp", "ok", "",
+     "srv.fe.av-conf-video-media-in", "5: 57501-65535 first, in"},
+    {NULL, NULL, "client_internal", "front_end", 17, 50000, 65535, "rtp", "ok", "",
+     "srv.fe.av-conf-video-media-in", "5: 57501-65535 last, in"},
+    {NULL, NULL, "client_internal", "front_end", 17, 50000, 57500, "rtp", "ok", "", "srv.all.audio-media-in",
+     "5: 57501-65535 one before, in: the audio range"},
+    {CMP, NULL, "front_end", "client_internal", 17, 57501, 50010, "rtp", "ok", "", "client.audio-media",
+     "5: 57501-65535 first, out"},
+    {CMP, NULL, "front_end", "client_internal", 17, 65535, 50010, "rtp", "ok", "", "client.audio-media",
+     "5: 57501-65535 last, out"},
+    {CMP, NULL, "front_end", "client_internal", 17, 49151, 50010, "rtp", "violation", "port_range",
+     "srv.fe.media-source", "5: the Front End ranges one before, out"},
+    {NULL, NULL, "client_internal", "front_end", 6, 50000, 49152, "rtp", "ok", "", "srv.fe.app-sharing-media-in",
+     "5: 49152-65535 (TCP) first, in"},
+    {NULL, NULL, "client_internal", "front_end", 6, 50000, 65535, "rtp", "ok", "", "srv.fe.av-conf-video-media-in",
+     "5: 49152-65535 (TCP) last, in"},
+    {NULL, NULL, "client_internal", "front_end", 6, 50000, 49151, "rtp", "violation", "port_range",
+     "srv.all.audio-media-outside-range", "5: 49152-65535 (TCP) one before, in"},
+    {NULL, NULL, "federation_partner", "edge_av", 17, 40000, 50000, "rtp", "violation", "port_range",
+     "edge-ext.av-rtp-udp-in-no-ocs2007", "5: 50,000-59,999 first, in, no OCS 2007"},
+    {NULL, NULL, "federation_partner", "edge_av", 17, 40000, 59999, "rtp", "violation", "port_range",
+     "edge-ext.av-rtp-udp-in-no-ocs2007", "5: 50,000-59,999 last, in, no OCS 2007"},
+    {NULL, NULL, "federation_partner", "edge_av", 17, 40000, 60000, "rtp", "violation", "no_rule", "",
+     "5: 50,000-59,999 one past, in"},
+    {"ocs2007_federation = true", NULL, "federation_partner", "edge_av", 17, 40000, 50000, "rtp", "ok", "",
+     "edge-ext.av-rtp-udp-in-ocs2007", "5: 50,000-59,999 first, in, OCS 2007"},
+    {"ocs2007_federation = true", NULL, "federation_partner", "edge_av", 17, 40000, 59999, "rtp", "ok", "",
+     "edge-ext.av-rtp-udp-in-ocs2007", "5: 50,000-59,999 last, in, OCS 2007"},
+    {"ocs2007_federation = true", NULL, "federation_partner", "edge_av", 17, 40000, 60000, "rtp", "violation",
+     "no_rule", "", "5: 50,000-59,999 one past, in, OCS 2007"},
+    {"ocs2007_federation = true", NULL, "edge_av", "federation_partner", 17, 3478, 50000, "rtp", "ok", "",
+     "edge-ext.av-rtp-udp-out-ocs2007", "5: 50,000-59,999 first, out, OCS 2007"},
+    {"ocs2007_federation = true", NULL, "edge_av", "federation_partner", 17, 3478, 59999, "rtp", "ok", "",
+     "edge-ext.av-rtp-udp-out-ocs2007", "5: 50,000-59,999 last, out, OCS 2007"},
+    {"ocs2007_federation = true", NULL, "edge_av", "federation_partner", 17, 3478, 60000, "rtp", "violation",
+     "no_rule", "", "5: 50,000-59,999 one past, out, OCS 2007"},
+    {"port_policy = \"source_and_destination\"", NULL, "edge_av", "federation_partner", 6, 50000, 443, "stun", "ok",
+     "", "av-edge.srcdst.tcp443-out", "5: TCP 50,000-59,999 source first, toward 443"},
+    {"port_policy = \"source_and_destination\"", NULL, "edge_av", "federation_partner", 6, 59999, 443, "stun", "ok",
+     "", "av-edge.srcdst.tcp443-out", "5: TCP 50,000-59,999 source last, toward 443"},
+    {"port_policy = \"source_and_destination\"", NULL, "edge_av", "federation_partner", 6, 60000, 443, "stun",
+     "violation", "no_rule", "", "5: TCP 50,000-59,999 source one past, toward 443"},
+    {CMP, NULL, "front_end", "client_internal", 17, 50000, 50000, "rtp", "ok", "", "client.audio-media",
+     "5: client_media_ports first, in"},
+    {CMP, NULL, "front_end", "client_internal", 17, 50000, 50019, "rtp", "ok", "", "client.audio-media",
+     "5: client_media_ports last, in"},
+    {CMP, NULL, "front_end", "client_internal", 17, 50000, 50020, "rtp", "violation", "port_range",
+     "client.audio-media-outside-range", "5: client_media_ports one past, in"},
+    {CMP, NULL, "client_external", "edge_av", 17, 50000, 3478, "stun", "ok", "", "client.ext.av-msturn-udp3478",
+     "5: client_media_ports first, out"},
+    {CMP, NULL, "client_external", "edge_av", 17, 50019, 3478, "stun", "ok", "", "client.ext.av-msturn-udp3478",
+     "5: client_media_ports last, out"},
+    {CMP, NULL, "client_external", "edge_av", 17, 50020, 3478, "stun", "violation", "port_range",
+     "client.media-source", "5: client_media_ports one past, out"},
+    {NULL, NULL, "front_end", "client_internal", 17, 50000, 1024, "rtp", "ok", "", "client.audio-media",
+     "5: 1024-65535 (client default) first, in"},
+    {NULL, NULL, "front_end", "client_internal", 17, 50000, 65535, "rtp", "ok", "", "client.audio-media",
+     "5: 1024-65535 (client default) last, in"},
+    {NULL, NULL, "front_end", "client_internal", 17, 50000, 1023, "rtp", "violation", "no_rule", "",
+     "5: 1024-65535 (client default) one before, in"},
+    {NULL, NULL, "client_internal", "front_end", 17, 1023, 50000, "rtp", "violation", "port_range",
+     "client.media-source", "5: 1024-65535 (client default) one before, out"},
+    {CMP, NULL, "client_internal", "client_external", 6, 40000, 6891, "unknown", "ok", "",
+     "client.legacy-file-transfer", "5: 6891-6901 first"},
+    {CMP, NULL, "client_internal", "client_external", 6, 40000, 6901, "unknown", "ok", "",
+     "client.legacy-file-transfer", "5: 6891-6901 last"},
+    {CMP, NULL, "client_internal", "client_external", 6, 40000, 6902, "http", "unscoped", "", "",
+     "5: 6891-6901 one past (between clients, no row)"},
+    {CMP, NULL, "client_internal", "client_external", 6, 40000, 6902, "unknown", "violation", "port_range",
+     "client.audio-media-outside-range", "5: 6891-6901 one past, unlabelled: it may be media"},
+};
+
+/* The rule a verdict names: the allowing rule, the violation's rule, or the
+ * deny rule a no_rule's message names ("(rule X)"). */
+static const char *named_rule(const struct audit_result *r, char *buf, size_t len)
+{
+    if (!strcmp(r->verdict, "ok"))
+        return r->rule_id ? r->rule_id : "";
+    if (!r->nviolations)
+        return "";
+    if (r->v[0].rule_id)
+        return r->v[0].rule_id;
+    const char *p = strstr(r->v[0].message, "(rule ");
+    if (!p)
+        return "";
+    snprintf(buf, len, "%s", p + 6);
+    buf[strcspn(buf, ")")] = '\0';
+    return buf;
+}
+
+static void test_readings(void)
+{
+    char err[1024];
+    int n = 0;
+    for (size_t i = 0; i < sizeof READINGS / sizeof *READINGS; i++) {
+        const struct reading *c = &READINGS[i];
+        struct audit *a = load(write_topology(c->opts, c->extra), err, sizeof err);
+        CHECK(a != NULL);
+        if (!a) {
+            fprintf(stderr, "%s: %s\n", c->why, err);
+            continue;
+        }
+        struct audit_result r = run(a, c->from, c->to, c->proto, c->sport, c->dport, c->app);
+        char buf[128];
+        const char *kind = r.nviolations ? r.v[0].kind : "";
+        const char *rule = named_rule(&r, buf, sizeof buf);
+        bool good = !strcmp(r.verdict, c->verdict) && !strcmp(kind, c->kind) && !strcmp(rule, c->rule);
+        if (!good)
+            fprintf(stderr, "%s: %s -> %s %u->%u %s: want %s/%s/%s, got %s/%s/%s (%s)\n", c->why, c->from, c->to,
+                    c->sport, c->dport, c->app, c->verdict, c->kind, c->rule, r.verdict, kind, rule,
+                    r.nviolations ? r.v[0].message : "");
+        CHECK(good);
+        n += good;
+        audit_free(a);
+    }
+    printf("readings: %d of %zu flows got their verdict, kind and rule\n", n, sizeof READINGS / sizeof *READINGS);
+}
+
 /* A broken topology names the file and line; nothing loads. */
 static void expect_topology_error(const char *text, const char *want)
 {
@@ -366,6 +620,7 @@ int main(int argc, char **argv)
         return 2;
     test_every_rule();
     test_verdicts();
+    test_readings();
     test_topology_errors();
     test_rule_errors();
     char cmd[400];
