@@ -128,6 +128,26 @@ expect_error("row before cite", { [[
 local r = row(1, "t")
 ]] }, 1, "row() before cite{}")
 
+expect_error("sentence before cite", { [[
+local r = sentence("x")
+]] }, 1, "sentence() before cite{}")
+
+expect_error("sentence without text", { CITE .. [[
+local r = sentence("")
+]] }, 2, "sentence: missing text")
+
+do -- sentence(): row 0 of the cited table, the text kept; kind deny accepted
+  local M, err = run({ CITE .. [[
+rule { id = "s.deny", ref = sentence("The ports that need to be open."), kind = "deny",
+  from = sets.external, to = sets.internal_servers, transport = "tcp", dports = "any" }
+]] })
+  ok(err == nil, "sentence() and deny load: " .. tostring(err))
+  local r = M.rules()[1]
+  ok(r and r.ref.row == 0 and r.ref.table == "Required Client Ports" and
+     r.ref.text == "The ports that need to be open." and r.kind == "deny", "sentence ref normalized")
+  ok(r and #r.from == 7 and r.from[1] == "client_external", "sets.external")
+end
+
 expect_error("duplicate id in one file", { CITE .. good_rule("x.one") .. "\n" .. good_rule("x.one") },
   6, "duplicate rule id 'x.one'")
 
