@@ -96,6 +96,7 @@ struct cluster {
     char key[96], fqdn[256];
     bool branch;
     int role; /* R_*, R_EDGE, or -1: nothing we audit (SQL, file stores) */
+    char svc[64]; /* the service that gave the role, as the comments name it */
 };
 
 struct service {
@@ -107,11 +108,11 @@ struct addr {
     char ip[64];
     int role;
     long line;
-    char origin[320];
+    char origin[480];
 };
 
 struct nat {
-    char pub[64], priv[64], origin[400];
+    char pub[64], priv[64], origin[560];
 };
 
 struct override {
@@ -351,13 +352,16 @@ static int cluster_role(struct import *im, struct cluster *c)
         int role;
     } OTHERS[] = {{"PersistentChatServer", R_PCHAT}, {"MediationServer", R_MED}, {"WacService", R_WAC},
                   {"WacServer", R_WAC},              {"ExUmServer", R_UM},     {"PstnGateway", R_GW}};
+    snprintf(c->svc, sizeof c->svc, "Service EdgeServer");
     if (service_on(im, c, "EdgeServer"))
         return R_EDGE;
     struct service *reg = service_on(im, c, "Registrar");
     if (reg) {
         if (service_on(im, c, "MediationServer"))
             im->med_collocated = true;
-        if (is_director(reg))
+        bool dir = is_director(reg);
+        snprintf(c->svc, sizeof c->svc, "Service Registrar%s", dir ? " IsDirector=true" : "");
+        if (dir)
             return R_DIR;
         return c->branch || !service_on(im, c, "UserServices") ? R_SBA : R_FE;
     }
@@ -365,6 +369,7 @@ static int cluster_role(struct import *im, struct cluster *c)
         if (service_on(im, c, OTHERS[i].svc)) {
             if (OTHERS[i].role == R_MED)
                 im->med_standalone = true;
+            snprintf(c->svc, sizeof c->svc, "Service %s", OTHERS[i].svc);
             return OTHERS[i].role;
         }
     return -1;
@@ -452,7 +457,7 @@ static int add_resolved(struct import *im, const char *fqdn, int role, long line
         sb_printf(&im->notes, "-- left out: %s (line %ld, %s): no address\n", fqdn[0] ? fqdn : "?", line, ROLE[role]);
         return 0;
     }
-    char o[320];
+    char o[560];
     snprintf(o, sizeof o, "%s, resolved %s", origin, im->o->hosts_file ? "from the hosts file" : "by DNS");
     for (int i = 0; i < n; i++)
         if (add_addr(im, ips[i], role, line, o))
@@ -509,14 +514,14 @@ static int add_nat(struct import *im, const char *pub, const char *priv, long li
     n = &im->nat[im->nnat++];
     snprintf(n->pub, sizeof n->pub, "%s", pub);
     snprintf(n->priv, sizeof n->priv, "%s", priv);
-    snprintf(n->origin, sizeof n->origin, "%.320s, ConfiguredIPAddress (line %ld)", origin, line);
+    snprintf(n->origin, sizeof n->origin, "%.480s, ConfiguredIPAddress (line %ld)", origin, line);
     return 0;
 }
 
 /* One machine of cluster c: its interfaces' addresses in the cluster's role(s). */
 static int import_machine(struct import *im, struct cluster *c, xmlNodePtr m, struct edge_map em)
 {
-    char fqdn[256], side[32], num[16], ip[64], cfg[64], origin[320];
+    char fqdn[256], side[32], num[16], ip[64], cfg[64], origin[480];
     if (!attr(m, "Fqdn", fqdn, sizeof fqdn))
         snprintf(fqdn, sizeof fqdn, "%s", c->fqdn);
     int added = 0;
@@ -529,7 +534,8 @@ static int import_machine(struct import *im, struct cluster *c, xmlNodePtr m, st
         int role = c->role == R_EDGE ? edge_role(side, atoi(num), em) : c->role;
         if (role < 0)
             continue;
-        snprintf(origin, sizeof origin, "Cluster %s, Machine %s, NetInterface %s %s", c->fqdn, fqdn, side, num);
+        snprintf(origin, sizeof origin, "%s, Cluster %.120s, Machine %.120s, NetInterface %s %s", c->svc, c->fqdn, fqdn,
+                 side, num);
         long line = line_of(n);
         if (unspecified(ip)) {
             /* An Edge's external side has public names only: nothing to resolve here. */
@@ -548,7 +554,7 @@ static int import_machine(struct import *im, struct cluster *c, xmlNodePtr m, st
             return -1;
     }
     if (added == 0 && c->role != R_EDGE) {
-        snprintf(origin, sizeof origin, "Cluster %s, Machine %s", c->fqdn, fqdn);
+        snprintf(origin, sizeof origin, "%s, Cluster %.120s, Machine %.120s", c->svc, c->fqdn, fqdn);
         return add_resolved(im, fqdn, c->role, line_of(m), origin);
     }
     return 0;
@@ -558,7 +564,7 @@ static int import_machine(struct import *im, struct cluster *c, xmlNodePtr m, st
 static int import_vips(struct import *im, struct cluster *c)
 {
     int role = c->role == R_FE ? R_FELB : c->role == R_DIR ? R_DIRLB : c->role == R_MED ? R_MEDLB : -1;
-    char ip[64], origin[320];
+    char ip[64], origin[480];
     for (xmlNodePtr n = c->node->children; n; n = n->next) {
         if (!is(n, "LoadBalancer") || !attr(n, "IPAddress", ip, sizeof ip) || unspecified(ip))
             continue;
@@ -567,7 +573,7 @@ static int import_vips(struct import *im, struct cluster *c)
                     im->path, line_of(n), ip, c->fqdn);
             continue;
         }
-        snprintf(origin, sizeof origin, "Cluster %s, LoadBalancer", c->fqdn);
+        snprintf(origin, sizeof origin, "%s, Cluster %.200s, LoadBalancer", c->svc, c->fqdn);
         if (add_addr(im, ip, role, line_of(n), origin))
             return -1;
         im->hlb = true;
@@ -581,6 +587,10 @@ static int import_cluster(struct import *im, struct cluster *c)
     if (c->role == -1)
         return 0;
     struct edge_map em = edge_numbers(service_on(im, c, "EdgeServer"));
+    if (c->role == R_EDGE && em.access == em.webconf && em.webconf == em.av)
+        sb_printf(&im->notes, "-- %.200s: one external address for the Access, Web Conferencing and A/V Edge\n"
+                              "-- services: it is edge_access here, and their traffic on it is held to the\n"
+                              "-- Access Edge's rules (a topology address has one role).\n", c->fqdn);
     xmlNodePtr ms = child(c->node, "Machines");
     for (xmlNodePtr m = ms ? ms->children : c->node->children; m; m = m->next)
         if (is(m, "Machine") && import_machine(im, c, m, em))
