@@ -515,11 +515,14 @@ local function range_text(g)
   return g[1] == g[2] and tostring(g[1]) or (g[1] .. "-" .. g[2])
 end
 
--- The line of text where needle first appears after the "ports" key.
-local function ports_line(text, needle)
+-- The line of text where needle appears (the nth time) after the "ports" key.
+local function ports_line(text, needle, nth)
   if type(text) ~= "string" then return 0 end
   local start = text:find("ports%s*=") or 1
-  local at = needle and text:find(needle, start, true) or start
+  local at = start
+  for _ = 1, nth or 1 do
+    at = needle and text:find(needle, at + 1, true) or at
+  end
   local line = 1
   for _ in text:sub(1, at):gmatch("\n") do line = line + 1 end
   return line
@@ -570,15 +573,16 @@ end
 function M.set_ports(list, text)
   port_overrides = {}
   if type(list) ~= "table" then return "ports must be a list of { role, transport, default, port }", ports_line(text) end
-  local seen = {}
+  local seen, per_role = {}, {}
   for i, e in ipairs(list) do
+    if type(e) == "table" and type(e.role) == "string" then per_role[e.role] = (per_role[e.role] or 0) + 1 end
     local ovs, err, token = parse_override(e, i)
     if not ovs then return err, ports_line(text, token) end
     for _, ov in ipairs(ovs) do
       local key = ov.role .. "/" .. ov.transport .. "/" .. range_text(ov.default)
       if seen[key] then
         return string.format("ports[%d] moves %s %s %s again (first in ports[%d])", i, ov.role,
-          ov.transport, range_text(ov.default), seen[key]), ports_line(text, ov.role)
+          ov.transport, range_text(ov.default), seen[key]), ports_line(text, '"' .. ov.role .. '"', per_role[ov.role])
       end
       seen[key] = i
       port_overrides[#port_overrides + 1] = ov

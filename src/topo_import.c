@@ -458,7 +458,7 @@ static int add_resolved(struct import *im, const char *fqdn, int role, long line
         return 0;
     }
     char o[560];
-    snprintf(o, sizeof o, "%s, resolved %s", origin, im->o->hosts_file ? "from the hosts file" : "by DNS");
+    snprintf(o, sizeof o, "%s, resolved %s", origin, im->o->hosts_file ? "from the hosts file" : "by the system resolver (--resolve)");
     for (int i = 0; i < n; i++)
         if (add_addr(im, ips[i], role, line, o))
             return -1;

@@ -16,7 +16,7 @@ import subprocess
 import sys
 import tempfile
 
-BIN = sys.argv[1]
+BIN = os.path.abspath(sys.argv[1])
 HERE = os.path.dirname(os.path.abspath(__file__))
 failures = []
 
@@ -102,6 +102,24 @@ moved = {m["id"]: m for m in j.get("moved_rules", [])}
 fe = [m for i, m in moved.items() if i.endswith("@topology:5099")]
 expect(fe and all(m["dports"] == "5099" and m["to"] == "front_end" for m in fe),
        f"rules to front_end 5061 now name 5099 ({sorted(moved)[:4]})")
+
+# --resolve (getaddrinfo: localhost), a load balancer VIP, a branch-site Registrar (SBA).
+j = check_json("vip-resolve.xml", "--resolve")
+r = roles_of(j)
+expect("127.0.0.1" in r.get("front_end", []) and r.get("sba") == ["10.5.9.1"]
+       and r.get("fe_load_balancer") == ["10.5.1.100"]
+       and j.get("options", {}).get("load_balancing", {}).get("value") == "hlb",
+       f"--resolve, LoadBalancer VIP, SBA in a branch site {r}")
+rc, out, err = run("import", "vip-resolve.xml")
+expect(rc == 0 and "vip-resolve.xml:15:" in err and "localhost" in err, "without --resolve: the warning names localhost")
+
+# The command line.
+for args, want in [((), 2), (("--help",), 0), (("frobnicate",), 2), (("import",), 2),
+                   (("import", "three-edge.tbxml", "--bogus"), 2), (("discover",), 2),
+                   (("import", "three-edge.tbxml", "--hosts", "/nonexistent"), 2)]:
+    rc, out, err = run(*args)
+    expect(rc == want and (want == 0 or err.startswith("lyncaudit: ") or err.startswith("Usage:")),
+           f"topology {' '.join(args)}: exit {want} ({rc})")
 
 # Bad input: one line with file:line, exit 2, nothing written (an existing -o file is kept).
 keep = os.path.join(tmp, "keep.lua")
