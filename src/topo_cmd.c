@@ -32,7 +32,7 @@ static void topo_usage(FILE *out)
 {
     fprintf(out,
             "Usage: lyncaudit topology import FILE [-o topology.lua] [--hosts FILE] [--resolve]\n"
-            "       lyncaudit topology check FILE [--json]\n"
+            "       lyncaudit topology check FILE [--json] [--hosts FILE] [--resolve]\n"
             "       lyncaudit topology discover CAPTURE... [-o topology.lua]\n"
             "\n"
             "import    reads a Topology Builder document (.tbxml) or a published topology\n"
