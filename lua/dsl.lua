@@ -507,7 +507,8 @@ end
 -- transport with the moved port, id "<id>@topology:<port>", the same
 -- document reference, and a note saying where the port came from; the
 -- original keeps the other roles and transports. The documented port on
--- that role is then allowed by no rule of it: a flow there is a finding.
+-- that role is then allowed by no rule of it: a flow there is a finding,
+-- a port_range one ("<id>@documented:<port>") whose message says why.
 
 local port_overrides = {}
 
@@ -654,14 +655,31 @@ local function split(r, ov, side, pside, out)
   return true
 end
 
+-- A flow to the documented port of a moved service: a port_range rule
+-- whose message says the topology moved it (the first moved rule's row).
+local function documented_port_rule(r, ov)
+  local d = range_text(ov.default)
+  return {
+    id = r.id .. "@documented:" .. d, from = "any", to = { ov.role }, transport = { ov.transport },
+    dports = { { ov.default[1], ov.default[2] } }, apps = {}, kind = "port_range",
+    when = copy(r.when), severity = r.severity, ref = copy(r.ref),
+    note = string.format("the topology moves this service of %s from the documented %s %s to %s%s: "
+      .. "nothing of it should answer on %s", ov.role, ov.transport, d, range_text(ov.port),
+      ov.source and (" (" .. ov.source .. ")") or "", d),
+  }
+end
+
 -- The rules after one override.
 local function apply_override(rules, ov)
-  local out = {}
+  local out, first = {}, nil
   for _, r in ipairs(rules) do
-    if not split(r, ov, "to", "dports", out) and not split(r, ov, "from", "sports", out) then
+    if split(r, ov, "to", "dports", out) then
+      first = first or r
+    elseif not split(r, ov, "from", "sports", out) then
       out[#out + 1] = r
     end
   end
+  if first then out[#out + 1] = documented_port_rule(first, ov) end
   return out
 end
 

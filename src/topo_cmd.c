@@ -312,13 +312,13 @@ static int read_topology(const char *path, const char *lua_dir, sqlite3 *db, cha
     return rc;
 }
 
-/* The rules the topology's ports moved (ids with "@topology:"). */
+/* The rules the topology's ports moved ("@topology:") or added ("@documented:"). */
 static int moved_rows(const struct audit *a, sqlite3 *db)
 {
     for (size_t i = 0; i < audit_rule_count(a); i++) {
         struct audit_rule_info r;
         audit_rule_info(a, i, &r);
-        if (!strstr(r.id, "@topology:"))
+        if (!strstr(r.id, "@topology:") && !strstr(r.id, "@documented:"))
             continue;
         const char *v[7] = {r.id, r.from, r.to, r.transport, r.dports, r.sports, r.note};
         if (sql_row(db, "INSERT INTO moved VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)", 7, v))

@@ -3,7 +3,8 @@
 # Conferencing Edge moved to TCP 444), real TLS peers on loopback (socat,
 # one client connection to 444 and one to the documented 443), captured with
 # tcpdump and audited: the flow to 444 is `ok` under the rule the topology
-# moved (its id names the port), the flow to 443 a violation.
+# moved (its id names the port), the flow to 443 a port_range violation whose
+# message says the topology moved the service to 444.
 # Usage: test_e2e.sh LYNCAUDIT   (needs root for tcpdump; exit 77 = skipped)
 set -euo pipefail
 BIN=$1
@@ -50,7 +51,12 @@ note=$(q "SELECT note FROM rules WHERE id = 'edge-ext.webconf-psom-443-in@topolo
 case "$note" in *"from the topology"*"instead of the documented 443"*) ;; *) fail "rule note: $note" ;; esac
 ref=$(q "SELECT doc || ' row ' || doc_row FROM rules WHERE id = 'edge-ext.webconf-psom-443-in@topology:444'")
 [ "$ref" = "002_0c217b23fef43165.txt row 8" ] || fail "the moved rule lost its document reference ($ref)"
-old=$(q "SELECT f.verdict, v.kind FROM flows f JOIN violations v ON v.flow_id = f.id WHERE f.dst_ip = '$WEB' AND f.dst_port = 443")
+old=$(q "SELECT f.verdict, v.kind, v.rule_id LIKE '%@documented:443' FROM flows f JOIN violations v ON v.flow_id = f.id WHERE f.dst_ip = '$WEB' AND f.dst_port = 443")
 echo "443: $old"
-[ "$old" = "violation no_rule" ] || fail "the flow to the documented 443 is not a violation"
-echo "ok: 444 allowed by the moved rule, 443 a no_rule violation"
+[ "$old" = "violation port_range 1" ] \
+    || fail "the flow to the documented 443 is not the topology's port_range violation"
+msg=$(q "SELECT v.message FROM flows f JOIN violations v ON v.flow_id = f.id WHERE f.dst_ip = '$WEB' AND f.dst_port = 443")
+echo "443 message: $msg"
+case "$msg" in *"the topology moves this service of edge_webconf from the documented tcp 443 to 444"*) ;;
+    *) fail "the violation does not say the topology moved the port" ;; esac
+echo "ok: 444 allowed by the moved rule, 443 a violation that names the topology's port"

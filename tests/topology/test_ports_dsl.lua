@@ -60,6 +60,12 @@ expect(by["c@topology:444"] and ports(by["c@topology:444"].dports) == "444,8057"
 expect(by.d and not by["d@topology:444"] and ports(by.d.dports) == "443",
   "d: a rule from the role toward its destination port 443 is not moved")
 
+local doc = by["a@documented:443"]
+expect(doc and doc.kind == "port_range" and table.concat(doc.to, ",") == "edge_webconf" and ports(doc.dports) == "443"
+  and #doc.apps == 0 and doc.ref.row == 1 and doc.note:find("from the documented tcp 443 to 444 (here)", 1, true),
+  "the documented port gets a port_range rule whose note names the topology's port")
+expect(not by["b@documented:50000-59999"], "no such rule for a moved source range")
+
 local bad = {
   { '{ { role = "edge_webconf", transport = "tcp", default = 443, port = 0 } }', "outside 1-65535" },
   { '{ { role = "edge_web", transport = "tcp", default = 443, port = 444 } }', "unknown role 'edge_web'" },
