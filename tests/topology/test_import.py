@@ -140,5 +140,15 @@ rc, out, err = run("check", "bad-ports.lua")
 expect(rc == 2 and err.strip() == "lyncaudit: bad-ports.lua:8: port 70000 outside 1-65535 in ports[2].port",
        f"a ports section with a port outside 1-65535 ({err.strip()})")
 
+# docs/topology.md's example document gives the output printed there.
+docs = open(os.path.join(HERE, "../../docs/topology.md")).read()
+xml = docs.split("An example document (`example.tbxml`):\n\n```xml\n", 1)[1].split("```", 1)[0]
+lua = docs.split("on stderr):\n\n```lua\n", 1)[1].split("```", 1)[0]
+with open(os.path.join(tmp, "example.tbxml"), "w") as f:
+    f.write(xml)
+p = subprocess.run([BIN, "topology", "import", "example.tbxml"], cwd=tmp, capture_output=True, text=True, timeout=60)
+expect(p.returncode == 0 and p.stdout == lua and "example.tbxml:15: fe02.contoso.com" in p.stderr,
+       "docs/topology.md: the example's import output is the one printed")
+
 print(f"{len(failures)} failure(s)")
 sys.exit(1 if failures else 0)
