@@ -385,6 +385,8 @@ static int discover(int ncap, char **caps, char **text, size_t *len)
     unlink(wal);
     snprintf(wal, sizeof wal, "%s-shm", db);
     unlink(wal);
+    snprintf(wal, sizeof wal, "%s-journal", db);
+    unlink(wal);
     unlink(topo);
     rmdir(dir);
     return rc;
