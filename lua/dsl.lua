@@ -531,6 +531,193 @@ function M.new_env()
 end
 
 ---------------------------------------------------------------------------
+-- Port overrides: the topology's `ports` section (docs/topology.md)
+---------------------------------------------------------------------------
+-- A deployment may move a service off its documented port (Topology
+-- Builder lets it). Each override names a role, a transport, the documented
+-- port (or range) and the port the topology gives. Before the rules are
+-- compiled, every rule toward that role (dports) or from it (sports) that
+-- names exactly the documented port is split: a copy for that role and
+-- transport with the moved port, id "<id>@topology:<port>", the same
+-- document reference, and a note saying where the port came from; the
+-- original keeps the other roles and transports. The documented port on
+-- that role is then allowed by no rule of it: a flow there is a finding,
+-- a port_range one ("<id>@documented:<port>") whose message says why.
+
+local port_overrides = {}
+
+local function range_text(g)
+  return g[1] == g[2] and tostring(g[1]) or (g[1] .. "-" .. g[2])
+end
+
+-- The line of text where needle appears (the nth time) after the "ports" key.
+local function ports_line(text, needle, nth)
+  if type(text) ~= "string" then return 0 end
+  local start = text:find("ports%s*=") or 1
+  local at = start
+  for _ = 1, nth or 1 do
+    at = needle and text:find(needle, at + 1, true) or at
+  end
+  local line = 1
+  for _ in text:sub(1, at):gmatch("\n") do line = line + 1 end
+  return line
+end
+
+local OVERRIDE_FIELDS = { role = true, transport = true, default = true, port = true, source = true }
+
+-- One entry of ports -> list of normalized overrides (one per transport), or nil, err, token.
+local function parse_override(e, i)
+  local where = "ports[" .. i .. "]"
+  if type(e) ~= "table" then return nil, where .. " must be a table { role = ..., transport = ..., default = ..., port = ... }" end
+  for k in pairs(e) do
+    if not OVERRIDE_FIELDS[k] then
+      return nil, string.format("unknown field '%s' in %s (role, transport, default, port, source)", tostring(k), where), tostring(k)
+    end
+  end
+  if type(e.role) ~= "string" or not ROLES[e.role] then
+    return nil, string.format("unknown role '%s' in %s", tostring(e.role), where), tostring(e.role)
+  end
+  local ts, err = parse_transport(e.transport)
+  if not ts then return nil, err .. " in " .. where, tostring(e.transport) end
+  local out = {}
+  local from, to
+  for _, f in ipairs({ "default", "port" }) do
+    local v = e[f]
+    if type(v) == "number" and (v ~= math.floor(v) or v < 1 or v > 65535) then
+      return nil, string.format("port %s outside 1-65535 in %s.%s", tostring(v), where, f), tostring(v)
+    end
+    local g, perr = parse_ports(v, where .. "." .. f)
+    if not g then return nil, perr, type(v) == "string" and v or f end
+    if #g ~= 1 or type(g[1]) ~= "table" then
+      return nil, string.format("%s.%s must be one port or one range", where, f), f
+    end
+    if f == "default" then from = g[1] else to = g[1] end
+  end
+  if e.source ~= nil and type(e.source) ~= "string" then
+    return nil, where .. ".source must be a string", "source"
+  end
+  for _, t in ipairs(ts) do
+    if t ~= "tcp" and t ~= "udp" then return nil, "ports move tcp or udp ports only in " .. where, t end
+    out[#out + 1] = { role = e.role, transport = t, default = from, port = to, source = e.source }
+  end
+  return out
+end
+
+-- Called by the C side with the topology's ports table and its text:
+-- returns nil when every entry is good, else message, line.
+function M.set_ports(list, text)
+  port_overrides = {}
+  if type(list) ~= "table" then return "ports must be a list of { role, transport, default, port }", ports_line(text) end
+  local seen, per_role = {}, {}
+  for i, e in ipairs(list) do
+    if type(e) == "table" and type(e.role) == "string" then per_role[e.role] = (per_role[e.role] or 0) + 1 end
+    local ovs, err, token = parse_override(e, i)
+    if not ovs then return err, ports_line(text, token) end
+    for _, ov in ipairs(ovs) do
+      local key = ov.role .. "/" .. ov.transport .. "/" .. range_text(ov.default)
+      if seen[key] then
+        return string.format("ports[%d] moves %s %s %s again (first in ports[%d])", i, ov.role,
+          ov.transport, range_text(ov.default), seen[key]), ports_line(text, '"' .. ov.role .. '"', per_role[ov.role])
+      end
+      seen[key] = i
+      port_overrides[#port_overrides + 1] = ov
+    end
+  end
+  return nil
+end
+
+local function has(list, v)
+  if type(list) ~= "table" then return false end
+  for _, x in ipairs(list) do if x == v then return true end end
+  return false
+end
+
+local function without(list, v)
+  local out = {}
+  for _, x in ipairs(list) do if x ~= v then out[#out + 1] = x end end
+  return out
+end
+
+-- The rule's port list with the documented range replaced, or nil when it
+-- does not name it.
+local function moved_ports(list, ov)
+  if type(list) ~= "table" then return nil end
+  local out, hit = {}, false
+  for i, g in ipairs(list) do
+    if type(g) == "table" and g[1] == ov.default[1] and g[2] == ov.default[2] then
+      out[i] = { ov.port[1], ov.port[2] }
+      hit = true
+    else
+      out[i] = copy(g)
+    end
+  end
+  return hit and out or nil
+end
+
+-- Splits rule r by override ov on one side (roles field, ports field).
+local function split(r, ov, side, pside, out)
+  local ports = has(r[side], ov.role) and has(r.transport, ov.transport) and moved_ports(r[pside], ov)
+  if not ports then return false end
+  local moved = copy(r)
+  moved.check = r.check
+  moved[side] = { ov.role }
+  moved.transport = { ov.transport }
+  moved[pside] = ports
+  local p = range_text(ov.port)
+  moved.id = r.id .. "@topology:" .. p
+  moved.note = string.format("%s %s %s of %s from the topology%s instead of the documented %s%s",
+    pside == "dports" and "port" or "source port", ov.transport, p, ov.role,
+    ov.source and (" (" .. ov.source .. ")") or "", range_text(ov.default),
+    r.note and ("; " .. r.note) or "")
+  out[#out + 1] = moved
+  local others = without(r[side], ov.role)
+  if #others > 0 then
+    local rest = copy(r)
+    rest.check = r.check
+    rest[side] = others
+    out[#out + 1] = rest
+  end
+  local other_t = without(r.transport, ov.transport)
+  if #other_t > 0 then
+    local rest = copy(r)
+    rest.check = r.check
+    rest[side] = { ov.role }
+    rest.transport = other_t
+    rest.id = r.id .. "@" .. table.concat(other_t, ",")
+    out[#out + 1] = rest
+  end
+  return true
+end
+
+-- A flow to the documented port of a moved service: a port_range rule
+-- whose message says the topology moved it (the first moved rule's row).
+local function documented_port_rule(r, ov)
+  local d = range_text(ov.default)
+  return {
+    id = r.id .. "@documented:" .. d, from = "any", to = { ov.role }, transport = { ov.transport },
+    dports = { { ov.default[1], ov.default[2] } }, apps = {}, kind = "port_range",
+    when = copy(r.when), severity = r.severity, ref = copy(r.ref),
+    note = string.format("the topology moves this service of %s from the documented %s %s to %s%s: "
+      .. "nothing of it should answer on %s", ov.role, ov.transport, d, range_text(ov.port),
+      ov.source and (" (" .. ov.source .. ")") or "", d),
+  }
+end
+
+-- The rules after one override.
+local function apply_override(rules, ov)
+  local out, first = {}, nil
+  for _, r in ipairs(rules) do
+    if split(r, ov, "to", "dports", out) then
+      first = first or r
+    elseif not split(r, ov, "from", "sports", out) then
+      out[#out + 1] = r
+    end
+  end
+  if first then out[#out + 1] = documented_port_rule(first, ov) end
+  return out
+end
+
+---------------------------------------------------------------------------
 -- Read-out for the C side
 ---------------------------------------------------------------------------
 
@@ -544,6 +731,7 @@ function M.rules()
     c.check = r.check
     out[i] = c
   end
+  for _, ov in ipairs(port_overrides) do out = apply_override(out, ov) end
   return out
 end
 

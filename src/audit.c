@@ -12,6 +12,7 @@
 #include <ndpi_api.h>
 
 #include "luabox.h"
+#include "topo_ports.h"
 
 #define LUA_MEMORY (64u << 20)
 #define LOAD_INSTRUCTIONS 50000000L
@@ -366,7 +367,7 @@ static int load_topology(struct audit *a, const char *path, int schema_idx, int 
     while (lua_next(L, top)) {
         if (lua_type(L, -2) != LUA_TSTRING) {
             lua_pop(L, 2);
-            snprintf(err, errlen, "%s: top-level keys are names (name, roles, nat, nat_devices, capture_point, options)", path);
+            snprintf(err, errlen, "%s: top-level keys are names (name, roles, nat, nat_devices, capture_point, options, ports)", path);
             return -1;
         }
         const char *key = lua_tostring(L, -2);
@@ -434,6 +435,12 @@ static int load_topology(struct audit *a, const char *path, int schema_idx, int 
                 rc = topo_error(err, errlen, path, text, "capture_point",
                                 "capture_point is \"inside\" or \"outside\" (of the Edge's NAT)%s%s", "", "");
             a->capture_outside = !strcmp(v, "outside");
+        } else if (!strcmp(key, "ports")) {
+            /* Port overrides: lua/dsl.lua checks and applies them (topo_ports.c). */
+            if (!lua_istable(L, -1))
+                rc = topo_error(err, errlen, path, text, "ports", "ports must be a list of { role, transport, default, port }%s%s", "", "");
+            lua_pushvalue(L, -1);
+            lua_setfield(L, LUA_REGISTRYINDEX, TOPO_PORTS_KEY);
         } else if (!strcmp(key, "options")) {
             if (!lua_istable(L, -1)) {
                 rc = topo_error(err, errlen, path, text, "options", "options must be a table%s%s", "", "");
@@ -451,7 +458,7 @@ static int load_topology(struct audit *a, const char *path, int schema_idx, int 
             }
         } else {
             rc = topo_error(err, errlen, path, text, key,
-                            "unknown key '%s' (name, roles, nat, nat_devices, capture_point, options)%s", key, "");
+                            "unknown key '%s' (name, roles, nat, nat_devices, capture_point, options, ports)%s", key, "");
         }
         lua_pop(L, 1);
         if (rc) {
@@ -772,6 +779,8 @@ struct audit *audit_load_where(const struct audit_paths *p, char *where, size_t 
         lua_pop(L, 1);
     }
     if (p->topology && load_topology(a, p->topology, schema, opts, err, errlen))
+        goto bad;
+    if (p->topology && topo_ports_set(a->box, mod, p->topology, err, errlen))
         goto bad;
     lua_getfield(L, opts, "client_media_ports");
     if (lua_istable(L, -1)) {

@@ -30,6 +30,7 @@
 #include "report.h"
 #include "source.h"
 #include "store.h"
+#include "topo_cmd.h"
 
 #ifndef LYNCAUDIT_VERSION
 #define LYNCAUDIT_VERSION "0.1.0"
@@ -120,6 +121,7 @@ static void usage(FILE *out)
     fprintf(out,
             "Usage: lyncaudit [options] FILE... [FILTER]\n"
             "       lyncaudit [options] -i IFACE [FILTER]\n"
+            "       lyncaudit topology import|check|discover ...  (lyncaudit topology --help)\n"
             "Audit Lync Server 2013 / Skype for Business traffic in capture files (pcap or\n"
             "pcapng, several in a row as one run) or live on an interface (a SPAN port), and\n"
             "store every flow, its roles, verdict and violations in SQLite.\n"
@@ -592,6 +594,7 @@ static int give_up(struct run *r, struct source *live, struct source **srcs, str
 
 int main(int argc, char **argv)
 {
+    if (argc > 1 && !strcmp(argv[1], "topology")) return topology_main(argc - 1, argv + 1);
     /* Past `ulimit -f` a write must fail (and be reported), not kill us. */
     signal(SIGXFSZ, SIG_IGN);
     struct options o = {0};

@@ -7,7 +7,7 @@
 # tests/robust/fuzz/seeds.py. A run longer than 10 s on one input counts as
 # a hang (libFuzzer -timeout) for the Lua targets.
 # Usage: tests/fuzz/run.sh [SECONDS] [PCAP_DIR] [WORK_DIR] [TARGET...]
-#   TARGET: msturn rtp sip xmpp ike tls decode topology rules (default: all)
+#   TARGET: msturn rtp sip xmpp ike tls decode topology rules import (default: all)
 # Exit 77 when clang with libFuzzer is not available (CTest: skipped).
 set -euo pipefail
 secs="${1:-30}"
@@ -29,13 +29,14 @@ rm -f "$work.probe"
 mkdir -p "$work/bin" "$work/seeds" "$work/corpus"
 dissectors=(msturn rtp sip xmpp ike tls)
 targets=("${@:4}")
-[ ${#targets[@]} -gt 0 ] || targets=("${dissectors[@]}" decode topology rules)
+[ ${#targets[@]} -gt 0 ] || targets=("${dissectors[@]}" decode topology rules import)
 want_dissector_seeds=0
 want_loader_seeds=0
 for t in "${targets[@]}"; do
     case "$t" in
     msturn | rtp | sip | xmpp | ike | tls) want_dissector_seeds=1 ;;
     decode | topology | rules) want_loader_seeds=1 ;;
+    import) mkdir -p "$work/seeds/import" && cp "$root"/tests/topology/*.xml "$root"/tests/topology/*.tbxml "$work/seeds/import/" ;;
     *) echo "unknown fuzz target '$t'" >&2; exit 2 ;;
     esac
 done
@@ -50,9 +51,15 @@ for t in "${targets[@]}"; do
         "$cc" "${flags[@]}" "$here/fuzz_decode.c" "$root/src/decode.c" -o "$work/bin/fuzz_decode" ;;
     topology | rules)
         # shellcheck disable=SC2046 # pkg-config's words are separate flags
-        "$cc" "${flags[@]}" -DLYNCAUDIT_SOURCE_DIR="\"$root\"" "$here/fuzz_$t.c" "$root/src/audit.c" \
+        "$cc" "${flags[@]}" -DLYNCAUDIT_SOURCE_DIR="\"$root\"" "$here/fuzz_$t.c" "$root/src/audit.c" "$root/src/topo_ports.c" \
             "$root/src/luabox.c" $(pkg-config --cflags --libs libndpi lua5.4) -o "$work/bin/fuzz_$t"
         extra=(-timeout=10 -dict="$root/tests/robust/fuzz/lua.dict") ;;
+    import)
+        # shellcheck disable=SC2046 # pkg-config's words are separate flags
+        "$cc" "${flags[@]}" -DLYNCAUDIT_SOURCE_DIR="\"$root\"" "$here/fuzz_import.c" "$root/src/topo_import.c" \
+            "$root/src/audit.c" "$root/src/topo_ports.c" "$root/src/luabox.c" \
+            $(pkg-config --cflags --libs libndpi lua5.4 libxml-2.0) -o "$work/bin/fuzz_import"
+        extra=(-timeout=10) ;;
     *)
         "$cc" "${flags[@]}" "$here/fuzz_$t.c" "$root"/src/dissect/*.c -o "$work/bin/fuzz_$t" ;;
     esac
