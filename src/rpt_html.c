@@ -334,7 +334,7 @@ static int html_violations(struct rpt *r, FILE *out)
             "Grouped by kind and path (roles, transport, destination port, label), most severe first; each "
             "group with the rule or reason, the document row it cites, and its flows.");
     sqlite3_stmt *st = rpt_prepare(r, "SELECT gid, kind, severity, src_role, dst_role, transport, dst_port, app,"
-                                      " message, flows, packets, bytes, rule_id, doc, doc_table, doc_row, row_text,"
+                                      " message, flow_count, packets, bytes, rule_id, doc, doc_table, doc_row, row_text,"
                                       " reference, coalesce(note, '') FROM r_vgroups ORDER BY gid");
     if (!st)
         return -1;

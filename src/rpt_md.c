@@ -124,7 +124,7 @@ static int md_violations(struct rpt *r, FILE *out)
 {
     fputs("## Violations\n\nGrouped by kind and path, most severe first.\n\n", out);
     sqlite3_stmt *st = rpt_prepare(r, "SELECT gid, kind, severity, src_role || ' → ' || dst_role || ' · ' ||"
-                                      " transport || '/' || dst_port || ' · ' || app, message, flows, packets, bytes,"
+                                      " transport || '/' || dst_port || ' · ' || app, message, flow_count, packets, bytes,"
                                       " rule_id, doc, doc_table, doc_row, row_text, reference FROM r_vgroups"
                                       " ORDER BY gid");
     if (!st)

@@ -212,7 +212,7 @@ static const char *const BUILD_SQL[] = {
     " SELECT v.kind, v.severity, CASE v.severity WHEN 'high' THEN 0 WHEN 'medium' THEN 1 ELSE 2 END"
     "  AS sev_rank, f.src_role, f.dst_role, f.transport, f.dst_port, f.app, v.rule_id,"
     "  min(v.message) AS message, min(v.reference) AS reference, r.doc, doc_title(r.doc) AS doc_title,"
-    "  r.doc_table, r.doc_row, r.row_text, r.note, count(*) AS flows,"
+    "  r.doc_table, r.doc_row, r.row_text, r.note, count(*) AS flow_count,"
     "  sum(f.packets_src2dst + f.packets_dst2src) AS packets, sum(f.bytes_src2dst + f.bytes_dst2src) AS bytes"
     "  FROM violations v JOIN flows f ON f.id = v.flow_id"
     "  LEFT JOIN rules r ON r.run_id = v.run_id AND r.id = v.rule_id WHERE v.run_id = ?1"
