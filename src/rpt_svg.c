@@ -133,8 +133,8 @@ static int overlaps(const struct box *b, int nb, const struct box *c)
 {
     int n = 0;
     for (int i = 0; i < nb; i++)
-        n += c->x < b[i].x + b[i].w + 2 && b[i].x < c->x + c->w + 2 && c->y < b[i].y + b[i].h + 1 &&
-             b[i].y < c->y + c->h + 1;
+        n += c->x < b[i].x + b[i].w + 2 && b[i].x < c->x + c->w + 2 && c->y < b[i].y + b[i].h + 3 &&
+             b[i].y < c->y + c->h + 3;
     return n;
 }
 
@@ -163,10 +163,10 @@ static void svg_edge(FILE *out, const struct edge *e, struct box *placed, int *n
     static const double T[] = {0.5, 0.4, 0.6, 0.3, 0.7, 0.22, 0.78, 0.15, 0.85};
     struct box c = {0, 0, strlen(e->label) * 6.0 + 8, 14}, best = c;
     int best_n = 1 << 30;
-    for (size_t i = 0; i < sizeof T / sizeof T[0] && best_n; i++) {
-        double t = T[i], u = 1 - t;
+    for (size_t i = 0; i < 3 * sizeof T / sizeof T[0] && best_n; i++) {
+        double t = T[i % (sizeof T / sizeof T[0])], u = 1 - t, dy = i < sizeof T / sizeof T[0] ? 0 : (i & 1 ? -15 : 15);
         c.x = u * u * u * x1 + 3 * u * u * t * c1x + 3 * u * t * t * c2x + t * t * t * x2 - c.w / 2;
-        c.y = u * u * u * y1 + 3 * u * u * t * y1 + 3 * u * t * t * y2 + t * t * t * y2 - 7;
+        c.y = u * u * u * y1 + 3 * u * u * t * y1 + 3 * u * t * t * y2 + t * t * t * y2 - 7 + dy;
         c.x = c.x < 2 ? 2 : c.x + c.w > SVG_W - 2 ? SVG_W - 2 - c.w : c.x;
         int n = overlaps(placed, *nplaced, &c);
         if (n < best_n)
