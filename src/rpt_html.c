@@ -30,7 +30,7 @@ static const char *CSS =
     ".card .v.small{font-size:13px;font-weight:400}"
     "table{border-collapse:collapse;width:100%;background:#fff;border:1px solid var(--line);font-size:13px}"
     "th,td{padding:5px 8px;border-bottom:1px solid var(--line);text-align:left;vertical-align:top;"
-    "overflow-wrap:anywhere}"
+    "overflow-wrap:break-word}"
     "th{background:#eef2f6;font-weight:600;font-size:12px;color:#34414f;overflow-wrap:normal}"
     "table#verdicts{width:auto;min-width:460px}"
     "td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}"
@@ -50,7 +50,7 @@ static const char *CSS =
     ".meta{color:var(--muted);font-size:12px}"
     ".cite{background:#f8fafc;border:1px solid var(--line);border-radius:4px;padding:8px 10px;margin:8px 0}"
     "table.row td{font-size:12px;color:#34414f;background:#fdfdfd}"
-    ".detail{overflow-wrap:anywhere;max-width:360px}"
+    ".detail,table.flows td{overflow-wrap:anywhere}.detail{max-width:360px}"
     "figure{margin:0;background:#fff;border:1px solid var(--line);border-radius:6px;padding:8px}"
     "figure svg{width:100%;height:auto;display:block}"
     "figcaption{color:var(--muted);font-size:12px;padding:4px 8px}"
@@ -162,6 +162,16 @@ static void html_cell(FILE *out, sqlite3_stmt *st, int i, const char *col)
         fputs("<br><span class=\"meta mono\">", out);
         esc(out, v);
         fputs("</span>", out);
+    } else if (strstr(col, "_roles")) { /* "a,b,c": a line may break after each comma */
+        fputs("<td>", out);
+        for (const char *p = v, *e; p; p = e ? e + 1 : NULL) {
+            e = strchr(p, ',');
+            char part[128];
+            snprintf(part, sizeof part, "%.*s", e ? (int)(e - p) : (int)strlen(p), p);
+            esc(out, part);
+            if (e)
+                fputs(",&#8203;", out);
+        }
     } else {
         fprintf(out, "<td%s>", !strcmp(col, "services") || !strcmp(col, "row_text") ? " class=\"detail\"" : "");
         esc(out, v);
