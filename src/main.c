@@ -28,6 +28,7 @@
 #include "flow.h"
 #include "pipeline.h"
 #include "report.h"
+#include "rpt.h"
 #include "source.h"
 #include "store.h"
 #include "topo_cmd.h"
@@ -122,6 +123,7 @@ static void usage(FILE *out)
             "Usage: lyncaudit [options] FILE... [FILTER]\n"
             "       lyncaudit [options] -i IFACE [FILTER]\n"
             "       lyncaudit topology import|check|discover ...  (lyncaudit topology --help)\n"
+            "       lyncaudit report DB [--run N] [--since RUN] [-o FILE] [--format html|json|md]\n"
             "Audit Lync Server 2013 / Skype for Business traffic in capture files (pcap or\n"
             "pcapng, several in a row as one run) or live on an interface (a SPAN port), and\n"
             "store every flow, its roles, verdict and violations in SQLite.\n"
@@ -595,6 +597,7 @@ static int give_up(struct run *r, struct source *live, struct source **srcs, str
 int main(int argc, char **argv)
 {
     if (argc > 1 && !strcmp(argv[1], "topology")) return topology_main(argc - 1, argv + 1);
+    if (argc > 1 && !strcmp(argv[1], "report")) return report_main(argc - 1, argv + 1);
     /* Past `ulimit -f` a write must fail (and be reported), not kill us. */
     signal(SIGXFSZ, SIG_IGN);
     struct options o = {0};

@@ -1,0 +1,297 @@
+#!/usr/bin/env python3
+"""`lyncaudit report`, with a real browser as the test: the sample audit
+(samples/lync-sample.pcap, samples/topology.lua) into a temporary database,
+its report rendered by headless Chromium to a PNG (kept in OUTDIR) and to
+its DOM, which must hold every violation of the database, an SVG node per
+role seen, every section; hostile text in the database stays text.
+
+Usage: test_report.py LYNCAUDIT SOURCE_DIR OUTDIR CASE
+CASE: html (the browser test), missing (expected-but-missing on a capture
+without UDP 3478, not on the full sample), since, formats (json, md), errors."""
+import html.parser
+import json
+import re
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+import tempfile
+
+la, src, outdir, case = sys.argv[1:5]
+PCAP = os.path.join(src, "samples", "lync-sample.pcap")
+TOPO = os.path.join(src, "samples", "topology.lua")
+SECTIONS = ["run", "compliance", "deployment", "violations", "missing", "close"]
+failures = []
+
+
+def check(cond, what):
+    if not cond:
+        failures.append(what)
+        print("FAIL:", what)
+
+
+def audit(db, *extra, cwd=None):
+    """The sample audit; with cwd=src, named as samples/README.md names it."""
+    files = ["samples/topology.lua", "samples/lync-sample.pcap"] if cwd else [TOPO, PCAP]
+    p = subprocess.run([la, "-q", "--rules", os.path.join(src, "rules"), "-d", db, "-t", files[0], files[1], *extra],
+                       capture_output=True, text=True, cwd=cwd)
+    if p.returncode not in (0, 1):
+        sys.exit("audit failed: %s" % p.stderr)
+
+
+def report(db, *args, expect=0, cwd=None):
+    p = subprocess.run([la, "report", db, *args], capture_output=True, cwd=cwd)
+    if p.returncode != expect:
+        sys.exit("report %s: exit %d, expected %d: %s" % (args, p.returncode, expect, p.stderr.decode()))
+    return p
+
+
+def chromium(html_path, *mode, size="1280,4000", scale=None):
+    """Headless Chromium on the file, nothing from the network."""
+    prof = tempfile.mkdtemp(prefix="la-chromium-")
+    try:
+        cmd = ["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+               "--disable-background-networking", "--disable-component-update", "--disable-sync",
+               "--user-data-dir=" + prof, "--window-size=" + size]
+        if scale:
+            cmd.append("--force-device-scale-factor=%s" % scale)
+        p = subprocess.run(cmd + list(mode) + ["file://" + os.path.abspath(html_path)],
+                           capture_output=True, text=True, timeout=120)
+        if p.returncode != 0:
+            sys.exit("chromium failed (%d): %s" % (p.returncode, p.stderr[-2000:]))
+        return p.stdout
+    finally:
+        shutil.rmtree(prof, ignore_errors=True)
+
+
+class Dom(html.parser.HTMLParser):
+    """The elements of the dumped DOM: (tag, attributes, text inside)."""
+
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.elems, self.stack = [], []
+
+    def handle_starttag(self, tag, attrs):
+        for o in self.stack:  # cells apart: "#12 127.20.10.14:500 ..."
+            o[2].append(" ")
+        e = [tag, dict(attrs), []]
+        self.elems.append(e)
+        if tag not in ("meta", "br", "link", "img", "input", "hr"):
+            self.stack.append(e)
+
+    def handle_startendtag(self, tag, attrs):
+        self.elems.append([tag, dict(attrs), []])
+
+    def handle_endtag(self, tag):
+        while self.stack:
+            e = self.stack.pop()
+            if e[0] == tag:
+                break
+
+    def handle_data(self, data):
+        for e in self.stack:
+            e[2].append(data)
+
+    def find(self, tag=None, **attrs):
+        out = []
+        for t, a, text in self.elems:
+            if (tag is None or t == tag) and all(
+                    (v in a.get(k.rstrip("_"), "").split()) if k == "class_" else a.get(k) == v
+                    for k, v in attrs.items()):
+                out.append((t, a, "".join(text)))
+        return out
+
+
+def dom_of(html_path):
+    d = Dom()
+    d.feed(chromium(html_path, "--dump-dom"))
+    return d
+
+
+def db_violations(db, run):
+    c = sqlite3.connect(db)
+    rows = c.execute("SELECT v.flow_id, f.src_ip, f.dst_ip, v.rule_id, v.kind FROM violations v"
+                     " JOIN flows f ON f.id = v.flow_id WHERE v.run_id = ?", (run,)).fetchall()
+    roles = {r for (r,) in c.execute("SELECT src_role FROM flows WHERE run_id = ? UNION"
+                                     " SELECT dst_role FROM flows WHERE run_id = ?", (run, run))}
+    c.close()
+    return rows, roles
+
+
+def case_html(tmp):
+    db = os.path.join(tmp, "a.db")
+    audit(db)
+    # Hostile text where peers put theirs: a violating flow's app_detail.
+    c = sqlite3.connect(db)
+    hostile = b"<script>document.title='pwned'</script><img src=x onerror=alert(1)> \"q\" 'a' &amp; \xff\xfe \x01"
+    fid = c.execute("SELECT flow_id FROM violations WHERE kind = 'wrong_protocol' ORDER BY flow_id LIMIT 1").fetchone()[0]
+    c.execute("UPDATE flows SET app_detail = CAST(? AS TEXT) WHERE id = ?", (hostile, fid))
+    c.commit()
+    c.close()
+    out = os.path.join(tmp, "report.html")
+    report(db, "-o", out)
+    raw = open(out, "rb").read()
+    check(b"<script" not in raw, "no <script in the written HTML")
+    for bad in (b"src=\"http", b"href=\"http", b"@import", b"url(http"):
+        check(bad not in raw, "nothing loaded from the network (%s)" % bad.decode())
+    dom = dom_of(out)
+    check(not dom.find("script"), "no script element in the DOM")
+    check(not dom.find("img"), "no img element in the DOM (hostile text stays text)")
+    title = dom.find("title")
+    check(title and "pwned" not in title[0][2], "the hostile script did not run")
+    for s in SECTIONS:
+        check(dom.find("section", id=s), "section %s is in the page" % s)
+    viol, roles = db_violations(db, 1)
+    check(len(viol) == 8, "the sample has 8 violations (%d)" % len(viol))
+    groups = {a["id"]: text for t, a, text in dom.find("article", class_="vgroup")}
+    for flow_id, sip, dip, rule, kind in viol:
+        row = dom.find("tr", id="flow-%d" % flow_id)
+        check(len(row) == 1, "violation flow %d has its row" % flow_id)
+        if row:
+            check(sip in row[0][2] and dip in row[0][2], "flow %d row shows %s and %s" % (flow_id, sip, dip))
+        grp = [t for t in groups.values() if re.search(r"#%d\b" % flow_id, t)]
+        check(len(grp) == 1 and kind in grp[0] and (rule is None or rule in grp[0]),
+              "flow %d is in a group naming %s and rule %s" % (flow_id, kind, rule))
+    hostile_row = dom.find("tr", id="flow-%d" % fid)
+    check(hostile_row and "<script>document.title='pwned'</script>" in hostile_row[0][2]
+          and "\ufffd" in hostile_row[0][2] and "\\x01" in hostile_row[0][2],
+          "hostile app_detail shown as text, invalid UTF-8 as U+FFFD, control byte as \\x01")
+    nodes = {a.get("data-role") for t, a, text in dom.find("g", class_="node")}
+    check(nodes == roles, "one SVG node per role seen: %s vs %s" % (sorted(nodes), sorted(roles)))
+    check(len(dom.find("g", class_="node")) == len(roles), "no role drawn twice")
+    c = sqlite3.connect(db)
+    pairs = c.execute("SELECT count(DISTINCT src_role || '>' || dst_role) FROM flows WHERE run_id = 1").fetchone()[0]
+    c.close()
+    check(len(dom.find("g", class_="edge")) == pairs, "one SVG edge per role pair (%d)" % pairs)
+    red = [a for t, a, x in dom.find("g", class_="edge") if a.get("data-verdict") == "violation"]
+    check(len(red) == 6, "six violating role pairs drawn red (%d)" % len(red))
+    check(dom.find("table", id="compliance-table"), "the compliance table")
+    check(dom.find("table", id="close-table"), "ports you can close")
+    # The screenshot, kept in the build folder.
+    png = os.path.join(outdir, "report-sample.png")
+    plain = os.path.join(tmp, "plain.db")
+    audit(plain, cwd=src)
+    report("plain.db", "-o", "sample.html", cwd=tmp)
+    chromium(os.path.join(tmp, "sample.html"), "--screenshot=" + png)
+    data = open(png, "rb").read()
+    check(data[:8] == b"\x89PNG\r\n\x1a\n" and int.from_bytes(data[16:20], "big") == 1280,
+          "a 1280 px wide PNG at %s" % png)
+    # The small one for docs/report-sample.png (the same command, a smaller scale).
+    chromium(os.path.join(tmp, "sample.html"), "--screenshot=" + os.path.join(outdir, "report-sample-small.png"),
+             size="1280,2900", scale="0.6")
+
+
+def missing_ids(db, run):
+    d = json.loads(report(db, "--run", str(run), "--format", "json").stdout)
+    return {m["id"]: m for m in d["expected_missing"]}
+
+
+def case_missing(tmp):
+    db = os.path.join(tmp, "m.db")
+    audit(db, "not udp port 3478")
+    audit(db)
+    cut, full = missing_ids(db, 1), missing_ids(db, 2)
+    check("av-udp-3478" in cut, "without UDP 3478 the finding is there")
+    if "av-udp-3478" in cut:
+        m = cut["av-udp-3478"]
+        check(m["fallback_flows"] == 2 and "TCP 443" in m["meaning"] and "fall back" in m["meaning"],
+              "it says media fell back to TCP 443 (2 flows)")
+        check(m["rule_id"] == "av-edge.dst.udp3478-in" and m["doc"].startswith("001_") and m["row_text"],
+              "it cites the A/V Edge document row")
+    check("av-udp-3478" not in full, "the full sample has no such finding")
+    check(set(full) < set(cut), "the cut capture adds findings, removes none")
+    out = os.path.join(tmp, "m.html")
+    report(db, "--run", "1", "-o", out)
+    dom = dom_of(out)
+    f = dom.find("article", id="missing-av-udp-3478")
+    check(f and "fall back" in f[0][2] and "UDP 3478" in f[0][2], "the browser shows the finding")
+
+
+def case_since(tmp):
+    db = os.path.join(tmp, "s.db")
+    audit(db, "not udp port 3478")
+    audit(db)
+    d = json.loads(report(db, "--since", "1", "--format", "json").stdout)
+    check(d["run"]["id"] == 2 and d["since"]["run"] == 1, "run 2 since run 1")
+    new = {(p["src_role"], p["dst_role"], p["transport"], p["dst_port"]) for p in d["since"]["paths"]
+           if p["change"] == "new"}
+    check(("client_external", "edge_av", "udp", 3478) in new and ("edge_av", "client_external", "udp", 3478) in new,
+          "UDP 3478 both ways is new")
+    back = json.loads(report(db, "--run", "1", "--since", "2", "--format", "json").stdout)
+    gone = {(p["src_role"], p["dst_role"], p["transport"], p["dst_port"]) for p in back["since"]["paths"]
+            if p["change"] == "gone"}
+    check(new == gone, "new one way is gone the other way")
+    res = {(v["kind"], v["transport"]) for v in d["since"]["violations"] if v["change"] == "resolved"}
+    nw = {(v["kind"], v["transport"]) for v in back["since"]["violations"] if v["change"] == "new"}
+    check(res == nw and ("no_rule", "icmp") in res,
+          "the ICMP error flow (its UDP flow cut by the filter) is resolved in run 2: %s" % res)
+    same = json.loads(report(db, "--run", "2", "--since", "2", "--format", "json", expect=2).stdout or b"null")
+    check(same is None, "--since the run itself is refused")
+    out = os.path.join(tmp, "s.html")
+    report(db, "--since", "1", "-o", out)
+    dom = dom_of(out)
+    check(dom.find("section", id="since") and dom.find("table", id="diff-paths") and dom.find("table", id="diff-violations"),
+          "the browser shows what changed")
+
+
+def case_formats(tmp):
+    db = os.path.join(tmp, "f.db")
+    audit(db)
+    d = json.loads(report(db, "--format", "json").stdout)
+    c = sqlite3.connect(db)
+    nviol = c.execute("SELECT count(*) FROM violations WHERE run_id = 1").fetchone()[0]
+    flows = sorted(f["flow_id"] for g in d["violation_groups"] for f in g["flows"])
+    check(flows == sorted(r[0] for r in c.execute("SELECT flow_id FROM violations WHERE run_id = 1")),
+          "json: every violation's flow in the groups (%d)" % nviol)
+    check(d["run"]["packets"] == c.execute("SELECT packets FROM runs WHERE id = 1").fetchone()[0], "json: packets")
+    check({r["role"] for r in d["roles"]} == db_violations(db, 1)[1], "json: the roles seen")
+    check(sum(p["flows"] for p in d["paths"]) == c.execute("SELECT count(*) FROM flows").fetchone()[0],
+          "json: paths add up to the flows")
+    check(d["since"] is None, "json: no since without --since")
+    docs = [x for x in d["compliance"] if x["level"] == "document"]
+    check(len(docs) == 5 and all(x["doc_rows"] >= x["exercised"] >= x["violated"] for x in docs),
+          "json: five documents, rows >= exercised >= violated")
+    c.close()
+    md = report(db, "--format", "md").stdout.decode()
+    for h in ("## The run", "## Compliance by document and table", "## The deployment as seen", "## Violations",
+              "## Expected but missing", "## Ports you can close"):
+        check(("\n" + h + "\n") in md, "md: %s" % h)
+    for flow_id, sip, dip, rule, kind in db_violations(db, 1)[0]:
+        check(("| %d | %s:" % (flow_id, sip)) in md, "md: flow %d" % flow_id)
+    # -o picks the format from the extension.
+    out = os.path.join(tmp, "r.json")
+    report(db, "-o", out)
+    check(json.load(open(out)) == d, "-o r.json writes the same JSON")
+    out = os.path.join(tmp, "r.md")
+    report(db, "-o", out)
+    check(open(out).read() == md, "-o r.md writes the same Markdown")
+
+
+def case_errors(tmp):
+    db = os.path.join(tmp, "e.db")
+    audit(db)
+    notdb = os.path.join(tmp, "x.db")
+    open(notdb, "w").write("not a database\n" * 100)
+    for args, what in (([os.path.join(tmp, "none.db")], "No such file"), ([db, "--run", "9"], "no run 9"),
+                       ([db, "--since", "9"], "no run 9"), ([db, "--format", "pdf"], "html, json or md"),
+                       ([db, "--run", "x"], "not a run number"), ([notdb], "not a lyncaudit database"),
+                       ([], "no database"), ([db, "-o", os.path.join(tmp, "nodir", "r.html")], "No such file")):
+        p = subprocess.run([la, "report", *args], capture_output=True, text=True)
+        lines = p.stderr.strip().split("\n")
+        check(p.returncode == 2 and len(lines) == 1 and what in lines[0] and lines[0].startswith("lyncaudit: report: "),
+              "report %s: exit 2 and one line with %r (%d, %r)" % (args, what, p.returncode, p.stderr))
+    check(not os.path.exists(os.path.join(tmp, "nodir")), "nothing half-written")
+    check(not [f for f in os.listdir(tmp) if ".tmp-" in f], "no temporary file left")
+    p = subprocess.run([la, "report", "--help"], capture_output=True, text=True)
+    check(p.returncode == 0 and "--since RUN" in p.stdout, "report --help")
+    p = subprocess.run([la, "--help"], capture_output=True, text=True)
+    check("lyncaudit report DB" in p.stdout, "lyncaudit --help mentions the subcommand")
+
+
+with tempfile.TemporaryDirectory(prefix="la-report-") as tmp:
+    {"html": case_html, "missing": case_missing, "since": case_since, "formats": case_formats,
+     "errors": case_errors}[case](tmp)
+if failures:
+    sys.exit("%d check(s) failed" % len(failures))
+print("ok:", case)
