@@ -5,7 +5,9 @@ subheader, and frame type IP), Geneve with options, VXLAN with QinQ inside,
 and one nesting past the depth limit. Writes them as a pcap with a
 MANIFEST.tsv, holds decode against tshark with tests/unit/test_decode.py
 (innermost addresses and ports per packet), then checks the tunnel kind,
-id and VLAN ids decode_dump reports. Usage: test_frames.py DECODE_DUMP TEST_DECODE WORKDIR"""
+id and VLAN ids decode_dump reports. Usage: test_frames.py DECODE_DUMP TEST_DECODE WORKDIR
+With --seeds DIR: writes the frames as fuzz_decode seeds (Ethernet), and a
+VXLAN frame on port 8472 with that --vxlan-port, instead."""
 import os
 import struct
 import subprocess
@@ -110,7 +112,19 @@ FRAMES = [
 ]
 
 
+def seeds(d):
+    os.makedirs(d, exist_ok=True)
+    custom = outer(17, udp(40003, 8472, vxlan(700, eth(INNER))))
+    items = [b"\x00" + fr for fr, _ in FRAMES] + [b"\x80" + struct.pack("!H", 8472) + custom]
+    for i, data in enumerate(items):
+        with open(os.path.join(d, f"tunnel-{i:02d}"), "wb") as f:
+            f.write(data)
+    return 0
+
+
 def main():
+    if sys.argv[1] == "--seeds":
+        return seeds(sys.argv[2])
     dump, test_decode, work = sys.argv[1:4]
     os.makedirs(work, exist_ok=True)
     with open(os.path.join(work, "tunnels.pcap"), "wb") as f:
