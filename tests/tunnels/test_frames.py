@@ -5,10 +5,14 @@ subheader, and frame type IP), Geneve with options, VXLAN with QinQ inside,
 and one nesting past the depth limit. Writes them as a pcap with a
 MANIFEST.tsv, holds decode against tshark with tests/unit/test_decode.py
 (innermost addresses and ports per packet), then checks the tunnel kind,
-id and VLAN ids decode_dump reports. Usage: test_frames.py DECODE_DUMP TEST_DECODE WORKDIR
+id and VLAN ids decode_dump reports. Then, with LYNCAUDIT, one SIP exchange
+on VLAN 10 and the same addresses and ports on VLAN 20 inside VXLAN: one
+flow by default (vlan 10, vlan_inner NULL), two with --vlan-flows.
+Usage: test_frames.py DECODE_DUMP TEST_DECODE WORKDIR [LYNCAUDIT]
 With --seeds DIR: writes the frames as fuzz_decode seeds (Ethernet), and a
 VXLAN frame on port 8472 with that --vxlan-port, instead."""
 import os
+import sqlite3
 import struct
 import subprocess
 import sys
@@ -122,15 +126,43 @@ def seeds(d):
     return 0
 
 
+def write_pcap(path, frames):
+    with open(path, "wb") as f:
+        f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
+        for i, fr in enumerate(frames):
+            f.write(struct.pack("<IIII", 1700000000 + i, 0, len(fr), len(fr)) + fr)
+
+
+def vlan_flows(lyncaudit, work):
+    """Flows keyed by VLAN only with --vlan-flows. True when right."""
+    back = ip4("10.9.0.2", "10.9.0.1", 17, udp(5060, 5060, b"SIP/2.0 200 OK\r\nContent-Length: 0\r\n\r\n"))
+    frames = [eth(INNER, tags=((0x8100, 10),)), eth(back, tags=((0x8100, 10),)),
+              outer(17, udp(40000, 4789, vxlan(9, eth(INNER, tags=((0x8100, 20),))))),
+              outer(17, udp(40000, 4789, vxlan(9, eth(back, tags=((0x8100, 20),)))))]
+    cap = os.path.join(work, "vlans.pcap")
+    write_pcap(cap, frames)
+    ok = True
+    for opt, want in (([], [(10, None, 2, 2, None)]), (["--vlan-flows"], [(10, None, 1, 1, None), (20, None, 1, 1, "vxlan")])):
+        db = os.path.join(work, f"vlans{len(opt)}.db")
+        if os.path.exists(db):
+            os.remove(db)
+        subprocess.run([lyncaudit, "-q", "-d", db, *opt, cap], check=False)
+        rows = sqlite3.connect(db).execute("SELECT vlan, vlan_inner, packets_src2dst, packets_dst2src, tunnel"
+                                           " FROM flows ORDER BY vlan").fetchall()
+        if rows != want:
+            ok = False
+            print(f"FAIL vlan flows {opt}: {rows}, want {want}")
+        else:
+            print(f"ok   vlan flows {opt or 'default'}: {rows}")
+    return ok
+
+
 def main():
     if sys.argv[1] == "--seeds":
         return seeds(sys.argv[2])
     dump, test_decode, work = sys.argv[1:4]
     os.makedirs(work, exist_ok=True)
-    with open(os.path.join(work, "tunnels.pcap"), "wb") as f:
-        f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
-        for i, (fr, _) in enumerate(FRAMES):
-            f.write(struct.pack("<IIII", 1700000000 + i, 0, len(fr), len(fr)) + fr)
+    write_pcap(os.path.join(work, "tunnels.pcap"), [fr for fr, _ in FRAMES])
     with open(os.path.join(work, "MANIFEST.tsv"), "w") as f:
         f.write("file\n" + "tunnels.pcap\n")
     failed = subprocess.run([sys.executable, test_decode, dump, work]).returncode != 0
@@ -143,6 +175,8 @@ def main():
             print(f"FAIL #{c[0]}: {got}, want {want}")
         else:
             print(f"ok   #{c[0]}: {want}")
+    if len(sys.argv) > 4 and not vlan_flows(sys.argv[4], work):
+        failed = True
     print(f"{0 if failed else 1} passed, {1 if failed else 0} failed")
     return 1 if failed else 0
 
