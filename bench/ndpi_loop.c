@@ -68,7 +68,7 @@ int main(int argc, char **argv)
     NDPI_BITMASK_SET_ALL(all);
     ndpi_set_protocol_detection_bitmask2(g_mod, &all);
     ndpi_finalize_initialization(g_mod);
-    struct flow_config fc = {300000000ull, 120000000ull, 60000000ull, 30000000ull, 0, false};
+    struct flow_config fc = {300000000ull, 120000000ull, 60000000ull, 30000000ull, 0, false, false};
     struct flow_table *ft = flow_table_new(&fc, on_end, NULL);
     int dlt = pcap_datalink(p);
     struct pcap_pkthdr *h;

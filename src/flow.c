@@ -223,8 +223,8 @@ static void evict_one(struct flow_table *t)
         end_flow(t, victim, FLOW_END_EVICTED);
 }
 
-static void make_key(const struct packet *p, uint16_t sport, uint16_t dport, struct flow_key *k,
-                     bool *src_is_a)
+static void make_key(const struct packet *p, uint16_t sport, uint16_t dport, uint16_t vlan,
+                     struct flow_key *k, bool *src_is_a)
 {
     size_t alen = p->ipver == 4 ? 4 : 16;
     int c = memcmp(p->src, p->dst, alen);
@@ -236,6 +236,7 @@ static void make_key(const struct packet *p, uint16_t sport, uint16_t dport, str
     k->pb = a ? dport : sport;
     k->proto = p->proto;
     k->ipver = p->ipver;
+    k->vlan = vlan;
     *src_is_a = a;
 }
 
@@ -277,7 +278,7 @@ struct flow *flow_packet(struct flow_table *t, const struct packet *p, int *dir,
 
     struct flow_key k;
     bool from_a;
-    make_key(p, sport, dport, &k, &from_a);
+    make_key(p, sport, dport, t->cfg.vlan_key ? p->vlan[0] : 0, &k, &from_a);
     uint64_t h = key_hash(t, &k);
     struct flow *f = t->buckets[h & (t->nbuckets - 1)];
     while (f && !key_eq(&f->key, &k))
@@ -304,6 +305,16 @@ struct flow *flow_packet(struct flow_table *t, const struct packet *p, int *dir,
         bool synack = p->proto == 6 && !p->fragment &&
                       (p->tcp_flags & (TCPF_SYN | TCPF_ACK)) == (TCPF_SYN | TCPF_ACK);
         f->src_is_a = synack ? !from_a : from_a;
+        f->vlan[0] = p->vlan[0];
+        f->vlan[1] = p->vlan[1];
+        if (p->tunnel) {
+            f->tunnel = p->tunnel;
+            f->tun_ipver = p->tun_ipver;
+            f->tun_has_id = p->tun_has_id;
+            f->tun_id = p->tun_id;
+            memcpy(f->tun_src, p->tun_src, 16);
+            memcpy(f->tun_dst, p->tun_dst, 16);
+        }
         if (t->stats.live * 1 >= t->nbuckets)
             grow(t);
         size_t b = h & (t->nbuckets - 1);
@@ -353,7 +364,7 @@ bool flow_icmp_error(struct flow_table *t, const struct packet *pkt)
     memcpy(q.dst, pkt->q_dst, 16);
     struct flow_key k;
     bool from_a;
-    make_key(&q, pkt->q_sport, pkt->q_dport, &k, &from_a);
+    make_key(&q, pkt->q_sport, pkt->q_dport, t->cfg.vlan_key ? pkt->vlan[0] : 0, &k, &from_a);
     struct flow *f = t->buckets[key_hash(t, &k) & (t->nbuckets - 1)];
     while (f && !key_eq(&f->key, &k))
         f = f->hnext;

@@ -30,7 +30,8 @@ struct flow_key {
     uint8_t a[16], b[16]; /* the lower (address, port) end first */
     uint16_t pa, pb;
     uint8_t proto, ipver;
-    uint8_t pad[2]; /* zero: keys compare as five 64-bit words */
+    uint16_t vlan; /* the outermost VLAN id with flow_config.vlan_key, else 0:
+                    * keys compare as five 64-bit words */
 };
 
 /* Facts classify found on the flow (flow_label.facts), for the audit stage:
@@ -69,6 +70,11 @@ struct flow {
     uint8_t tcp_fin;              /* bit 0: initiator sent FIN, bit 1: responder */
     uint8_t end;                  /* enum flow_end once closing */
     struct flow *hnext;           /* hash chain */
+    uint16_t vlan[2];             /* the first packet's VLAN ids (struct packet) */
+    uint8_t tunnel, tun_ipver;    /* the first packet's outermost tunnel (enum tunnel_kind) */
+    bool tun_has_id;
+    uint32_t tun_id;
+    uint8_t tun_src[16], tun_dst[16]; /* its outer addresses, as that packet had them */
     /* the reader's, on every packet */
     struct flow *prev, *next;     /* activity list, oldest first */
     uint64_t last_us;
@@ -86,6 +92,7 @@ struct flow_config {
     size_t max_flows;     /* 0: no cap */
     bool handover;        /* on_end takes the flow and frees it later with flow_free()
                            * (another thread may still need it); else the table frees it */
+    bool vlan_key;        /* the outermost VLAN id is part of the flow key (--vlan-flows) */
 };
 
 typedef void (*flow_end_fn)(struct flow *f, void *ctx);

@@ -103,6 +103,8 @@ struct options {
     long duration;         /* --duration seconds; 0 none */
     long count;            /* --count packets; 0 none */
     int single_thread;     /* --single-thread */
+    struct decode_opts decode; /* --vxlan-port */
+    int vlan_flows;        /* --vlan-flows */
 };
 
 /* A run: the stages' handles. counters are the reader's (this thread's);
@@ -142,6 +144,9 @@ static void usage(FILE *out)
             "                         dissectors on a second thread when the process may use two\n"
             "                         CPUs or more; the results are the same)\n"
             "      --duration S       stop after S seconds\n"
+            "      --vxlan-port N     VXLAN on UDP port N too (always on 4789; Geneve on 6081)\n"
+            "      --vlan-flows       the VLAN id is part of a flow's key: the same addresses and\n"
+            "                         ports on two VLANs are two flows (default: one, as tshark)\n"
             "\n"
             "Live capture:\n"
             "  -i, --interface IFACE  capture on IFACE ('any' for all); flows are written as they\n"
@@ -198,7 +203,7 @@ static bool looks_like_path(const char *w)
 static int parse_args(int argc, char **argv, struct options *o)
 {
     enum { OPT_JSON = 1000, OPT_IDLE, OPT_MAXFLOWS, OPT_RULES, OPT_IMMEDIATE, OPT_STATS, OPT_DURATION,
-           OPT_COUNT, OPT_SINGLE };
+           OPT_COUNT, OPT_SINGLE, OPT_VXLAN_PORT, OPT_VLAN_FLOWS };
     static const struct option longs[] = {
         {"database", required_argument, NULL, 'd'}, {"quiet", no_argument, NULL, 'q'},
         {"topology", required_argument, NULL, 't'}, {"rules", required_argument, NULL, OPT_RULES},
@@ -212,6 +217,7 @@ static int parse_args(int argc, char **argv, struct options *o)
         {"user", required_argument, NULL, 'Z'},      {"stats", required_argument, NULL, OPT_STATS},
         {"duration", required_argument, NULL, OPT_DURATION}, {"count", required_argument, NULL, OPT_COUNT},
         {"single-thread", no_argument, NULL, OPT_SINGLE},
+        {"vxlan-port", required_argument, NULL, OPT_VXLAN_PORT}, {"vlan-flows", no_argument, NULL, OPT_VLAN_FLOWS},
         {NULL, 0, NULL, 0}};
     o->db_path = "lyncaudit.db";
     o->idle_timeout = -1;
@@ -234,6 +240,17 @@ static int parse_args(int argc, char **argv, struct options *o)
         case 'Z': o->user = optarg; break;
         case OPT_IMMEDIATE: o->live.immediate = 1; break;
         case OPT_SINGLE: o->single_thread = 1; break;
+        case OPT_VLAN_FLOWS: o->vlan_flows = 1; break;
+        case OPT_VXLAN_PORT: {
+            errno = 0;
+            long v = strtol(optarg, &end, 10);
+            if (errno || *end || end == optarg || v < 1 || v > 65535) {
+                fprintf(stderr, "lyncaudit: --vxlan-port wants a UDP port (1-65535), not '%s'\n", optarg);
+                return 1;
+            }
+            o->decode.vxlan_port = (uint16_t)v;
+            break;
+        }
         case OPT_IDLE:
         case OPT_MAXFLOWS:
         case OPT_STATS:
@@ -431,11 +448,12 @@ static int read_source(struct source *src, struct flow_table *ft, struct run *r,
         pkt.wirelen = h->len;
         r->counters.packets++;
         r->counters.bytes += h->len;
-        if (decode_packet(dlt, data, h->caplen, &pkt) != DECODE_OK) {
+        if (decode_packet_opts(&r->opt->decode, dlt, data, h->caplen, &pkt) != DECODE_OK) {
             r->counters.undecodable++;
         } else if (pkt.icmp_error && flow_icmp_error(ft, &pkt)) {
             r->counters.icmp_errors++;
         } else {
+            r->counters.tunnelled += pkt.tunnel != TUNNEL_NONE;
             int dir;
             bool is_new;
             struct flow *f = flow_packet(ft, &pkt, &dir, &is_new);
@@ -703,6 +721,7 @@ int main(int argc, char **argv)
         .linger_us = 30000000ull,
         .max_flows = (size_t)o.max_flows,
         .handover = true,
+        .vlan_key = o.vlan_flows != 0,
     };
     if (o.idle_timeout >= 0)
         fc.tcp_idle_us = fc.udp_idle_us = fc.other_idle_us = (uint64_t)o.idle_timeout * 1000000u;

@@ -350,6 +350,13 @@ static void store_flow(struct pipeline *p, struct flow *f, const struct rec_flow
             .verdict = ar.verdict,
             .rule_id = ar.rule_id,
             .icmp_errors = f->icmp_errors,
+            .tunnel = decode_tunnel_name(f->tunnel),
+            .tunnel_ipver = f->tun_ipver,
+            .tunnel_src = f->tun_src,
+            .tunnel_dst = f->tun_dst,
+            .tunnel_id = f->tun_has_id ? (int64_t)f->tun_id : -1,
+            .vlan = f->vlan[0],
+            .vlan_inner = f->vlan[1],
             .violations = sv,
             .nviolations = ar.nviolations,
         };

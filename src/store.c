@@ -1,6 +1,7 @@
 /* store.c - SQLite storage (see store.h and docs/schema.md). */
 #include "store.h"
 
+#include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,7 +10,7 @@
 
 #include <sqlite3.h>
 
-#define SCHEMA_VERSION 2
+#define SCHEMA_VERSION 3
 #define BATCH_FLOWS 16384
 
 /* One role_stats row being summed: the key is "src|dst|transport|port|app". */
@@ -55,7 +56,8 @@ static const char *SCHEMA =
     " pcap_received INTEGER,"
     " pcap_dropped INTEGER,"
     " pcap_ifdropped INTEGER,"
-    " icmp_errors INTEGER NOT NULL DEFAULT 0);"
+    " icmp_errors INTEGER NOT NULL DEFAULT 0,"
+    " tunnelled INTEGER NOT NULL DEFAULT 0);"
     "CREATE TABLE IF NOT EXISTS flows ("
     " id INTEGER PRIMARY KEY,"
     " run_id INTEGER NOT NULL REFERENCES runs(id),"
@@ -81,7 +83,13 @@ static const char *SCHEMA =
     " dst_role TEXT NOT NULL DEFAULT 'any',"
     " verdict TEXT NOT NULL DEFAULT 'unscoped',"
     " rule_id TEXT,"
-    " icmp_errors INTEGER NOT NULL DEFAULT 0);"
+    " icmp_errors INTEGER NOT NULL DEFAULT 0,"
+    " tunnel TEXT,"
+    " tunnel_src TEXT,"
+    " tunnel_dst TEXT,"
+    " tunnel_id INTEGER,"
+    " vlan INTEGER,"
+    " vlan_inner INTEGER);"
     /* One index on flows: every index is paid on every insert (a third of
      * the run's time with four), and nearly every question is per run. */
     "CREATE INDEX IF NOT EXISTS flows_run ON flows(run_id, verdict);"
@@ -159,6 +167,16 @@ static const char *MIGRATE_1_2 =
     "ALTER TABLE flows ADD COLUMN verdict TEXT NOT NULL DEFAULT 'unscoped';"
     "ALTER TABLE flows ADD COLUMN rule_id TEXT;"
     "ALTER TABLE flows ADD COLUMN icmp_errors INTEGER NOT NULL DEFAULT 0;";
+
+/* Version 2 databases (before tunnels and VLANs) gain their columns. */
+static const char *MIGRATE_2_3 =
+    "ALTER TABLE runs ADD COLUMN tunnelled INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE flows ADD COLUMN tunnel TEXT;"
+    "ALTER TABLE flows ADD COLUMN tunnel_src TEXT;"
+    "ALTER TABLE flows ADD COLUMN tunnel_dst TEXT;"
+    "ALTER TABLE flows ADD COLUMN tunnel_id INTEGER;"
+    "ALTER TABLE flows ADD COLUMN vlan INTEGER;"
+    "ALTER TABLE flows ADD COLUMN vlan_inner INTEGER;";
 
 /* Records the SQLite error of the last call with what we were doing. */
 static int fail(struct store *s, const char *what)
@@ -283,8 +301,9 @@ struct store *store_open(const char *path, char *err, size_t errlen)
                 " PRAGMA wal_autocheckpoint=16384;", "cannot set up database") ||
         exec(s, "BEGIN IMMEDIATE", "cannot write database") ||
         (ver == 1 && exec(s, MIGRATE_1_2, "cannot upgrade schema")) ||
+        ((ver == 1 || ver == 2) && exec(s, MIGRATE_2_3, "cannot upgrade schema")) ||
         exec(s, SCHEMA, "cannot create schema") ||
-        exec(s, "PRAGMA user_version=2", "cannot write database") ||
+        exec(s, "PRAGMA user_version=3", "cannot write database") ||
         exec(s, "COMMIT", "cannot write database")) {
         sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
         goto bad;
@@ -293,8 +312,9 @@ struct store *store_open(const char *path, char *err, size_t errlen)
                            "INSERT INTO flows(run_id,first_seen,last_seen,transport,ip_version,"
                            "src_ip,src_port,dst_ip,dst_port,packets_src2dst,bytes_src2dst,"
                            "packets_dst2src,bytes_dst2src,app,app_detail,ndpi_master,ndpi_app,"
-                           "ndpi_confidence,end_reason,src_role,dst_role,verdict,rule_id,icmp_errors) "
-                           "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                           "ndpi_confidence,end_reason,src_role,dst_role,verdict,rule_id,icmp_errors,"
+                           "tunnel,tunnel_src,tunnel_dst,tunnel_id,vlan,vlan_inner) "
+                           "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                            -1, &s->ins_flow, NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(s->db,
                            "INSERT INTO violations(run_id,flow_id,kind,rule_id,severity,message,reference) "
@@ -302,8 +322,8 @@ struct store *store_open(const char *path, char *err, size_t errlen)
                            -1, &s->ins_viol, NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(s->db,
                            "UPDATE runs SET packets=?,bytes=?,undecodable=?,flows=?,flows_evicted=?,"
-                           "violations=?,pcap_received=?,pcap_dropped=?,pcap_ifdropped=?,icmp_errors=?"
-                           " WHERE id=?",
+                           "violations=?,pcap_received=?,pcap_dropped=?,pcap_ifdropped=?,icmp_errors=?,"
+                           "tunnelled=? WHERE id=?",
                            -1, &s->upd_run, NULL) != SQLITE_OK) {
         fail(s, "cannot prepare statements");
         goto bad;
@@ -420,6 +440,26 @@ static int stats_add(struct store *s, const struct store_flow *f)
     return 0;
 }
 
+/* The tunnel and VLAN columns from position i on (NULL where there is none). */
+static void bind_tunnel_vlan(sqlite3_stmt *st, int i, const struct store_flow *f)
+{
+    if (f->tunnel) {
+        char a[INET6_ADDRSTRLEN], b[INET6_ADDRSTRLEN];
+        int af = f->tunnel_ipver == 6 ? AF_INET6 : AF_INET;
+        sqlite3_bind_text(st, i, f->tunnel, -1, SQLITE_STATIC);
+        if (inet_ntop(af, f->tunnel_src, a, sizeof a) && inet_ntop(af, f->tunnel_dst, b, sizeof b)) {
+            sqlite3_bind_text(st, i + 1, a, -1, SQLITE_TRANSIENT);
+            sqlite3_bind_text(st, i + 2, b, -1, SQLITE_TRANSIENT);
+        }
+        if (f->tunnel_id >= 0)
+            sqlite3_bind_int64(st, i + 3, f->tunnel_id);
+    }
+    if (f->vlan)
+        sqlite3_bind_int(st, i + 4, (int)f->vlan);
+    if (f->vlan_inner)
+        sqlite3_bind_int(st, i + 5, (int)f->vlan_inner);
+}
+
 int store_add_flow(struct store *s, const struct store_flow *f)
 {
     if (!s->in_tx) {
@@ -455,6 +495,7 @@ int store_add_flow(struct store *s, const struct store_flow *f)
     sqlite3_bind_text(st, 22, f->verdict ? f->verdict : "unscoped", -1, SQLITE_STATIC);
     bind_text_or_null(st, 23, f->rule_id);
     sqlite3_bind_int64(st, 24, f->icmp_errors);
+    bind_tunnel_vlan(st, 25, f);
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);
@@ -503,7 +544,8 @@ static int update_run(struct store *s, const struct store_counters *c)
         sqlite3_bind_null(st, 9);
     }
     sqlite3_bind_int64(st, 10, (sqlite3_int64)c->icmp_errors);
-    sqlite3_bind_int64(st, 11, s->run_id);
+    sqlite3_bind_int64(st, 11, (sqlite3_int64)c->tunnelled);
+    sqlite3_bind_int64(st, 12, s->run_id);
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
     if (rc != SQLITE_DONE)

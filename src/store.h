@@ -21,6 +21,7 @@ struct store_run {
 struct store_counters {
     uint64_t packets, bytes, undecodable, flows, flows_evicted, violations;
     uint64_t icmp_errors;                            /* counted with the flow they quote */
+    uint64_t tunnelled;                              /* decoded packets taken out of a tunnel */
     int live;                                        /* the pcap_* figures mean something */
     uint64_t pcap_received, pcap_dropped, pcap_ifdropped;
 };
@@ -48,6 +49,11 @@ struct store_flow {
     const char *app, *app_detail, *ndpi_master, *ndpi_app, *ndpi_confidence, *end_reason;
     const char *src_role, *dst_role, *verdict, *rule_id;
     uint32_t icmp_errors;
+    const char *tunnel;                    /* the first packet's outermost tunnel; NULL: none */
+    int tunnel_ipver;                      /* 4 or 6: tunnel_src and tunnel_dst, 16 bytes each */
+    const uint8_t *tunnel_src, *tunnel_dst;
+    int64_t tunnel_id;                     /* VNI, ERSPAN session, GRE key; -1: none */
+    unsigned vlan, vlan_inner;             /* VLAN ids, 0: none */
     const struct store_violation *violations;
     int nviolations;
 };

@@ -4,7 +4,8 @@
  * a buffer of exactly its size so that ASan sees a read one byte past it.
  * Beyond "no crash", it checks decode's promises: everything it points to
  * lies inside the frame, and it never reports more payload than was
- * captured. */
+ * captured. When the first byte's top bit is set, the next two are a
+ * --vxlan-port (the tunnel decoders on another port). */
 #include <pcap/dlt.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -25,7 +26,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 1)
         return 0;
-    int dlt = LINKS[data[0] % NLINKS];
+    int dlt = LINKS[(data[0] & 0x7f) % NLINKS];
+    struct decode_opts o = {0};
+    if ((data[0] & 0x80) && size >= 3) {
+        o.vxlan_port = (uint16_t)(data[1] << 8 | data[2]);
+        data += 2;
+        size -= 2;
+    }
     size--;
     uint8_t *b = malloc(size ? size : 1);
     if (!b)
@@ -35,15 +42,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memset(&pkt, 0xA5, sizeof pkt); /* decode must set what it reports */
     pkt.ts_us = 1;
     pkt.wirelen = (uint32_t)size;
-    enum decode_result r = decode_packet(dlt, b, (uint32_t)size, &pkt);
+    enum decode_result r = decode_packet_opts(&o, dlt, b, (uint32_t)size, &pkt);
     if (r != DECODE_OK && r != DECODE_NOT_IP && r != DECODE_TRUNCATED && r != DECODE_MALFORMED &&
-        r != DECODE_BAD_LINK)
+        r != DECODE_BAD_LINK && r != DECODE_TUNNEL_DEPTH)
         __builtin_trap();
     if (decode_link_supported(dlt) != (r != DECODE_BAD_LINK))
         __builtin_trap();
     (void)decode_result_name(r);
     if (r == DECODE_OK) {
         if (pkt.ipver != 4 && pkt.ipver != 6)
+            __builtin_trap();
+        if (pkt.tunnel > TUNNEL_GENEVE || !decode_tunnel_name(pkt.tunnel) != (pkt.tunnel == TUNNEL_NONE))
+            __builtin_trap();
+        if (pkt.tunnel && pkt.tun_ipver != 4 && pkt.tun_ipver != 6)
+            __builtin_trap();
+        if (pkt.vlan[0] > 0xfff || pkt.vlan[1] > 0xfff)
             __builtin_trap();
         if (!pkt.l3 || !inside(pkt.l3, pkt.l3len, b, size))
             __builtin_trap();

@@ -42,6 +42,7 @@ for t in "${targets[@]}"; do
 done
 [ "$want_dissector_seeds" = 0 ] || python3 "$here/seeds.py" "$pcaps" "$work/seeds" >/dev/null
 [ "$want_loader_seeds" = 0 ] || python3 "$root/tests/robust/fuzz/seeds.py" "$pcaps" "$root" "$work/seeds" >/dev/null
+[ "$want_loader_seeds" = 0 ] || python3 "$root/tests/tunnels/test_frames.py" --seeds "$work/seeds/decode"
 flags=(-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -I"$root/src")
 status=0
 for t in "${targets[@]}"; do

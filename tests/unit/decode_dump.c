@@ -36,8 +36,19 @@ int main(int argc, char **argv)
         int af = p.ipver == 4 ? AF_INET : AF_INET6;
         inet_ntop(af, p.src, a, sizeof a);
         inet_ntop(af, p.dst, b, sizeof b);
-        printf("%lu\tok\t%u\t%s\t%s\t%u\t%u\t%u\t%u\t%u\n", n, p.ipver, a, b, p.proto, p.sport,
+        printf("%lu\tok\t%u\t%s\t%s\t%u\t%u\t%u\t%u\t%u", n, p.ipver, a, b, p.proto, p.sport,
                p.dport, p.fragment ? 1u : 0u, p.payload_len);
+        /* then the tunnel (kind, id or -, outer addresses) and VLAN ids */
+        const char *tk = decode_tunnel_name(p.tunnel);
+        if (tk) {
+            int taf = p.tun_ipver == 4 ? AF_INET : AF_INET6;
+            inet_ntop(taf, p.tun_src, a, sizeof a);
+            inet_ntop(taf, p.tun_dst, b, sizeof b);
+            printf("\t%s\t%ld\t%s\t%s", tk, p.tun_has_id ? (long)p.tun_id : -1L, a, b);
+        } else {
+            printf("\t-\t-1\t-\t-");
+        }
+        printf("\t%u\t%u\n", p.vlan[0], p.vlan[1]);
     }
     source_close(s);
     return 0;

@@ -53,12 +53,18 @@ def expected(row):
     if not ips:
         return None
     ver, src, dst = ips[-1]
-    first = lambda v: v.split(",")[0] if v else ""
+    # The innermost transport header outside ICMP (UDP tunnels carry several).
+    outside = protos[:protos.index("icmp")] if "icmp" in protos else protos
+    outside = outside[:outside.index("icmpv6")] if "icmpv6" in outside else outside
+    nth = lambda v, n: v.split(",")[n] if v and len(v.split(",")) > n else ""
     ports = None
-    if "tcp" in protos and not in_icmp_before(protos, "tcp"):
-        ports = (first(row["tcp.srcport"]), first(row["tcp.dstport"]))
-    elif "udp" in protos and not in_icmp_before(protos, "udp"):
-        ports = (first(row["udp.srcport"]), first(row["udp.dstport"]))
+    last = [p for p in outside if p in ("tcp", "udp")]
+    if last:
+        n = last.count(last[-1]) - 1
+        t = last[-1]
+        ports = (nth(row[t + ".srcport"], n), nth(row[t + ".dstport"], n))
+    elif "tcp" in protos and not in_icmp_before(protos, "tcp"):
+        ports = (nth(row["tcp.srcport"], 0), nth(row["tcp.dstport"], 0))
     return ver, src, dst, ports
 
 
@@ -103,6 +109,10 @@ def main():
             if got[0] != "ok":
                 # A header cut short by the snaplen: tshark shows what it can.
                 if got[0] == "truncated":
+                    continue
+                # Past decode's 4 nested tunnels (5 IP headers): refused by design.
+                if got[0] == "tunnels nested too deep" and row["frame.protocols"].split(":").count("ip") + \
+                        row["frame.protocols"].split(":").count("ipv6") > 5:
                     continue
                 bad.append(f"#{num}: tshark {exp}, we said {got[0]}")
                 continue

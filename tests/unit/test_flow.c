@@ -68,7 +68,7 @@ static struct flow *feed(struct flow_table *t, struct packet p)
 static void test_initiator_and_fin(void)
 {
     struct ended e = {0};
-    struct flow_config c = {300000000, 120000000, 60000000, 30000000, 0, false};
+    struct flow_config c = {300000000, 120000000, 60000000, 30000000, 0, false, false};
     struct flow_table *t = flow_table_new(&c, on_end, &e);
     /* The capture starts at the SYN-ACK: its receiver (.9) initiated. */
     feed(t, pk(20, 9, 443, 40000, 6, TCPF_SYN | TCPF_ACK, 1));
@@ -97,7 +97,7 @@ static void test_initiator_and_fin(void)
 static void test_rst_and_linger(void)
 {
     struct ended e = {0};
-    struct flow_config c = {300000000, 120000000, 60000000, 30000000, 0, false};
+    struct flow_config c = {300000000, 120000000, 60000000, 30000000, 0, false, false};
     struct flow_table *t = flow_table_new(&c, on_end, &e);
     feed(t, pk(1, 2, 1000, 80, 6, TCPF_SYN, 0));
     feed(t, pk(2, 1, 80, 1000, 6, TCPF_RST | TCPF_ACK, 0));
@@ -115,7 +115,7 @@ static void test_rst_and_linger(void)
 static void test_idle(void)
 {
     struct ended e = {0};
-    struct flow_config c = {300000000, 120000000, 60000000, 30000000, 0, false};
+    struct flow_config c = {300000000, 120000000, 60000000, 30000000, 0, false, false};
     struct flow_table *t = flow_table_new(&c, on_end, &e);
     feed(t, pk(1, 2, 5060, 5060, 17, 0, 100));
     feed(t, pk(2, 1, 5060, 5060, 17, 0, 200)); /* within 120 s: same flow, reply direction */
@@ -137,7 +137,7 @@ static void test_idle(void)
 static void test_cap(void)
 {
     struct ended e = {0};
-    struct flow_config c = {0, 0, 0, 0, 3, false};
+    struct flow_config c = {0, 0, 0, 0, 3, false, false};
     struct flow_table *t = flow_table_new(&c, on_end, &e);
     for (uint16_t i = 0; i < 10; i++)
         feed(t, pk(1, 2, (uint16_t)(1000 + i), 53, 17, 0, i));
@@ -153,7 +153,7 @@ static void test_cap(void)
 static void test_fragments(void)
 {
     struct ended e = {0};
-    struct flow_config c = {0, 0, 0, 0, 0, false};
+    struct flow_config c = {0, 0, 0, 0, 0, false, false};
     struct flow_table *t = flow_table_new(&c, on_end, &e);
     struct packet first = pk(1, 2, 5060, 5060, 17, 0, 1);
     first.frag_first = true;
@@ -173,7 +173,7 @@ static void test_many(void)
 {
     /* Enough flows to grow the hash table several times; all found again. */
     struct ended e = {0};
-    struct flow_config c = {0, 0, 0, 0, 0, false};
+    struct flow_config c = {0, 0, 0, 0, 0, false, false};
     struct flow_table *t = flow_table_new(&c, on_end, &e);
     for (int round = 0; round < 2; round++)
         for (uint32_t i = 0; i < 50000; i++)
