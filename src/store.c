@@ -1,17 +1,24 @@
+#define _GNU_SOURCE /* O_TMPFILE, mkostemp */
 /* store.c - SQLite storage (see store.h and docs/schema.md). */
 #include "store.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <sqlite3.h>
 
 #define SCHEMA_VERSION 3
 #define BATCH_FLOWS 16384
+/* Disk space held beside the database for the whole run and given back
+ * when a write fails for want of space, so the run can still be closed. */
+#define RESERVE_BYTES (256 * 1024)
 
 /* One role_stats row being summed: the key is "src|dst|transport|port|app". */
 struct stat_slot {
@@ -29,6 +36,7 @@ struct store {
     int pending_viol;     /* their violation rows */
     uint64_t flows_committed, viol_committed; /* what the database really holds of this run */
     bool in_tx;
+    int reserve_fd;       /* an unnamed preallocated file on the database's file system; -1: none */
     char err[512];
     char path[256];
 };
@@ -178,12 +186,58 @@ static const char *MIGRATE_2_3 =
     "ALTER TABLE flows ADD COLUMN vlan INTEGER;"
     "ALTER TABLE flows ADD COLUMN vlan_inner INTEGER;";
 
-/* Records the SQLite error of the last call with what we were doing. */
+static void release_reserve(struct store *s)
+{
+    if (s->reserve_fd >= 0)
+        close(s->reserve_fd);
+    s->reserve_fd = -1;
+}
+
+/* Records the SQLite error of the last call with what we were doing. A
+ * write that failed for want of space gives the reserve back, so that the
+ * run's close still fits. */
 static int fail(struct store *s, const char *what)
 {
     snprintf(s->err, sizeof s->err, "%s: %s: %s", s->path, what,
              s->db ? sqlite3_errmsg(s->db) : "out of memory");
+    if (s->db && (sqlite3_errcode(s->db) & 0xff) == SQLITE_FULL)
+        release_reserve(s);
     return -1;
+}
+
+/* Holds RESERVE_BYTES on the database's file system in a file with no name
+ * (it goes away with the process, however it ends). 0, or -1 when the disk
+ * has not even that much room; a folder where no such file can be made
+ * (the database itself will say why) gets no reserve. */
+static int take_reserve(struct store *s)
+{
+    char dir[sizeof s->path];
+    snprintf(dir, sizeof dir, "%s", s->path);
+    char *slash = strrchr(dir, '/');
+    if (!slash)
+        snprintf(dir, sizeof dir, ".");
+    else if (slash == dir)
+        dir[1] = '\0';
+    else
+        *slash = '\0';
+    int fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        char tmpl[sizeof dir + 32];
+        snprintf(tmpl, sizeof tmpl, "%s/.lyncaudit-reserve-XXXXXX", dir);
+        fd = mkostemp(tmpl, O_CLOEXEC);
+        if (fd < 0)
+            return 0;
+        unlink(tmpl);
+    }
+    int rc = posix_fallocate(fd, 0, RESERVE_BYTES);
+    if (rc == ENOSPC || rc == EDQUOT || rc == EFBIG) {
+        close(fd);
+        snprintf(s->err, sizeof s->err, "%s: cannot write database: %s (lyncaudit needs %d KiB free beside it)",
+                 s->path, strerror(rc), RESERVE_BYTES / 1024);
+        return -1;
+    }
+    s->reserve_fd = fd;
+    return 0;
 }
 
 static int exec(struct store *s, const char *sql, const char *what)
@@ -260,6 +314,7 @@ struct store *store_open(const char *path, char *err, size_t errlen)
     }
     snprintf(s->path, sizeof s->path, "%s", path);
     s->run_id = -1;
+    s->reserve_fd = -1;
     /* One thread uses the connection at a time (pipeline.h): no mutex per
      * call, and no global allocation statistics (a lock per malloc). Fails
      * harmlessly once SQLite is initialised. */
@@ -290,6 +345,8 @@ struct store *store_open(const char *path, char *err, size_t errlen)
                  SCHEMA_VERSION);
         goto bad;
     }
+    if (take_reserve(s))
+        goto bad;
     sqlite3_stmt *jm;
     if (sqlite3_prepare_v2(s->db, "PRAGMA journal_mode=WAL", -1, &jm, NULL) == SQLITE_OK) {
         sqlite3_step(jm);
@@ -794,5 +851,6 @@ void store_close(struct store *s)
         free(s->stats[i].key);
     free(s->stats);
     sqlite3_close(s->db);
+    release_reserve(s);
     free(s);
 }
