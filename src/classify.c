@@ -736,8 +736,9 @@ static void ndpi_give_up(struct classify *c, struct flow *f, struct live *lv)
     ndpi_decide(c, f, lv, r);
 }
 
-void classify_packet(struct classify *c, struct flow *f, const struct packet *p)
+void classify_packet(struct classify *c, struct flow *f, const struct packet *p, int dir)
 {
+    (void)dir;
     if (f->label.done)
         return;
     struct live *lv = f->label.dpi;
@@ -825,4 +826,14 @@ const char *classify_app(const struct classify *c, const struct flow *f, char *b
         buf[i] = (char)tolower((unsigned char)n[i]);
     buf[i] = '\0';
     return buf;
+}
+
+void classify_names(const struct classify *c, const struct flow *f, struct classify_names *out)
+{
+    const char *app = classify_app(c, f, out->app, sizeof out->app);
+    if (app != out->app)
+        snprintf(out->app, sizeof out->app, "%s", app);
+    out->ndpi_master = classify_proto_name(c, f->label.ndpi_master);
+    out->ndpi_app = classify_proto_name(c, f->label.ndpi_app);
+    out->confidence = classify_confidence_name(f);
 }

@@ -25,8 +25,9 @@ struct classify;
 struct classify *classify_new(char *err, size_t errlen);
 void classify_free(struct classify *c);
 
-/* Gives the packet to nDPI if the flow is still undecided. */
-void classify_packet(struct classify *c, struct flow *f, const struct packet *p);
+/* Gives the packet to nDPI if the flow is still undecided; dir is what
+ * flow_packet() said (0: from the initiator). */
+void classify_packet(struct classify *c, struct flow *f, const struct packet *p, int dir);
 
 /* True once the flow's label is decided: its later packets need not be
  * handed to classify_packet. Safe to call from another thread than the one
@@ -75,6 +76,17 @@ const char *classify_proto_name(const struct classify *c, unsigned id);
 
 /* nDPI's confidence name for the flow ("DPI", "Match by port" ...). */
 const char *classify_confidence_name(const struct flow *f);
+
+/* A decided flow's label in words, for the record stage. The nDPI names
+ * point into nDPI's module (static for the run); app is the flow's label. */
+struct classify_names {
+    const char *ndpi_master, *ndpi_app, *confidence;
+    char app[32];
+};
+
+/* Fills *out for flow f, which classify_finish() has decided. Uses nDPI's
+ * module: call it where classify runs, not on another thread. */
+void classify_names(const struct classify *c, const struct flow *f, struct classify_names *out);
 
 /* The nDPI library version string. */
 const char *classify_ndpi_version(void);

@@ -1,34 +1,37 @@
-/* main.c - lyncaudit: command line, the run, signals.
+/* main.c - lyncaudit: the command line.
  *
- * Wires the stages together: source -> decode -> flow on this thread, then
- * classify -> audit -> store through the pipeline (threads), then the report. The only global mutable state of the program is the
- * signal flag below. */
+ * Parses the options, then wires the stages for one run: the inputs are
+ * checked, the topology and rules loaded, the database's run row opened
+ * (run.c), every source read (capture.c: source -> ingest -> flow table ->
+ * pipeline -> record -> store), the run closed and the summary printed
+ * (report.c). The subcommands `topology` and `report` have their own mains.
+ * Global mutable state: the signal flags below, and the load guard's
+ * position buffer. */
 #define _GNU_SOURCE /* sched_getaffinity */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <limits.h>
-#include <sched.h>
 #include <sys/stat.h>
-#include <time.h>
-#include <grp.h>
-#include <pwd.h>
-#include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "audit.h"
+#include "capture.h"
 #include "classify.h"
 #include "decode.h"
 #include "flow.h"
 #include "pipeline.h"
+#include "privs.h"
+#include "record.h"
 #include "report.h"
 #include "rpt.h"
+#include "run.h"
 #include "source.h"
 #include "store.h"
 #include "topo_cmd.h"
@@ -37,11 +40,7 @@
 #define LYNCAUDIT_VERSION "0.1.0"
 #endif
 
-#define EXIT_COMPLIANT 0
-#define EXIT_VIOLATIONS 1
-#define EXIT_TROUBLE 2
-
-/* Signal state: the program's only global mutable state. */
+/* Signal state. */
 static volatile sig_atomic_t g_stop;    /* SIGINT/SIGTERM seen: finish cleanly */
 static volatile sig_atomic_t g_reload;  /* SIGHUP seen: reload topology and rules */
 static struct source *volatile g_live;  /* the live source, to break its wait */
@@ -62,7 +61,7 @@ static void on_load_alarm(int sig)
         ssize_t w = write(STDERR_FILENO, m, (size_t)n < sizeof m ? (size_t)n : sizeof m - 1);
         (void)w;
     }
-    _exit(EXIT_TROUBLE);
+    _exit(RUN_EXIT_TROUBLE);
 }
 
 /* The first SIGINT/SIGTERM asks for a clean end; a second one exits at once.
@@ -78,7 +77,7 @@ static void on_signal(int sig)
         static const char m[] = "lyncaudit: second signal: exiting at once\n";
         ssize_t w = write(STDERR_FILENO, m, sizeof m - 1);
         (void)w;
-        _exit(EXIT_TROUBLE);
+        _exit(RUN_EXIT_TROUBLE);
     }
     g_stop = 1;
     if (g_live)
@@ -105,18 +104,6 @@ struct options {
     int single_thread;     /* --single-thread */
     struct decode_opts decode; /* --vxlan-port */
     int vlan_flows;        /* --vlan-flows */
-};
-
-/* A run: the stages' handles. counters are the reader's (this thread's);
- * flows and violations come back from the pipeline at its end. */
-struct run {
-    struct classify *cls;
-    struct audit *audit;
-    struct store *store;
-    struct pipeline *pl;
-    const struct options *opt;
-    struct store_counters counters;
-    bool store_failed;
 };
 
 static void usage(FILE *out)
@@ -198,35 +185,110 @@ static bool looks_like_path(const char *w)
            (n > 7 && !strcmp(w + n - 7, ".pcapng")) || (n > 4 && !strcmp(w + n - 4, ".cap"));
 }
 
+enum { OPT_JSON = 1000, OPT_IDLE, OPT_MAXFLOWS, OPT_RULES, OPT_IMMEDIATE, OPT_STATS, OPT_DURATION,
+       OPT_COUNT, OPT_SINGLE, OPT_VXLAN_PORT, OPT_VLAN_FLOWS };
+
+static const struct option LONGS[] = {
+    {"database", required_argument, NULL, 'd'}, {"quiet", no_argument, NULL, 'q'},
+    {"topology", required_argument, NULL, 't'}, {"rules", required_argument, NULL, OPT_RULES},
+    {"verbose", no_argument, NULL, 'v'},        {"json", no_argument, NULL, OPT_JSON},
+    {"idle-timeout", required_argument, NULL, OPT_IDLE},
+    {"max-flows", required_argument, NULL, OPT_MAXFLOWS},
+    {"help", no_argument, NULL, 'h'},           {"version", no_argument, NULL, 'V'},
+    {"interface", required_argument, NULL, 'i'}, {"list-interfaces", no_argument, NULL, 'D'},
+    {"no-promiscuous", no_argument, NULL, 'p'}, {"snaplen", required_argument, NULL, 's'},
+    {"buffer-size", required_argument, NULL, 'B'}, {"immediate", no_argument, NULL, OPT_IMMEDIATE},
+    {"user", required_argument, NULL, 'Z'},      {"stats", required_argument, NULL, OPT_STATS},
+    {"duration", required_argument, NULL, OPT_DURATION}, {"count", required_argument, NULL, OPT_COUNT},
+    {"single-thread", no_argument, NULL, OPT_SINGLE},
+    {"vxlan-port", required_argument, NULL, OPT_VXLAN_PORT}, {"vlan-flows", no_argument, NULL, OPT_VLAN_FLOWS},
+    {NULL, 0, NULL, 0}};
+
+/* An option's value as a whole number in lo..hi; prints the usage error. */
+static bool number_arg(int c, const char *arg, long lo, long hi, const char *want, long *out)
+{
+    errno = 0;
+    char *end;
+    long v = strtol(arg, &end, 10);
+    if (errno || *end || end == arg || v < lo || v > hi) {
+        const struct option *lo_opt = LONGS;
+        while (lo_opt->name && lo_opt->val != c)
+            lo_opt++;
+        fprintf(stderr, "lyncaudit: --%s wants %s, not '%s'\n", lo_opt->name, want, arg);
+        return false;
+    }
+    *out = v;
+    return true;
+}
+
+/* The options that take a number. false after a usage error. */
+static bool number_option(int c, const char *arg, struct options *o)
+{
+    long v;
+    if (c == OPT_VXLAN_PORT) {
+        if (!number_arg(c, arg, 1, 65535, "a UDP port (1-65535)", &v))
+            return false;
+        o->decode.vxlan_port = (uint16_t)v;
+        return true;
+    }
+    if (!number_arg(c, arg, 0, INT_MAX, "a whole number >= 0", &v))
+        return false;
+    switch (c) {
+    case OPT_IDLE: o->idle_timeout = v; break;
+    case OPT_MAXFLOWS: o->max_flows = v; break;
+    case OPT_STATS: o->stats_every = v; break;
+    case OPT_DURATION: o->duration = v; break;
+    case OPT_COUNT: o->count = v; break;
+    case 's': o->live.snaplen = (int)v; break;
+    default: o->live.buffer_kib = (int)v; break;
+    }
+    return true;
+}
+
+/* The operands: capture files (existing paths, or -), then the filter
+ * words. 0, or 1 after a usage error. */
+static int take_operands(int argc, char **argv, int first, struct options *o)
+{
+    int i = first;
+    o->files = argv + i;
+    while (!o->iface && i < argc && is_file(argv[i]))
+        i++;
+    o->nfiles = i - first;
+    if (o->nfiles == 0 && !o->iface) {
+        if (i < argc)
+            fprintf(stderr, "lyncaudit: %s: cannot read capture: %s\n", argv[i], strerror(ENOENT));
+        else
+            fprintf(stderr, "lyncaudit: no capture file given\nTry 'lyncaudit --help'.\n");
+        return 1;
+    }
+    if (i == argc)
+        return 0;
+    size_t len = 0;
+    for (int j = i; j < argc; j++)
+        len += strlen(argv[j]) + 1;
+    o->filter = malloc(len);
+    if (!o->filter)
+        return 1;
+    o->filter[0] = '\0';
+    for (int j = i; j < argc; j++) {
+        if (j > i)
+            strcat(o->filter, " ");
+        strcat(o->filter, argv[j]);
+    }
+    return 0;
+}
+
 /* Parses the command line; returns -1 to exit 0 (help, version), 1 on a
  * usage error (already reported), 0 to run. */
 static int parse_args(int argc, char **argv, struct options *o)
 {
-    enum { OPT_JSON = 1000, OPT_IDLE, OPT_MAXFLOWS, OPT_RULES, OPT_IMMEDIATE, OPT_STATS, OPT_DURATION,
-           OPT_COUNT, OPT_SINGLE, OPT_VXLAN_PORT, OPT_VLAN_FLOWS };
-    static const struct option longs[] = {
-        {"database", required_argument, NULL, 'd'}, {"quiet", no_argument, NULL, 'q'},
-        {"topology", required_argument, NULL, 't'}, {"rules", required_argument, NULL, OPT_RULES},
-        {"verbose", no_argument, NULL, 'v'},        {"json", no_argument, NULL, OPT_JSON},
-        {"idle-timeout", required_argument, NULL, OPT_IDLE},
-        {"max-flows", required_argument, NULL, OPT_MAXFLOWS},
-        {"help", no_argument, NULL, 'h'},           {"version", no_argument, NULL, 'V'},
-        {"interface", required_argument, NULL, 'i'}, {"list-interfaces", no_argument, NULL, 'D'},
-        {"no-promiscuous", no_argument, NULL, 'p'}, {"snaplen", required_argument, NULL, 's'},
-        {"buffer-size", required_argument, NULL, 'B'}, {"immediate", no_argument, NULL, OPT_IMMEDIATE},
-        {"user", required_argument, NULL, 'Z'},      {"stats", required_argument, NULL, OPT_STATS},
-        {"duration", required_argument, NULL, OPT_DURATION}, {"count", required_argument, NULL, OPT_COUNT},
-        {"single-thread", no_argument, NULL, OPT_SINGLE},
-        {"vxlan-port", required_argument, NULL, OPT_VXLAN_PORT}, {"vlan-flows", no_argument, NULL, OPT_VLAN_FLOWS},
-        {NULL, 0, NULL, 0}};
     o->db_path = "lyncaudit.db";
     o->idle_timeout = -1;
     o->max_flows = 1000000;
     o->live.promisc = 1;
     o->live.buffer_kib = 32768; /* 2 MiB (libpcap's) lost packets at 200k pps on lo (bench/README.md) */
     int c;
-    while ((c = getopt_long(argc, argv, "+d:t:qvhVi:Dps:B:Z:", longs, NULL)) != -1) {
-        char *end;
+    while ((c = getopt_long(argc, argv, "+d:t:qvhVi:Dps:B:Z:", LONGS, NULL)) != -1) {
         switch (c) {
         case 'd': o->db_path = optarg; break;
         case 't': o->topology = optarg; break;
@@ -241,43 +303,11 @@ static int parse_args(int argc, char **argv, struct options *o)
         case OPT_IMMEDIATE: o->live.immediate = 1; break;
         case OPT_SINGLE: o->single_thread = 1; break;
         case OPT_VLAN_FLOWS: o->vlan_flows = 1; break;
-        case OPT_VXLAN_PORT: {
-            errno = 0;
-            long v = strtol(optarg, &end, 10);
-            if (errno || *end || end == optarg || v < 1 || v > 65535) {
-                fprintf(stderr, "lyncaudit: --vxlan-port wants a UDP port (1-65535), not '%s'\n", optarg);
+        case OPT_VXLAN_PORT: case OPT_IDLE: case OPT_MAXFLOWS: case OPT_STATS: case OPT_DURATION:
+        case OPT_COUNT: case 's': case 'B':
+            if (!number_option(c, optarg, o))
                 return 1;
-            }
-            o->decode.vxlan_port = (uint16_t)v;
             break;
-        }
-        case OPT_IDLE:
-        case OPT_MAXFLOWS:
-        case OPT_STATS:
-        case OPT_DURATION:
-        case OPT_COUNT:
-        case 's':
-        case 'B': {
-            errno = 0;
-            long v = strtol(optarg, &end, 10);
-            if (errno || *end || v < 0 || end == optarg || v > INT_MAX) {
-                const struct option *lo = longs;
-                while (lo->name && lo->val != c)
-                    lo++;
-                fprintf(stderr, "lyncaudit: --%s wants a whole number >= 0, not '%s'\n", lo->name, optarg);
-                return 1;
-            }
-            switch (c) {
-            case OPT_IDLE: o->idle_timeout = v; break;
-            case OPT_MAXFLOWS: o->max_flows = v; break;
-            case OPT_STATS: o->stats_every = v; break;
-            case OPT_DURATION: o->duration = v; break;
-            case OPT_COUNT: o->count = v; break;
-            case 's': o->live.snaplen = (int)v; break;
-            default: o->live.buffer_kib = (int)v; break;
-            }
-            break;
-        }
         case 'h': usage(stdout); return -1;
         case 'V':
             printf("lyncaudit %s (nDPI %s, libpcap: %s)\n", LYNCAUDIT_VERSION, classify_ndpi_version(),
@@ -292,216 +322,7 @@ static int parse_args(int argc, char **argv, struct options *o)
         fprintf(stderr, "lyncaudit: -d wants a database file name\n");
         return 1;
     }
-    if (o->list_ifaces)
-        return 0;
-    int i = optind;
-    o->files = argv + i;
-    while (!o->iface && i < argc && is_file(argv[i]))
-        i++;
-    o->nfiles = i - optind;
-    if (o->nfiles == 0 && !o->iface) {
-        if (i < argc)
-            fprintf(stderr, "lyncaudit: %s: cannot read capture: %s\n", argv[i], strerror(ENOENT));
-        else
-            fprintf(stderr, "lyncaudit: no capture file given\nTry 'lyncaudit --help'.\n");
-        return 1;
-    }
-    if (i < argc) {
-        size_t len = 0;
-        for (int j = i; j < argc; j++)
-            len += strlen(argv[j]) + 1;
-        o->filter = malloc(len);
-        if (!o->filter)
-            return 1;
-        o->filter[0] = '\0';
-        for (int j = i; j < argc; j++) {
-            if (j > i)
-                strcat(o->filter, " ");
-            strcat(o->filter, argv[j]);
-        }
-    }
-    return 0;
-}
-
-static double now_seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void show_progress(const struct source *src, uint64_t packets, bool final)
-{
-    double p = source_progress(src);
-    if (p < 0)
-        fprintf(stderr, "\rlyncaudit: %s: %llu packets   ", source_name(src), (unsigned long long)packets);
-    else
-        fprintf(stderr, "\rlyncaudit: %s: %3.0f%%, %llu packets   ", source_name(src), p * 100,
-                (unsigned long long)packets);
-    if (final)
-        fputc('\n', stderr);
-}
-
-static struct audit *load_audit(const struct options *o, bool *no_topology);
-
-/* SIGHUP: the new topology and rules take over for flows that end from now
- * on; the old rules' match counts are written first. A broken file keeps
- * the old ones. */
-static void reload(struct run *r)
-{
-    g_reload = 0;
-    bool no_topology;
-    /* A trial load in a child first: one that never ends must not take the
-     * capture with it (the child is cut off by the load alarm). */
-    pid_t pid = fork();
-    if (pid == 0) {
-        struct audit *t = load_audit(r->opt, &no_topology);
-        _exit(t ? 0 : EXIT_TROUBLE);
-    }
-    int wst = 0;
-    while (pid > 0 && waitpid(pid, &wst, 0) < 0 && errno == EINTR)
-        ;
-    struct audit *a = pid > 0 && WIFEXITED(wst) && WEXITSTATUS(wst) == 0 ? load_audit(r->opt, &no_topology) : NULL;
-    if (!a) {
-        fprintf(stderr, "lyncaudit: reload failed; keeping the topology and rules in use\n");
-        return;
-    }
-    pipeline_reload(r->pl, a); /* the store stage writes the old rules' counts, then swaps */
-}
-
-static void print_stats(struct source *src, const struct run *r, const struct flow_table *ft)
-{
-    struct source_stats st;
-    source_stats(src, &st);
-    struct pipeline_counts pc;
-    pipeline_counts(r->pl, &pc);
-    fprintf(stderr,
-            "lyncaudit: %llu packets, %llu live flows, %llu flows written, %llu violations; "
-            "received %llu, dropped %llu by the kernel, %llu by the interface\n",
-            (unsigned long long)r->counters.packets, (unsigned long long)flow_table_stats(ft)->live,
-            (unsigned long long)pc.flows, (unsigned long long)pc.violations,
-            (unsigned long long)st.received, (unsigned long long)st.dropped, (unsigned long long)st.ifdropped);
-}
-
-/* The periodic work of a run, by the wall clock: commit what ended (live:
- * every 2 s, so readers see a current database), statistics, reload. */
-struct ticker {
-    double next_commit, next_stats, next_progress, deadline;
-};
-
-static void tick(struct ticker *tk, struct source *src, struct flow_table *ft, struct run *r, bool progress)
-{
-    pipeline_poll(r->pl); /* write what the classify thread has labelled */
-    double now = now_seconds();
-    if (source_is_live(src)) {
-        if (now >= tk->next_commit) {
-            struct source_stats st;
-            source_stats(src, &st);
-            r->counters.live = 1;
-            r->counters.pcap_received = st.received;
-            r->counters.pcap_dropped = st.dropped;
-            r->counters.pcap_ifdropped = st.ifdropped;
-            pipeline_commit(r->pl);
-            tk->next_commit = now + 2;
-        }
-        /* No packet for a while: the clock still moves, idle flows still end. */
-        struct timeval tv;
-        gettimeofday(&tv, NULL);
-        flow_table_expire(ft, (uint64_t)tv.tv_sec * 1000000u + (uint64_t)tv.tv_usec);
-    }
-    if (r->opt->stats_every && now >= tk->next_stats) {
-        print_stats(src, r, ft);
-        tk->next_stats = now + (double)r->opt->stats_every;
-    }
-    if (progress && now >= tk->next_progress) {
-        show_progress(src, r->counters.packets, false);
-        tk->next_progress = now + 0.5;
-    }
-    if (tk->deadline > 0 && now >= tk->deadline)
-        g_stop = 1;
-    if (g_reload)
-        reload(r);
-}
-
-/* Reads one source to its end (or a stop, or the --count/--duration bound).
- * Returns 0, or -1 on a damaged file or failed capture (message in msg). */
-static int read_source(struct source *src, struct flow_table *ft, struct run *r, struct ticker *tk,
-                       bool progress, char *msg, size_t msglen)
-{
-    int dlt = source_datalink(src);
-    bool live = source_is_live(src);
-    struct pcap_pkthdr *h;
-    const uint8_t *data;
-    enum source_status st = SOURCE_END;
-    uint64_t limit = r->opt->count > 0 ? (uint64_t)r->opt->count : UINT64_MAX;
-    while (!g_stop && !pipeline_failed(r->pl) && r->counters.packets < limit) {
-        st = source_next(src, &h, &data);
-        if (st == SOURCE_TIMEOUT) {
-            tick(tk, src, ft, r, false);
-            pipeline_flush(r->pl); /* nothing new: what ended goes on to the database */
-            continue;
-        }
-        if (st != SOURCE_PACKET)
-            break;
-        struct packet pkt;
-        pkt.ts_us = (uint64_t)h->ts.tv_sec * 1000000u + (uint64_t)h->ts.tv_usec;
-        pkt.wirelen = h->len;
-        r->counters.packets++;
-        r->counters.bytes += h->len;
-        if (decode_packet_opts(&r->opt->decode, dlt, data, h->caplen, &pkt) != DECODE_OK) {
-            r->counters.undecodable++;
-        } else if (pkt.icmp_error && flow_icmp_error(ft, &pkt)) {
-            r->counters.icmp_errors++;
-        } else {
-            r->counters.tunnelled += pkt.tunnel != TUNNEL_NONE;
-            int dir;
-            bool is_new;
-            struct flow *f = flow_packet(ft, &pkt, &dir, &is_new);
-            if (f && !classify_decided(f))
-                pipeline_packet(r->pl, f, &pkt);
-        }
-        flow_table_expire(ft, pkt.ts_us);
-        /* Wall-clock work every few thousand packets (every packet live). */
-        if (live || (r->counters.packets & 0xfff) == 0)
-            tick(tk, src, ft, r, progress);
-    }
-    if (progress)
-        show_progress(src, r->counters.packets, true);
-    if (!g_stop && !pipeline_failed(r->pl) && st == SOURCE_ERROR) {
-        snprintf(msg, msglen, "%s", source_error(src));
-        return -1;
-    }
-    return 0;
-}
-
-/* Drops root for USER (default nobody) once the interface and the database
- * are open, as tcpdump -Z does. Returns 0, or -1 with the reason printed. */
-static int drop_privileges(const char *user, bool quiet)
-{
-    if (geteuid() != 0) {
-        if (user) {
-            fprintf(stderr, "lyncaudit: -Z %s: not running as root, nothing to drop\n", user);
-            return -1;
-        }
-        return 0;
-    }
-    const char *name = user ? user : "nobody";
-    struct passwd *pw = getpwnam(name);
-    if (!pw) {
-        fprintf(stderr, "lyncaudit: -Z %s: no such user\n", name);
-        return -1;
-    }
-    if (setgroups(0, NULL) != 0 || setgid(pw->pw_gid) != 0 || setuid(pw->pw_uid) != 0) {
-        fprintf(stderr, "lyncaudit: cannot become %s: %s\n", name, strerror(errno));
-        return -1;
-    }
-    if (setuid(0) == 0) { /* must not be able to come back */
-        fprintf(stderr, "lyncaudit: dropping root did not hold\n");
-        return -1;
-    }
-    if (!quiet)
-        fprintf(stderr, "lyncaudit: capturing as user %s (uid %u)\n", name, (unsigned)pw->pw_uid);
-    return 0;
+    return o->list_ifaces ? 0 : take_operands(argc, argv, optind, o);
 }
 
 /* buf = a/b; false when it does not fit. */
@@ -569,27 +390,6 @@ static struct audit *load_audit(const struct options *o, bool *no_topology)
     return a;
 }
 
-struct verdict_text {
-    char verdicts[256], kinds[256];
-};
-
-static void verdict_collect(const char *what, const char *name, uint64_t n, void *ctx)
-{
-    struct verdict_text *v = ctx;
-    char *buf = strcmp(what, "verdict") ? v->kinds : v->verdicts;
-    size_t used = strlen(buf);
-    snprintf(buf + used, sizeof v->kinds - used, "%s%s %llu", used ? ", " : "", name, (unsigned long long)n);
-}
-
-static void join_files(const struct options *o, char *out, size_t len)
-{
-    out[0] = '\0';
-    for (int i = 0; i < o->nfiles; i++) {
-        size_t used = strlen(out);
-        snprintf(out + used, len - used, "%s%s", i ? " " : "", o->files[i]);
-    }
-}
-
 /* CPUs this process may run on (taskset, cgroup cpusets). */
 static int usable_cpus(void)
 {
@@ -600,112 +400,146 @@ static int usable_cpus(void)
     return n > 0 ? (int)n : 1;
 }
 
-/* Frees what main holds, for the early exits. */
-static int give_up(struct run *r, struct source *live, struct source **srcs, struct options *o)
+/* One run's stages, wired. */
+struct sensor {
+    struct options *o;
+    bool no_topology;
+    struct audit *audit;       /* until the record stage takes it */
+    struct classify *cls;
+    struct source *live;
+    struct store *store;
+    struct record *rec;
+    struct pipeline *pl;
+    struct flow_table *ft;
+    struct capture cap;
+    int64_t run_id;
+};
+
+/* SIGHUP: the new topology and rules take over for flows that end from now
+ * on; the old rules' match counts are written first. A broken file keeps
+ * the old ones. */
+static void reload(void *ctx)
 {
-    source_close(live);
-    store_close(r->store);
-    classify_free(r->cls);
-    audit_free(r->audit);
-    free(srcs);
-    free(o->filter);
-    return EXIT_TROUBLE;
+    struct sensor *x = ctx;
+    bool no_topology;
+    /* A trial load in a child first: one that never ends must not take the
+     * capture with it (the child is cut off by the load alarm). */
+    pid_t pid = fork();
+    if (pid == 0) {
+        struct audit *t = load_audit(x->o, &no_topology);
+        _exit(t ? 0 : RUN_EXIT_TROUBLE);
+    }
+    int wst = 0;
+    while (pid > 0 && waitpid(pid, &wst, 0) < 0 && errno == EINTR)
+        ;
+    struct audit *a = pid > 0 && WIFEXITED(wst) && WEXITSTATUS(wst) == 0 ? load_audit(x->o, &no_topology) : NULL;
+    if (!a) {
+        fprintf(stderr, "lyncaudit: reload failed; keeping the topology and rules in use\n");
+        return;
+    }
+    pipeline_mark(x->pl, record_reload, a); /* the record stage writes the old rules' counts, then swaps */
 }
 
-int main(int argc, char **argv)
+/* Every capture file is opened and checked (format, link type, filter)
+ * before the database is touched. 0 or -1 (printed). */
+static int check_files(const struct options *o)
 {
-    if (argc > 1 && !strcmp(argv[1], "topology")) return topology_main(argc - 1, argv + 1);
-    if (argc > 1 && !strcmp(argv[1], "report")) return report_main(argc - 1, argv + 1);
-    /* Past `ulimit -f` a write must fail (and be reported), not kill us. */
-    signal(SIGXFSZ, SIG_IGN);
-    struct options o = {0};
-    int pa = parse_args(argc, argv, &o);
-    if (pa)
-        return pa < 0 ? EXIT_COMPLIANT : EXIT_TROUBLE;
-
     char err[1024];
-    if (o.list_ifaces) {
-        if (source_list_interfaces(stdout, err, sizeof err) == 0)
-            return EXIT_COMPLIANT;
-        fprintf(stderr, "lyncaudit: %s\n", err);
-        return EXIT_TROUBLE;
-    }
-    struct run r = {0};
-    r.opt = &o;
-    struct source *live = NULL;
-    /* Check every input before touching the database. */
-    struct source **srcs = calloc((size_t)(o.nfiles ? o.nfiles : 1), sizeof *srcs);
-    if (!srcs)
-        return EXIT_TROUBLE;
-    for (int i = 0; i < o.nfiles; i++) {
-        if (!is_regular(o.files[i]))
+    for (int i = 0; i < o->nfiles; i++) {
+        if (!is_regular(o->files[i]))
             continue; /* a pipe can be read once: it is checked when its turn comes */
-        srcs[i] = source_open_file(o.files[i], o.filter, err, sizeof err);
-        if (!srcs[i]) {
+        struct source *src = source_open_file(o->files[i], o->filter, err, sizeof err);
+        if (!src) {
             /* A missing file taken for a filter word reads better as what it is. */
-            if (o.filter && !strncmp(err, "bad filter", 10) && looks_like_path(o.filter))
-                fprintf(stderr, "lyncaudit: %.*s: cannot read capture: %s\n",
-                        (int)strcspn(o.filter, " "), o.filter, strerror(ENOENT));
+            if (o->filter && !strncmp(err, "bad filter", 10) && looks_like_path(o->filter))
+                fprintf(stderr, "lyncaudit: %.*s: cannot read capture: %s\n", (int)strcspn(o->filter, " "),
+                        o->filter, strerror(ENOENT));
             else
                 fprintf(stderr, "lyncaudit: %s\n", err);
-            return give_up(&r, NULL, srcs, &o);
+            return -1;
         }
-        /* Keep at most one file open at a time: reopen later. */
-        source_close(srcs[i]);
-        srcs[i] = NULL;
+        source_close(src); /* at most one file open at a time: reopened later */
     }
+    return 0;
+}
 
-    bool no_topology;
-    r.audit = load_audit(&o, &no_topology);
-    if (!r.audit)
-        return give_up(&r, NULL, srcs, &o);
-    if (no_topology && !o.quiet)
+/* The inputs, rules, classifier, interface and database, in the order that
+ * writes nothing until everything that can be checked was. 0 or -1 (printed). */
+static int open_inputs(struct sensor *x)
+{
+    const struct options *o = x->o;
+    char err[1024];
+    if (check_files(o) || !(x->audit = load_audit(o, &x->no_topology)))
+        return -1;
+    if (x->no_topology && !o->quiet)
         fprintf(stderr, "lyncaudit: no topology (no topology.lua here, no -t FILE): every address is 'any', "
                         "no flow is audited\n");
-    r.cls = classify_new(err, sizeof err);
-    if (!r.cls) {
-        fprintf(stderr, "lyncaudit: %s\n", err);
-        return give_up(&r, NULL, srcs, &o);
+    if (!(x->cls = classify_new(err, sizeof err)))
+        goto bad;
+    if (o->iface && !privs_user_ok(o->user)) { /* checked before anything is opened or written */
+        fprintf(stderr, "lyncaudit: -Z %s: no such user\n", o->user ? o->user : "nobody");
+        return -1;
     }
-    /* The user to become is checked before anything is opened or written. */
-    if (o.iface && geteuid() == 0 && !getpwnam(o.user ? o.user : "nobody")) {
-        fprintf(stderr, "lyncaudit: -Z %s: no such user\n", o.user ? o.user : "nobody");
-        return give_up(&r, NULL, srcs, &o);
-    }
-    if (o.iface) {
-        live = source_open_live(o.iface, &o.live, o.filter, err, sizeof err);
-        if (!live) {
-            fprintf(stderr, "lyncaudit: %s\n", err);
-            return give_up(&r, NULL, srcs, &o);
-        }
-    }
+    if (o->iface && !(x->live = source_open_live(o->iface, &o->live, o->filter, err, sizeof err)))
+        goto bad;
     /* The database is opened before root is dropped: the capturing user
      * never needs write access to its folder (docs/usage.md). */
-    r.store = store_open(o.db_path, err, sizeof err);
-    if (!r.store) {
-        fprintf(stderr, "lyncaudit: %s\n", err);
-        return give_up(&r, live, srcs, &o);
-    }
-    char sources[4096];
-    if (live)
-        snprintf(sources, sizeof sources, "interface:%s", o.iface);
-    else
-        join_files(&o, sources, sizeof sources);
-    struct store_run sr = {LYNCAUDIT_VERSION,          classify_ndpi_version(), sources, o.filter,
-                           audit_topology_path(r.audit), audit_topology_name(r.audit),
-                           audit_rule_count(r.audit)};
-    /* The run row and its rules in one transaction: all there, or none. */
-    int64_t run_id = store_begin(r.store) == 0 ? store_begin_run(r.store, &sr) : -1;
-    if (run_id < 0 || pipeline_write_rules(r.store, r.audit) || store_commit(r.store, &r.counters)) {
-        fprintf(stderr, "lyncaudit: %s\n", store_error(r.store));
-        return give_up(&r, live, srcs, &o);
-    }
-    if (live && drop_privileges(o.user, o.quiet) != 0) {
-        store_end_run(r.store, &r.counters, "error", "could not drop privileges");
-        return give_up(&r, live, srcs, &o);
-    }
+    if (!(x->store = store_open(o->db_path, err, sizeof err)))
+        goto bad;
+    return 0;
+bad:
+    fprintf(stderr, "lyncaudit: %s\n", err);
+    return -1;
+}
 
-    g_live = live;
+/* The run row, the privilege drop, the record stage, the pipeline and the
+ * flow table. 0 or -1 (printed). */
+static int start_run(struct sensor *x)
+{
+    const struct options *o = x->o;
+    char sources[4096] = "", err[256];
+    if (x->live)
+        snprintf(sources, sizeof sources, "interface:%s", o->iface);
+    for (int i = 0; i < o->nfiles; i++)
+        snprintf(sources + strlen(sources), sizeof sources - strlen(sources), "%s%s", i ? " " : "", o->files[i]);
+    struct store_run sr = {LYNCAUDIT_VERSION,          classify_ndpi_version(), sources, o->filter,
+                           audit_topology_path(x->audit), audit_topology_name(x->audit),
+                           audit_rule_count(x->audit)};
+    if ((x->run_id = run_open(x->store, &sr, x->audit)) < 0) {
+        fprintf(stderr, "lyncaudit: %s\n", store_error(x->store));
+        return -1;
+    }
+    if (x->live && privs_drop(o->user, o->quiet) != 0) {
+        store_end_run(x->store, &(struct store_counters){0}, "error", "could not drop privileges");
+        return -1;
+    }
+    struct flow_config fc = {.tcp_idle_us = 300000000ull, .udp_idle_us = 120000000ull,
+                             .other_idle_us = 60000000ull, .linger_us = 30000000ull,
+                             .max_flows = (size_t)o->max_flows, .handover = true, .vlan_key = o->vlan_flows != 0};
+    if (o->idle_timeout >= 0)
+        fc.tcp_idle_us = fc.udp_idle_us = fc.other_idle_us = (uint64_t)o->idle_timeout * 1000000u;
+    x->rec = record_new(x->audit, x->store, capture_counters, &x->cap, o->quiet);
+    if (x->rec)
+        x->audit = NULL; /* the record stage's now */
+    x->pl = x->rec ? pipeline_new(x->cls, !o->single_thread && usable_cpus() >= 2, record_flow, x->rec, err,
+                                  sizeof err)
+                   : NULL;
+    x->ft = x->pl ? flow_table_new(&fc, pipeline_flow_end, x->pl) : NULL;
+    if (!x->ft) {
+        fprintf(stderr, "lyncaudit: out of memory\n");
+        store_end_run(x->store, &(struct store_counters){0}, "error", "out of memory");
+        return -1;
+    }
+    if (o->verbose && !o->quiet)
+        fprintf(stderr, "lyncaudit: %d thread%s\n", pipeline_threads(x->pl), pipeline_threads(x->pl) > 1 ? "s" : "");
+    return 0;
+}
+
+/* The signal handlers, and the capture loop's settings. */
+static void start_capture(struct sensor *x)
+{
+    const struct options *o = x->o;
+    g_live = x->live;
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
@@ -713,134 +547,123 @@ int main(int argc, char **argv)
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGHUP, &sa, NULL);
+    struct capture *c = &x->cap;
+    ingest_init(&c->in, x->ft, &o->decode, pipeline_packet, x->pl);
+    c->pl = x->pl;
+    c->rec = x->rec;
+    c->stop = &g_stop;
+    c->reload = &g_reload;
+    c->on_reload = reload;
+    c->reload_ctx = x;
+    c->count = o->count > 0 ? (uint64_t)o->count : 0;
+    c->stats_every = o->stats_every;
+    c->progress = !o->quiet && isatty(STDERR_FILENO);
+    capture_init(c);
+    c->deadline = o->duration ? capture_now() + (double)o->duration : 0;
+}
 
-    struct flow_config fc = {
-        .tcp_idle_us = 300000000ull,
-        .udp_idle_us = 120000000ull,
-        .other_idle_us = 60000000ull,
-        .linger_us = 30000000ull,
-        .max_flows = (size_t)o.max_flows,
-        .handover = true,
-        .vlan_key = o.vlan_flows != 0,
-    };
-    if (o.idle_timeout >= 0)
-        fc.tcp_idle_us = fc.udp_idle_us = fc.other_idle_us = (uint64_t)o.idle_timeout * 1000000u;
-    r.pl = pipeline_new(r.cls, r.audit, r.store, &r.counters, !o.single_thread && usable_cpus() >= 2, o.quiet,
-                        err, sizeof err);
-    if (r.pl && o.verbose && !o.quiet)
-        fprintf(stderr, "lyncaudit: %d thread%s\n", pipeline_threads(r.pl), pipeline_threads(r.pl) > 1 ? "s" : "");
-    struct flow_table *ft = r.pl ? flow_table_new(&fc, pipeline_flow_end, r.pl) : NULL;
-    if (!ft) {
-        fprintf(stderr, "lyncaudit: out of memory\n");
-        if (r.pl) {
-            struct pipeline_counts pc;
-            bool pf;
-            r.audit = pipeline_finish(r.pl, &pc, &pf);
-            r.pl = NULL;
-        }
-        return give_up(&r, live, srcs, &o);
-    }
-
-    bool progress = !o.quiet && isatty(STDERR_FILENO) && !live;
-    char msg[1024] = "";
-    bool damaged = false;
-    double t0 = now_seconds();
-    struct ticker tk = {t0 + 2, t0 + (double)o.stats_every, t0 + 0.5, o.duration ? t0 + (double)o.duration : 0};
-    if (live) {
-        if (!o.quiet)
-            fprintf(stderr, "lyncaudit: capturing on %s (%s)%s\n", o.iface, source_datalink_name(live),
-                    o.filter ? "" : ", no filter");
-        char m[1024];
-        if (read_source(live, ft, &r, &tk, false, m, sizeof m) != 0) {
+/* Reads the live interface or every file, as one run. */
+static void read_all(struct sensor *x, struct run_outcome *out)
+{
+    const struct options *o = x->o;
+    char m[1024];
+    if (x->live) {
+        if (!o->quiet)
+            fprintf(stderr, "lyncaudit: capturing on %s (%s)%s\n", o->iface, source_datalink_name(x->live),
+                    o->filter ? "" : ", no filter");
+        if (capture_source(&x->cap, x->live, m, sizeof m) != 0) {
             fprintf(stderr, "lyncaudit: %s\n", m);
-            snprintf(msg, sizeof msg, "%s", m);
-            damaged = true;
+            snprintf(out->message, sizeof out->message, "%s", m);
+            out->damaged = true;
         }
-        struct source_stats st;
-        source_stats(live, &st);
-        r.counters.live = 1;
-        r.counters.pcap_received = st.received;
-        r.counters.pcap_dropped = st.dropped;
-        r.counters.pcap_ifdropped = st.ifdropped;
-        if (o.stats_every || !o.quiet)
-            print_stats(live, &r, ft);
+        if (o->stats_every || !o->quiet)
+            capture_print_stats(&x->cap, x->live);
     }
-    for (int i = 0; i < o.nfiles && !g_stop && !pipeline_failed(r.pl); i++) {
-        struct source *src = source_open_file(o.files[i], o.filter, err, sizeof err);
-        if (!src) { /* it was readable a moment ago */
-            snprintf(msg, sizeof msg, "%s", err);
-            damaged = true;
-            fprintf(stderr, "lyncaudit: %s\n", err);
-            continue;
-        }
-        if (o.verbose && !o.quiet)
-            fprintf(stderr, "lyncaudit: reading %s (%s)\n", o.files[i], source_datalink_name(src));
-        char m[1024];
-        if (read_source(src, ft, &r, &tk, progress, m, sizeof m) != 0) {
+    for (int i = 0; i < o->nfiles && !g_stop && !record_failed(x->rec); i++) {
+        struct source *src = source_open_file(o->files[i], o->filter, m, sizeof m);
+        if (src && o->verbose && !o->quiet)
+            fprintf(stderr, "lyncaudit: reading %s (%s)\n", o->files[i], source_datalink_name(src));
+        if (!src || capture_source(&x->cap, src, m, sizeof m) != 0) { /* unreadable: it was readable a moment ago */
             fprintf(stderr, "lyncaudit: %s\n", m);
-            snprintf(msg, sizeof msg, "%s", m);
-            damaged = true;
+            snprintf(out->message, sizeof out->message, "%s", m);
+            out->damaged = true;
         }
         source_close(src);
     }
-    double seconds = now_seconds() - t0;
-    uint64_t peak = flow_table_stats(ft)->peak_live;
-    flow_table_end_all(ft);
-    /* Every flow down the pipeline; the threads end. */
-    struct pipeline_counts pc;
-    r.audit = pipeline_finish(r.pl, &pc, &r.store_failed);
-    r.pl = NULL;
-    r.counters.flows = pc.flows;
-    r.counters.flows_evicted = pc.flows_evicted;
-    r.counters.violations = pc.violations;
+}
 
-    bool bounded = (o.count > 0 && r.counters.packets >= (uint64_t)o.count) ||
-                   (o.duration > 0 && seconds >= (double)o.duration);
-    const char *status = r.store_failed ? "error" : damaged ? "error" : (g_stop && !bounded) ? "interrupted" : "complete";
-    if (r.store_failed)
-        snprintf(msg, sizeof msg, "%s", store_error(r.store));
-    else if (g_stop && !bounded && !msg[0])
-        snprintf(msg, sizeof msg, "stopped by signal");
-    int rc = damaged || r.store_failed ? EXIT_TROUBLE : r.counters.violations ? EXIT_VIOLATIONS : EXIT_COMPLIANT;
-    if (r.store_failed)
-        fprintf(stderr, "lyncaudit: %s\n", msg);
-    /* Close the run even after a write error: what was committed stays, marked.
-     * Rule match counts, role statistics and the run's end are one transaction;
-     * another writer's lock is waited for longer here than for a batch. */
-    store_set_busy_timeout(r.store, 60000);
-    bool closed = store_begin(r.store) == 0 && pipeline_write_rules(r.store, r.audit) == 0 &&
-                  store_role_stats(r.store) == 0 &&
-                  store_end_run(r.store, &r.counters, status, msg[0] ? msg : NULL) == 0;
-    if (!closed) {
-        if (!r.store_failed)
-            fprintf(stderr, "lyncaudit: %s\n", store_error(r.store));
-        rc = EXIT_TROUBLE;
-        /* The full close did not fit (a full disk): still mark the run ended,
-         * in the smallest write there is. */
-        store_mark_failed(r.store, store_error(r.store));
+/* Every flow down the pipeline, the run closed, the summary printed.
+ * Returns the exit code. */
+static int finish_run(struct sensor *x, struct run_outcome *out, double t0)
+{
+    const struct options *o = x->o;
+    double seconds = capture_now() - t0;
+    uint64_t peak = flow_table_stats(x->ft)->peak_live;
+    flow_table_end_all(x->ft);
+    pipeline_finish(x->pl);
+    x->pl = NULL;
+    struct store_counters c;
+    record_counters(x->rec, &c);
+    out->write_failed = record_failed(x->rec);
+    out->stopped = g_stop;
+    out->bounded = (o->count > 0 && c.packets >= (uint64_t)o->count) || (o->duration > 0 && seconds >= (double)o->duration);
+    out->violations = c.violations;
+    const char *status = run_status(out, x->store);
+    if (out->write_failed)
+        fprintf(stderr, "lyncaudit: %s\n", out->message);
+    bool closed = run_close(x->store, record_audit(x->rec), &c, status, out->message[0] ? out->message : NULL) == 0;
+    if (!closed && !out->write_failed)
+        fprintf(stderr, "lyncaudit: %s\n", store_error(x->store));
+    if (closed && (!o->quiet || o->json)) {
+        struct report_run rr = {x->run_id, o->db_path, status, x->live ? 0 : o->nfiles, c, seconds, peak,
+                                !x->no_topology};
+        (o->json ? report_json : report_text)(stdout, x->store, &rr);
     }
-    if (closed && (!o.quiet || o.json)) {
-        struct report_run rr = {run_id, o.db_path, status, live ? 0 : o.nfiles, r.counters, seconds, peak};
-        if (o.json)
-            report_json(stdout, r.store, &rr);
-        else {
-            report_text(stdout, r.store, &rr);
-            struct verdict_text vt = {"", ""};
-            if (!no_topology && store_verdict_summary(r.store, run_id, verdict_collect, &vt) == 0) {
-                printf("verdicts: %s\n", vt.verdicts[0] ? vt.verdicts : "none");
-                if (vt.kinds[0])
-                    printf("violations: %s (SELECT * FROM violation_report WHERE run_id = %lld)\n", vt.kinds,
-                           (long long)run_id);
-            }
-        }
-    }
+    return run_exit_code(out, closed);
+}
+
+/* Frees what the sensor holds (the pipeline first: it may hold flows). */
+static void sensor_free(struct sensor *x)
+{
     g_live = NULL;
-    flow_table_free(ft);
-    source_close(live);
-    store_close(r.store);
-    classify_free(r.cls);
-    audit_free(r.audit);
-    free(srcs);
-    free(o.filter);
+    if (x->pl)
+        pipeline_finish(x->pl);
+    flow_table_free(x->ft);
+    source_close(x->live);
+    store_close(x->store);
+    classify_free(x->cls);
+    audit_free(record_free(x->rec));
+    audit_free(x->audit);
+    free(x->o->filter);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc > 1 && !strcmp(argv[1], "topology"))
+        return topology_main(argc - 1, argv + 1);
+    if (argc > 1 && !strcmp(argv[1], "report"))
+        return report_main(argc - 1, argv + 1);
+    signal(SIGXFSZ, SIG_IGN); /* past `ulimit -f` a write must fail (and be reported), not kill us */
+    struct options o = {0};
+    int pa = parse_args(argc, argv, &o);
+    if (pa)
+        return pa < 0 ? RUN_EXIT_COMPLIANT : RUN_EXIT_TROUBLE;
+    if (o.list_ifaces) {
+        char err[1024];
+        if (source_list_interfaces(stdout, err, sizeof err) == 0)
+            return RUN_EXIT_COMPLIANT;
+        fprintf(stderr, "lyncaudit: %s\n", err);
+        return RUN_EXIT_TROUBLE;
+    }
+    struct sensor x = {.o = &o};
+    int rc = RUN_EXIT_TROUBLE;
+    if (open_inputs(&x) == 0 && start_run(&x) == 0) {
+        start_capture(&x);
+        double t0 = capture_now();
+        struct run_outcome out = {0};
+        read_all(&x, &out);
+        rc = finish_run(&x, &out, t0);
+    }
+    sensor_free(&x);
     return rc;
 }

@@ -42,6 +42,31 @@ static void text_row(const struct store_app_row *row, void *ctx)
             grouped(row->packets, b), human_bytes(row->bytes, c));
 }
 
+struct verdict_text {
+    char verdicts[256], kinds[256];
+};
+
+/* Appends "name n" to the verdicts or the violation kinds line. */
+static void verdict_collect(const char *what, const char *name, uint64_t n, void *ctx)
+{
+    struct verdict_text *v = ctx;
+    char *buf = strcmp(what, "verdict") ? v->kinds : v->verdicts;
+    size_t used = strlen(buf);
+    snprintf(buf + used, sizeof v->kinds - used, "%s%s %" PRIu64, used ? ", " : "", name, n);
+}
+
+/* The verdict and violation lines of an audited run. */
+static void text_verdicts(FILE *out, struct store *s, const struct report_run *r)
+{
+    struct verdict_text vt = {"", ""};
+    if (!r->audited || store_verdict_summary(s, r->run_id, verdict_collect, &vt) != 0)
+        return;
+    fprintf(out, "verdicts: %s\n", vt.verdicts[0] ? vt.verdicts : "none");
+    if (vt.kinds[0])
+        fprintf(out, "violations: %s (SELECT * FROM violation_report WHERE run_id = %" PRId64 ")\n", vt.kinds,
+                r->run_id);
+}
+
 void report_text(FILE *out, struct store *s, const struct report_run *r)
 {
     char a[32], b[32], c[32], d[32], e[32];
@@ -66,6 +91,7 @@ void report_text(FILE *out, struct store *s, const struct report_run *r)
         store_app_summary(s, r->run_id, TOP_APPS, text_row, out);
     }
     fprintf(out, "database: %s (run %" PRId64 ", %s)\n", r->db_path, r->run_id, r->status);
+    text_verdicts(out, s, r);
 }
 
 static void json_string(FILE *out, const char *v)

@@ -18,6 +18,7 @@ struct report_run {
     struct store_counters counters;
     double seconds;           /* wall-clock time spent reading */
     uint64_t peak_live_flows;
+    int audited;              /* a topology was loaded: the verdict lines mean something */
 };
 
 void report_text(FILE *out, struct store *s, const struct report_run *r);

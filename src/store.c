@@ -65,7 +65,12 @@ static const char *SCHEMA =
     " pcap_dropped INTEGER,"
     " pcap_ifdropped INTEGER,"
     " icmp_errors INTEGER NOT NULL DEFAULT 0,"
-    " tunnelled INTEGER NOT NULL DEFAULT 0);"
+    " tunnelled INTEGER NOT NULL DEFAULT 0,"
+    " not_ip INTEGER NOT NULL DEFAULT 0,"
+    " truncated INTEGER NOT NULL DEFAULT 0,"
+    " malformed INTEGER NOT NULL DEFAULT 0,"
+    " bad_link INTEGER NOT NULL DEFAULT 0,"
+    " tunnel_depth INTEGER NOT NULL DEFAULT 0);"
     "CREATE TABLE IF NOT EXISTS flows ("
     " id INTEGER PRIMARY KEY,"
     " run_id INTEGER NOT NULL REFERENCES runs(id),"
@@ -179,6 +184,11 @@ static const char *MIGRATE_1_2 =
 /* Version 2 databases (before tunnels and VLANs) gain their columns. */
 static const char *MIGRATE_2_3 =
     "ALTER TABLE runs ADD COLUMN tunnelled INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE runs ADD COLUMN not_ip INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE runs ADD COLUMN truncated INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE runs ADD COLUMN malformed INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE runs ADD COLUMN bad_link INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE runs ADD COLUMN tunnel_depth INTEGER NOT NULL DEFAULT 0;"
     "ALTER TABLE flows ADD COLUMN tunnel TEXT;"
     "ALTER TABLE flows ADD COLUMN tunnel_src TEXT;"
     "ALTER TABLE flows ADD COLUMN tunnel_dst TEXT;"
@@ -380,7 +390,7 @@ struct store *store_open(const char *path, char *err, size_t errlen)
         sqlite3_prepare_v2(s->db,
                            "UPDATE runs SET packets=?,bytes=?,undecodable=?,flows=?,flows_evicted=?,"
                            "violations=?,pcap_received=?,pcap_dropped=?,pcap_ifdropped=?,icmp_errors=?,"
-                           "tunnelled=? WHERE id=?",
+                           "tunnelled=?,not_ip=?,truncated=?,malformed=?,bad_link=?,tunnel_depth=? WHERE id=?",
                            -1, &s->upd_run, NULL) != SQLITE_OK) {
         fail(s, "cannot prepare statements");
         goto bad;
@@ -602,7 +612,10 @@ static int update_run(struct store *s, const struct store_counters *c)
     }
     sqlite3_bind_int64(st, 10, (sqlite3_int64)c->icmp_errors);
     sqlite3_bind_int64(st, 11, (sqlite3_int64)c->tunnelled);
-    sqlite3_bind_int64(st, 12, s->run_id);
+    const uint64_t reasons[] = {c->not_ip, c->truncated, c->malformed, c->bad_link, c->tunnel_depth};
+    for (int i = 0; i < 5; i++)
+        sqlite3_bind_int64(st, 12 + i, (sqlite3_int64)reasons[i]);
+    sqlite3_bind_int64(st, 17, s->run_id);
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
     if (rc != SQLITE_DONE)

@@ -20,6 +20,7 @@ struct store_run {
 
 struct store_counters {
     uint64_t packets, bytes, undecodable, flows, flows_evicted, violations;
+    uint64_t not_ip, truncated, malformed, bad_link, tunnel_depth; /* undecodable, by reason */
     uint64_t icmp_errors;                            /* counted with the flow they quote */
     uint64_t tunnelled;                              /* decoded packets taken out of a tunnel */
     int live;                                        /* the pcap_* figures mean something */
@@ -70,7 +71,8 @@ struct store *store_open(const char *path, char *err, size_t errlen);
 /* Starts a run; returns its id, or -1. */
 int64_t store_begin_run(struct store *s, const struct store_run *r);
 
-/* Queues a flow; commits a batch when it is full. 0 or -1. */
+/* Queues a flow in the open transaction (store_batch_full says when the
+ * caller should commit). 0 or -1. */
 int store_add_flow(struct store *s, const struct store_flow *f);
 
 /* True when enough flows are queued that the caller should commit. */

@@ -16,6 +16,7 @@
 #include "dissect/msturn.h"
 #include "dissect/tls.h"
 #include "flow.h"
+#include "ingest.h"
 #include "pcapwalk.h"
 
 struct result {
@@ -66,6 +67,12 @@ static void free_pkts(struct pkts *k)
     k->n = 0;
 }
 
+/* ingest's classify gate: straight to classify, on this thread. */
+static void gate(void *cls, struct flow *f, const struct packet *p, int dir)
+{
+    classify_packet(cls, f, p, dir);
+}
+
 /* Runs the packets through flow + classify as one run; server port 443 becomes `port`. */
 static struct result run_flow(const struct pkts *k, uint16_t port)
 {
@@ -75,6 +82,8 @@ static struct result run_flow(const struct pkts *k, uint16_t port)
     r.cls = classify_new(err, sizeof err);
     struct flow_config fc = {0};
     struct flow_table *t = flow_table_new(&fc, on_end, &r);
+    struct ingest in;
+    ingest_init(&in, t, NULL, gate, r.cls);
     for (unsigned i = 0; i < k->n; i++) {
         uint8_t buf[2048];
         memcpy(buf, k->l3[i], k->len[i]);
@@ -85,16 +94,7 @@ static struct result run_flow(const struct pkts *k, uint16_t port)
                 buf[o + 1] = (uint8_t)port;
             }
         }
-        struct packet p;
-        memset(&p, 0, sizeof p);
-        p.ts_us = 1000000u + i * 1000u;
-        p.wirelen = k->len[i];
-        CHECK(decode_packet(DLT_RAW, buf, k->len[i], &p) == DECODE_OK);
-        int dir;
-        bool is_new;
-        struct flow *f = flow_packet(t, &p, &dir, &is_new);
-        if (f)
-            classify_packet(r.cls, f, &p);
+        CHECK(ingest_frame(&in, DLT_RAW, 1000000u + i * 1000u, k->len[i], buf, k->len[i]) == DECODE_OK);
     }
     flow_table_end_all(t);
     flow_table_free(t);
@@ -247,38 +247,44 @@ static void test_negotiate(void)
     free_pkts(&f);
 }
 
-struct capture_run {
-    struct run r;
-    struct flow_table *t;
-};
-
-static void feed(const struct packet *p, unsigned idx, void *ctx)
+/* Every frame of dir/name through ingest (as lyncaudit reads a file).
+ * Returns the number of frames, or -1. */
+static int ingest_pcap(const char *dir, const char *name, struct ingest *in)
 {
-    (void)idx;
-    struct capture_run *cr = ctx;
-    int dir;
-    bool is_new;
-    struct flow *f = flow_packet(cr->t, p, &dir, &is_new);
-    if (f)
-        classify_packet(cr->r.cls, f, p);
+    char path[1024], err[PCAP_ERRBUF_SIZE];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    pcap_t *pc = pcap_open_offline(path, err);
+    if (!pc)
+        return -1;
+    struct pcap_pkthdr *h;
+    const u_char *data;
+    int n = 0;
+    while (pcap_next_ex(pc, &h, &data) == 1 && ++n)
+        ingest_frame(in, pcap_datalink(pc), (uint64_t)h->ts.tv_sec * 1000000u + (uint64_t)h->ts.tv_usec, h->len,
+                     data, h->caplen);
+    pcap_close(pc);
+    return n;
 }
 
 static void test_ice_then_media(const char *dir)
 {
     char err[256];
-    struct capture_run cr;
-    memset(&cr, 0, sizeof cr);
-    cr.r.cls = classify_new(err, sizeof err);
+    struct run r;
+    memset(&r, 0, sizeof r);
+    r.cls = classify_new(err, sizeof err);
     struct flow_config fc = {0};
-    cr.t = flow_table_new(&fc, on_end, &cr.r);
-    CHECK(walk_pcap(dir, "nDPI/skype-conference-call.pcap", feed, &cr) == 200);
-    flow_table_end_all(cr.t);
-    flow_table_free(cr.t);
-    classify_free(cr.r.cls);
-    CHECK_EQ_U(cr.r.last.flows, 1);
-    CHECK(!strcmp(cr.r.last.app, "rtp")); /* nDPI: STUN.SkypeCall */
-    CHECK(strstr(cr.r.last.detail, "ice=yes") && strstr(cr.r.last.detail, "rtp_ssrc=0x"));
-    CHECK((cr.r.last.facts & (LABEL_F_ICE | LABEL_F_MEDIA | LABEL_F_MS_STUN)) ==
+    struct flow_table *t = flow_table_new(&fc, on_end, &r);
+    struct ingest in;
+    ingest_init(&in, t, NULL, gate, r.cls);
+    CHECK(ingest_pcap(dir, "nDPI/skype-conference-call.pcap", &in) == 200);
+    CHECK_EQ_U(in.n.packets, 200);
+    flow_table_end_all(t);
+    flow_table_free(t);
+    classify_free(r.cls);
+    CHECK_EQ_U(r.last.flows, 1);
+    CHECK(!strcmp(r.last.app, "rtp")); /* nDPI: STUN.SkypeCall */
+    CHECK(strstr(r.last.detail, "ice=yes") && strstr(r.last.detail, "rtp_ssrc=0x"));
+    CHECK((r.last.facts & (LABEL_F_ICE | LABEL_F_MEDIA | LABEL_F_MS_STUN)) ==
           (LABEL_F_ICE | LABEL_F_MEDIA | LABEL_F_MS_STUN));
 }
 

@@ -1,5 +1,5 @@
 /* fuzz_pipeline.c - libFuzzer harness (exploration; not in CTest): a
- * sequence of packets through decode -> flow -> classify (nDPI and the Lync
+ * sequence of packets through ingest (decode -> flow) -> classify (nDPI and the Lync
  * dissectors, with their per-flow state) -> audit (samples/topology.lua and
  * the shipped rules), as lyncaudit's main loop does, minus libpcap and
  * SQLite. A small live-flow cap (16) and short idle timeouts make eviction
@@ -18,6 +18,7 @@
 #include "classify.h"
 #include "decode.h"
 #include "flow.h"
+#include "ingest.h"
 
 #ifndef LYNCAUDIT_SOURCE_DIR
 #error "build with -DLYNCAUDIT_SOURCE_DIR=\"...\""
@@ -53,6 +54,13 @@ static void on_end(struct flow *f, void *ctx)
     classify_release(f);
 }
 
+/* ingest's classify gate: classify on this thread. */
+static void gate(void *ctx, struct flow *f, const struct packet *p, int dir)
+{
+    (void)ctx;
+    classify_packet(g_cls, f, p, dir);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (!g_cls) {
@@ -71,6 +79,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct flow_table *ft = flow_table_new(&fc, on_end, NULL);
     if (!ft)
         return 0;
+    struct ingest in;
+    ingest_init(&in, ft, NULL, gate, NULL);
     uint64_t ts = 1700000000000000ull;
     size_t off = 0;
     while (off + 4 <= size) {
@@ -85,21 +95,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             break;
         memcpy(b, data + off, len);
         off += len;
-        struct packet pkt;
-        pkt.ts_us = ts;
-        pkt.wirelen = (uint32_t)len;
-        if (decode_packet(dlt, b, (uint32_t)len, &pkt) == DECODE_OK) {
-            if (pkt.icmp_error && flow_icmp_error(ft, &pkt)) {
-                /* counted with the flow it quotes */
-            } else {
-                int dir;
-                bool is_new;
-                struct flow *f = flow_packet(ft, &pkt, &dir, &is_new);
-                if (f)
-                    classify_packet(g_cls, f, &pkt);
-            }
-        }
-        flow_table_expire(ft, ts);
+        ingest_frame(&in, dlt, ts, (uint32_t)len, b, (uint32_t)len);
         free(b);
     }
     flow_table_free(ft);

@@ -1,0 +1,147 @@
+/* capture.c - the read loop and the run's periodic work (see capture.h). */
+#include "capture.h"
+
+#include <stdio.h>
+#include <sys/time.h>
+#include <time.h>
+
+#include "classify.h"
+
+double capture_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+void capture_init(struct capture *c)
+{
+    double t0 = capture_now();
+    c->next_commit = t0 + 2;
+    c->next_stats = t0 + (double)c->stats_every;
+    c->next_progress = t0 + 0.5;
+}
+
+void capture_counters(void *capture, struct store_counters *out)
+{
+    const struct capture *c = capture;
+    const struct ingest_counters *n = &c->in.n;
+    *out = (struct store_counters){
+        .packets = n->packets,
+        .bytes = n->bytes,
+        .undecodable = n->undecodable,
+        .not_ip = n->not_ip,
+        .truncated = n->truncated,
+        .malformed = n->malformed,
+        .bad_link = n->bad_link,
+        .tunnel_depth = n->tunnel_depth,
+        .icmp_errors = n->icmp_errors,
+        .tunnelled = n->tunnelled,
+        .live = c->live,
+        .pcap_received = c->live_stats.received,
+        .pcap_dropped = c->live_stats.dropped,
+        .pcap_ifdropped = c->live_stats.ifdropped,
+    };
+}
+
+void capture_print_stats(struct capture *c, struct source *src)
+{
+    struct source_stats st;
+    source_stats(src, &st);
+    struct record_counts rc;
+    record_counts(c->rec, &rc);
+    fprintf(stderr,
+            "lyncaudit: %llu packets, %llu live flows, %llu flows written, %llu violations; "
+            "received %llu, dropped %llu by the kernel, %llu by the interface\n",
+            (unsigned long long)c->in.n.packets, (unsigned long long)flow_table_stats(c->in.ft)->live,
+            (unsigned long long)rc.flows, (unsigned long long)rc.violations, (unsigned long long)st.received,
+            (unsigned long long)st.dropped, (unsigned long long)st.ifdropped);
+}
+
+static void show_progress(const struct source *src, uint64_t packets, bool final)
+{
+    double p = source_progress(src);
+    if (p < 0)
+        fprintf(stderr, "\rlyncaudit: %s: %llu packets   ", source_name(src), (unsigned long long)packets);
+    else
+        fprintf(stderr, "\rlyncaudit: %s: %3.0f%%, %llu packets   ", source_name(src), p * 100,
+                (unsigned long long)packets);
+    if (final)
+        fputc('\n', stderr);
+}
+
+/* Live: commit what ended, with the capture statistics as they are now, so
+ * readers see a current database; and move the flow clock without packets. */
+static void live_tick(struct capture *c, struct source *src, double now)
+{
+    if (now >= c->next_commit) {
+        source_stats(src, &c->live_stats);
+        c->live = true;
+        pipeline_mark(c->pl, record_commit, NULL);
+        c->next_commit = now + 2;
+    }
+    /* No packet for a while: the clock still moves, idle flows still end. */
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    flow_table_expire(c->in.ft, (uint64_t)tv.tv_sec * 1000000u + (uint64_t)tv.tv_usec);
+}
+
+/* The periodic work of a run, by the wall clock. */
+static void tick(struct capture *c, struct source *src, bool progress)
+{
+    pipeline_poll(c->pl); /* write what the classify thread has labelled */
+    double now = capture_now();
+    if (source_is_live(src))
+        live_tick(c, src, now);
+    if (c->stats_every && now >= c->next_stats) {
+        capture_print_stats(c, src);
+        c->next_stats = now + (double)c->stats_every;
+    }
+    if (progress && now >= c->next_progress) {
+        show_progress(src, c->in.n.packets, false);
+        c->next_progress = now + 0.5;
+    }
+    if (c->deadline > 0 && now >= c->deadline)
+        *c->stop = 1;
+    if (*c->reload) {
+        *c->reload = 0;
+        c->on_reload(c->reload_ctx);
+    }
+}
+
+int capture_source(struct capture *c, struct source *src, char *msg, size_t msglen)
+{
+    int dlt = source_datalink(src);
+    bool live = source_is_live(src);
+    bool progress = c->progress && !live;
+    struct pcap_pkthdr *h;
+    const uint8_t *data;
+    enum source_status st = SOURCE_END;
+    uint64_t limit = c->count > 0 ? c->count : UINT64_MAX;
+    while (!*c->stop && !record_failed(c->rec) && c->in.n.packets < limit) {
+        st = source_next(src, &h, &data);
+        if (st == SOURCE_TIMEOUT) {
+            tick(c, src, false);
+            pipeline_flush(c->pl); /* nothing new: what ended goes on to the database */
+            continue;
+        }
+        if (st != SOURCE_PACKET)
+            break;
+        uint64_t ts_us = (uint64_t)h->ts.tv_sec * 1000000u + (uint64_t)h->ts.tv_usec;
+        ingest_frame(&c->in, dlt, ts_us, h->len, data, h->caplen);
+        /* Wall-clock work every few thousand packets (every packet live). */
+        if (live || (c->in.n.packets & 0xfff) == 0)
+            tick(c, src, progress);
+    }
+    if (progress)
+        show_progress(src, c->in.n.packets, true);
+    if (live) {
+        source_stats(src, &c->live_stats);
+        c->live = true;
+    }
+    if (!*c->stop && !record_failed(c->rec) && st == SOURCE_ERROR) {
+        snprintf(msg, msglen, "%s", source_error(src));
+        return -1;
+    }
+    return 0;
+}

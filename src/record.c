@@ -1,0 +1,207 @@
+/* record.c - a labelled flow into an audited, stored row (see record.h). */
+#include "record.h"
+
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+struct record {
+    struct audit *audit;
+    struct store *store;
+    record_reader_fn reader;
+    void *reader_ctx;
+    bool quiet;
+    bool failed;
+    struct record_counts counts;
+};
+
+struct record *record_new(struct audit *audit, struct store *store, record_reader_fn reader, void *reader_ctx,
+                          bool quiet)
+{
+    struct record *r = calloc(1, sizeof *r);
+    if (!r)
+        return NULL;
+    r->audit = audit;
+    r->store = store;
+    r->reader = reader;
+    r->reader_ctx = reader_ctx;
+    r->quiet = quiet;
+    return r;
+}
+
+/* Address text; IPv4 by hand (glibc's inet_ntop goes through sprintf, a
+ * visible cost at two addresses per flow). */
+static void ip_text(const uint8_t *a, int ipver, char out[INET6_ADDRSTRLEN])
+{
+    if (ipver == 4) {
+        char *p = out;
+        for (int i = 0; i < 4; i++) {
+            unsigned v = a[i];
+            if (v >= 100)
+                *p++ = (char)('0' + v / 100);
+            if (v >= 10)
+                *p++ = (char)('0' + v / 10 % 10);
+            *p++ = (char)('0' + v % 10);
+            *p++ = i < 3 ? '.' : '\0';
+        }
+        return;
+    }
+    if (!inet_ntop(AF_INET6, a, out, INET6_ADDRSTRLEN))
+        snprintf(out, INET6_ADDRSTRLEN, "?");
+}
+
+void record_counters(const struct record *r, struct store_counters *c)
+{
+    r->reader(r->reader_ctx, c);
+    c->flows = r->counts.flows;
+    c->flows_evicted = r->counts.flows_evicted;
+    c->violations = r->counts.violations;
+}
+
+void record_commit(void *record, void *unused)
+{
+    (void)unused;
+    struct record *r = record;
+    struct store_counters c;
+    record_counters(r, &c);
+    if (!r->failed && store_commit(r->store, &c) != 0)
+        r->failed = true;
+}
+
+/* The row of a flow: its fields, the audit's verdict and the label's words.
+ * Strings point into f, n, ar and the two address buffers. */
+static void flow_row(struct store_flow *sf, const struct flow *f, const struct classify_names *n,
+                     const struct audit_result *ar, const char *s_ip, const char *d_ip, char tbuf[16])
+{
+    const uint8_t *src, *dst;
+    uint16_t sport, dport;
+    flow_endpoints(f, &src, &sport, &dst, &dport);
+    *sf = (struct store_flow){
+        .first_us = f->first_us,
+        .last_us = f->last_us,
+        .transport = flow_transport_name(f->key.proto, f->key.ipver, tbuf),
+        .ip_version = f->key.ipver,
+        .src_ip = s_ip,
+        .dst_ip = d_ip,
+        .src_port = sport,
+        .dst_port = dport,
+        .pkts_fwd = f->pkts[0],
+        .bytes_fwd = f->bytes[0],
+        .pkts_rev = f->pkts[1],
+        .bytes_rev = f->bytes[1],
+        .app = ar->app,
+        .app_detail = f->label.detail,
+        .ndpi_master = n->ndpi_master,
+        .ndpi_app = n->ndpi_app,
+        .ndpi_confidence = n->confidence,
+        .end_reason = flow_end_name((enum flow_end)f->end),
+        .src_role = ar->src_role,
+        .dst_role = ar->dst_role,
+        .verdict = ar->verdict,
+        .rule_id = ar->rule_id,
+        .icmp_errors = f->icmp_errors,
+        .tunnel = decode_tunnel_name(f->tunnel),
+        .tunnel_ipver = f->tun_ipver,
+        .tunnel_src = f->tun_src,
+        .tunnel_dst = f->tun_dst,
+        .tunnel_id = f->tun_has_id ? (int64_t)f->tun_id : -1,
+        .vlan = f->vlan[0],
+        .vlan_inner = f->vlan[1],
+    };
+}
+
+/* Audits f and queues its row with its violations. 0 or -1. */
+static int audit_and_store(struct record *r, const struct flow *f, const struct classify_names *n)
+{
+    const uint8_t *src, *dst;
+    uint16_t sport, dport;
+    flow_endpoints(f, &src, &sport, &dst, &dport);
+    struct audit_flow af = {src, dst, f->key.ipver, f->key.proto, sport, dport, n->app, f->label.detail,
+                            f->pkts[0] + f->pkts[1], f->bytes[0] + f->bytes[1]};
+    struct audit_result ar;
+    audit_flow(r->audit, &af, &ar);
+    struct store_violation sv[AUDIT_MAX_VIOLATIONS];
+    for (int i = 0; i < ar.nviolations; i++)
+        sv[i] = (struct store_violation){ar.v[i].kind, ar.v[i].rule_id, ar.v[i].severity, ar.v[i].message,
+                                         ar.v[i].ref};
+    char s_ip[INET6_ADDRSTRLEN], d_ip[INET6_ADDRSTRLEN], tbuf[16];
+    ip_text(src, f->key.ipver, s_ip);
+    ip_text(dst, f->key.ipver, d_ip);
+    struct store_flow sf;
+    flow_row(&sf, f, n, &ar, s_ip, d_ip, tbuf);
+    sf.violations = sv;
+    sf.nviolations = ar.nviolations;
+    if (store_add_flow(r->store, &sf) != 0)
+        return -1;
+    r->counts.flows++;
+    r->counts.violations += (uint64_t)ar.nviolations;
+    if (f->end == FLOW_END_EVICTED)
+        r->counts.flows_evicted++;
+    return 0;
+}
+
+void record_flow(void *record, struct flow *f, const struct classify_names *n)
+{
+    struct record *r = record;
+    if (!r->failed) {
+        if (audit_and_store(r, f, n) != 0)
+            r->failed = true;
+        else if (store_batch_full(r->store))
+            record_commit(r, NULL);
+    }
+    classify_release(f);
+    flow_free(f);
+}
+
+void record_reload(void *record, void *audit)
+{
+    struct record *r = record;
+    struct audit *a = audit;
+    struct store_counters c;
+    record_counters(r, &c);
+    if (r->failed || store_begin(r->store) || record_write_rules(r->store, r->audit) || store_commit(r->store, &c)) {
+        r->failed = true;
+        audit_free(a);
+        return;
+    }
+    audit_free(r->audit);
+    r->audit = a;
+    if (!r->quiet)
+        fprintf(stderr, "lyncaudit: reloaded the topology and rules (%zu rules)\n", audit_rule_count(a));
+}
+
+bool record_failed(const struct record *r)
+{
+    return r->failed;
+}
+
+void record_counts(const struct record *r, struct record_counts *out)
+{
+    *out = r->counts;
+}
+
+const struct audit *record_audit(const struct record *r)
+{
+    return r->audit;
+}
+
+struct audit *record_free(struct record *r)
+{
+    struct audit *a = r ? r->audit : NULL;
+    free(r);
+    return a;
+}
+
+int record_write_rules(struct store *s, const struct audit *a)
+{
+    for (size_t i = 0; i < audit_rule_count(a); i++) {
+        struct audit_rule_info ri;
+        audit_rule_info(a, i, &ri);
+        struct store_rule sr = {ri.id,   ri.kind,  ri.severity, ri.from, ri.to,  ri.transport, ri.dports,
+                                ri.sports, ri.apps, ri.when,    ri.doc,  ri.table, ri.text,    ri.note,
+                                ri.row,  ri.active, ri.matched};
+        if (store_add_rule(s, &sr))
+            return -1;
+    }
+    return 0;
+}

@@ -1,0 +1,63 @@
+/* record.h - a labelled flow into an audited, stored row.
+ *
+ * The one place that maps a finished flow to audit_flow() and to a stored
+ * row (with its violations), and the audit's rule list to stored rules.
+ * It runs on the reader's thread as the pipeline's done and mark callbacks
+ * (pipeline.h); it owns the audit in use (a reload swaps it) and the
+ * counts of what it stored. */
+#ifndef LYNCAUDIT_RECORD_H
+#define LYNCAUDIT_RECORD_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "audit.h"
+#include "classify.h"
+#include "flow.h"
+#include "store.h"
+
+struct record;
+
+/* Fills the reader's part of the run counters (packets, decode reasons,
+ * capture statistics) as they are now; record adds its own counts. */
+typedef void (*record_reader_fn)(void *ctx, struct store_counters *out);
+
+/* What record stored so far: flows written, evicted ones among them,
+ * violations. */
+struct record_counts {
+    uint64_t flows, flows_evicted, violations;
+};
+
+/* Takes over audit; store and the reader callback stay the caller's. */
+struct record *record_new(struct audit *audit, struct store *store, record_reader_fn reader, void *reader_ctx,
+                          bool quiet);
+
+/* pipeline_done_fn: audits the flow, queues its row, commits when the batch
+ * is full, and frees the flow. Does nothing but free it once a write failed. */
+void record_flow(void *record, struct flow *f, const struct classify_names *n);
+
+/* pipeline_mark_fn: commits what was queued, with the run counters. */
+void record_commit(void *record, void *unused);
+
+/* pipeline_mark_fn: writes the old rules' match counts, then takes the
+ * audit `audit` (struct audit *) for the flows that follow. */
+void record_reload(void *record, void *audit);
+
+/* True once a write failed: nothing more is written. */
+bool record_failed(const struct record *r);
+
+void record_counts(const struct record *r, struct record_counts *out);
+
+/* The run counters as they are now: the reader's and record's. */
+void record_counters(const struct record *r, struct store_counters *out);
+
+/* The audit in use. */
+const struct audit *record_audit(const struct record *r);
+
+/* Frees r; returns the audit in use (the caller frees it). */
+struct audit *record_free(struct record *r);
+
+/* Writes every loaded rule of the run with its match count so far. 0 or -1. */
+int record_write_rules(struct store *s, const struct audit *a);
+
+#endif
