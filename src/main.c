@@ -407,6 +407,7 @@ struct sensor {
     struct audit *audit;       /* until the record stage takes it */
     struct classify *cls;
     struct source *live;
+    struct source **held;      /* per file: a pipe or stdin opened at the check (read once) */
     struct store *store;
     struct record *rec;
     struct pipeline *pl;
@@ -441,13 +442,16 @@ static void reload(void *ctx)
 }
 
 /* Every capture file is opened and checked (format, link type, filter)
- * before the database is touched. 0 or -1 (printed). */
-static int check_files(const struct options *o)
+ * before the database is touched. A regular file is closed again (at most
+ * one open at a time); a pipe or stdin can be read once, so it is held,
+ * its header read, until its turn. 0 or -1 (printed). */
+static int check_files(struct sensor *x)
 {
+    const struct options *o = x->o;
     char err[1024];
+    if (o->nfiles && !(x->held = calloc((size_t)o->nfiles, sizeof *x->held)))
+        return -1;
     for (int i = 0; i < o->nfiles; i++) {
-        if (!is_regular(o->files[i]))
-            continue; /* a pipe can be read once: it is checked when its turn comes */
         struct source *src = source_open_file(o->files[i], o->filter, err, sizeof err);
         if (!src) {
             /* A missing file taken for a filter word reads better as what it is. */
@@ -458,7 +462,10 @@ static int check_files(const struct options *o)
                 fprintf(stderr, "lyncaudit: %s\n", err);
             return -1;
         }
-        source_close(src); /* at most one file open at a time: reopened later */
+        if (is_regular(o->files[i]))
+            source_close(src);
+        else
+            x->held[i] = src;
     }
     return 0;
 }
@@ -469,7 +476,7 @@ static int open_inputs(struct sensor *x)
 {
     const struct options *o = x->o;
     char err[1024];
-    if (check_files(o) || !(x->audit = load_audit(o, &x->no_topology)))
+    if (check_files(x) || !(x->audit = load_audit(o, &x->no_topology)))
         return -1;
     if (x->no_topology && !o->quiet)
         fprintf(stderr, "lyncaudit: no topology (no topology.lua here, no -t FILE): every address is 'any', "
@@ -580,7 +587,8 @@ static void read_all(struct sensor *x, struct run_outcome *out)
             capture_print_stats(&x->cap, x->live);
     }
     for (int i = 0; i < o->nfiles && !g_stop && !record_failed(x->rec); i++) {
-        struct source *src = source_open_file(o->files[i], o->filter, m, sizeof m);
+        struct source *src = x->held[i] ? x->held[i] : source_open_file(o->files[i], o->filter, m, sizeof m);
+        x->held[i] = NULL;
         if (src && o->verbose && !o->quiet)
             fprintf(stderr, "lyncaudit: reading %s (%s)\n", o->files[i], source_datalink_name(src));
         if (!src || capture_source(&x->cap, src, m, sizeof m) != 0) { /* unreadable: it was readable a moment ago */
@@ -630,6 +638,9 @@ static void sensor_free(struct sensor *x)
         pipeline_finish(x->pl);
     flow_table_free(x->ft);
     source_close(x->live);
+    for (int i = 0; x->held && i < x->o->nfiles; i++)
+        source_close(x->held[i]);
+    free(x->held);
     store_close(x->store);
     classify_free(x->cls);
     audit_free(record_free(x->rec));

@@ -51,6 +51,18 @@ expect_err "bad filter 'udp port banana'" "bad filter"
 expect_rc 2 "second file missing, taken as filter" "$LA" -d "$T/m.db" "$SIP" "$T/missing.pcap"
 expect_err "missing.pcap: cannot read capture: No such file" "second file missing"
 [ ! -e "$T/m.db" ] && ok || bad "bad input must not create the database"
+# Not a capture on stdin or a FIFO: the same as in a regular file, its header
+# is read before the database is opened (issue 20, item 4).
+expect_rc 2 "not a capture on stdin" sh -c "exec \"\$0\" -d \"\$1\" - <\"\$2\"" "$LA" "$T/m.db" "$T/text.pcap"
+expect_err "^lyncaudit: -: cannot read capture: " "not a capture on stdin"
+mkfifo "$T/notcap.fifo"
+(cat "$T/text.pcap" >"$T/notcap.fifo") &
+expect_rc 2 "not a capture in a FIFO" "$LA" -d "$T/m.db" "$T/notcap.fifo"
+wait
+expect_err "notcap.fifo: cannot read capture: " "not a capture in a FIFO"
+[ ! -e "$T/m.db" ] && ok || bad "not a capture on stdin or a FIFO must not create the database"
+expect_rc 0 "a capture on stdin" sh -c "exec \"\$0\" -q -d \"\$1\" - <\"\$2\"" "$LA" "$T/stdin.db" "$SIP"
+[ "$(q "$T/stdin.db" "select sources || ' ' || status || ' ' || (flows > 0) from runs")" = "- complete 1" ] && ok || bad "a capture on stdin: $(q "$T/stdin.db" "select * from runs")"
 expect_rc 2 "bad option value" "$LA" --max-flows -3 "$SIP"
 expect_err "max-flows wants a whole number" "bad option value"
 expect_rc 2 "unknown option" "$LA" --frobnicate "$SIP"
