@@ -86,9 +86,11 @@ static void on_signal(int sig)
 
 struct options {
     const char *db_path;
-    char **files;
+    char **files;          /* -r FILE and the capture operands, in order (malloc'd array) */
     int nfiles;
-    char *filter;
+    int read_opts;         /* how many came from -r */
+    const char *filter_file; /* -F */
+    char *filter;          /* malloc'd */
     int quiet, verbose, json;
     long idle_timeout; /* seconds; -1: per-transport defaults */
     long max_flows;
@@ -110,15 +112,21 @@ static void usage(FILE *out)
 {
     fprintf(out,
             "Usage: lyncaudit [options] FILE... [FILTER]\n"
+            "       lyncaudit [options] -r FILE [-r FILE]... [FILTER]\n"
             "       lyncaudit [options] -i IFACE [FILTER]\n"
             "       lyncaudit topology import|check|discover ...  (lyncaudit topology --help)\n"
             "       lyncaudit report DB [--run N] [--since RUN] [-o FILE] [--format html|json|md]\n"
             "Audit Lync Server 2013 / Skype for Business traffic in capture files (pcap or\n"
             "pcapng, several in a row as one run) or live on an interface (a SPAN port), and\n"
             "store every flow, its roles, verdict and violations in SQLite.\n"
-            "A trailing tcpdump-style FILTER expression selects packets (e.g. 'udp port 3478').\n"
+            "A tcpdump-style FILTER expression selects packets (e.g. 'udp port 3478'). Options\n"
+            "may come anywhere; '--' ends them. With -r or -i every other word is the filter;\n"
+            "without, the first word is a capture, and so is each next word while it names a\n"
+            "pcap or pcapng file (or is '-', stdin); the filter starts at the first other word.\n"
             "\n"
             "Options:\n"
+            "  -r, --read FILE        read the capture FILE ('-': stdin); repeat for several\n"
+            "  -F, --filter-file FILE take the filter expression from FILE (not with a FILTER)\n"
             "  -d, --database FILE    SQLite database to append this run to (default: lyncaudit.db)\n"
             "  -t, --topology FILE    the deployment: roles, NAT, options (Lua; default: topology.lua\n"
             "                         in the working folder if it exists, else no roles: nothing audited)\n"
@@ -164,11 +172,41 @@ static void usage(FILE *out)
             "Query the results with: sqlite3 lyncaudit.db  (schema: docs/schema.md)\n");
 }
 
-/* A capture argument: an existing path that is not a folder, or "-" (stdin). */
-static bool is_file(const char *path)
+/* True when path starts with a pcap or pcapng magic number, or is "-". */
+static bool is_capture(const char *path)
+{
+    if (!strcmp(path, "-"))
+        return true;
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return false;
+    unsigned char m[4];
+    bool yes = fread(m, 1, 4, f) == 4;
+    fclose(f);
+    static const unsigned char magics[][4] = {{0xd4, 0xc3, 0xb2, 0xa1}, {0xa1, 0xb2, 0xc3, 0xd4},
+                                              {0x4d, 0x3c, 0xb2, 0xa1}, {0xa1, 0xb2, 0x3c, 0x4d},
+                                              {0x0a, 0x0d, 0x0d, 0x0a}};
+    bool found = false;
+    for (size_t i = 0; yes && i < sizeof magics / sizeof *magics; i++)
+        found |= !memcmp(m, magics[i], 4);
+    return found;
+}
+
+/* A capture operand that cannot be one: says why (missing, a folder). */
+static bool capture_usable(const char *path)
 {
     struct stat st;
-    return !strcmp(path, "-") || (stat(path, &st) == 0 && !S_ISDIR(st.st_mode));
+    if (!strcmp(path, "-"))
+        return true;
+    if (stat(path, &st) != 0) {
+        fprintf(stderr, "lyncaudit: %s: cannot read capture: %s\n", path, strerror(errno));
+        return false;
+    }
+    if (S_ISDIR(st.st_mode)) {
+        fprintf(stderr, "lyncaudit: %s: is a directory, not a capture file\n", path);
+        return false;
+    }
+    return true;
 }
 
 /* Regular files can be opened twice: checked first, read later. */
@@ -190,6 +228,7 @@ enum { OPT_JSON = 1000, OPT_IDLE, OPT_MAXFLOWS, OPT_RULES, OPT_IMMEDIATE, OPT_ST
 
 static const struct option LONGS[] = {
     {"database", required_argument, NULL, 'd'}, {"quiet", no_argument, NULL, 'q'},
+    {"read", required_argument, NULL, 'r'},     {"filter-file", required_argument, NULL, 'F'},
     {"topology", required_argument, NULL, 't'}, {"rules", required_argument, NULL, OPT_RULES},
     {"verbose", no_argument, NULL, 'v'},        {"json", no_argument, NULL, OPT_JSON},
     {"idle-timeout", required_argument, NULL, OPT_IDLE},
@@ -245,37 +284,83 @@ static bool number_option(int c, const char *arg, struct options *o)
     return true;
 }
 
-/* The operands: capture files (existing paths, or -), then the filter
- * words. 0, or 1 after a usage error. */
-static int take_operands(int argc, char **argv, int first, struct options *o)
+/* Appends a capture to o->files. false when out of memory. */
+static bool add_file(struct options *o, char *path)
 {
-    int i = first;
-    o->files = argv + i;
-    while (!o->iface && i < argc && is_file(argv[i]))
-        i++;
-    o->nfiles = i - first;
-    if (o->nfiles == 0 && !o->iface) {
-        if (i < argc)
-            fprintf(stderr, "lyncaudit: %s: cannot read capture: %s\n", argv[i], strerror(ENOENT));
-        else
-            fprintf(stderr, "lyncaudit: no capture file given\nTry 'lyncaudit --help'.\n");
+    char **f = realloc(o->files, (size_t)(o->nfiles + 1) * sizeof *f);
+    if (!f)
+        return false;
+    o->files = f;
+    o->files[o->nfiles++] = path;
+    return true;
+}
+
+/* The filter: the words argv[i..argc) joined, or the text of -F FILE. 0, or
+ * 1 after a usage error. */
+static int take_filter(int argc, char **argv, int i, struct options *o)
+{
+    if (o->filter_file && i < argc) {
+        fprintf(stderr, "lyncaudit: -F %s and a filter expression ('%s'...): give one of them\n", o->filter_file,
+                argv[i]);
         return 1;
     }
-    if (i == argc)
+    if (o->filter_file) {
+        FILE *f = fopen(o->filter_file, "r");
+        struct stat st;
+        if (!f || fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode) || st.st_size > 65536) {
+            fprintf(stderr, "lyncaudit: -F %s: %s\n", o->filter_file,
+                    !f ? strerror(errno) : "not a regular file of at most 64 KiB");
+            if (f)
+                fclose(f);
+            return 1;
+        }
+        o->filter = calloc(1, (size_t)st.st_size + 1);
+        size_t n = o->filter ? fread(o->filter, 1, (size_t)st.st_size, f) : 0;
+        fclose(f);
+        if (!o->filter)
+            return 1;
+        for (size_t k = 0; k < n; k++)
+            if (o->filter[k] == '\n' || o->filter[k] == '\r' || o->filter[k] == '\t')
+                o->filter[k] = ' ';
+        while (n > 0 && o->filter[n - 1] == ' ')
+            o->filter[--n] = '\0';
         return 0;
-    size_t len = 0;
+    }
+    size_t len = 1;
     for (int j = i; j < argc; j++)
         len += strlen(argv[j]) + 1;
-    o->filter = malloc(len);
-    if (!o->filter)
-        return 1;
-    o->filter[0] = '\0';
+    if (i == argc || !(o->filter = calloc(1, len)))
+        return i == argc ? 0 : 1;
     for (int j = i; j < argc; j++) {
         if (j > i)
             strcat(o->filter, " ");
         strcat(o->filter, argv[j]);
     }
     return 0;
+}
+
+/* The operands after the options: captures (without -r or -i: the first
+ * word, then each word naming a pcap or pcapng file, or "-"), then the
+ * filter. 0, or 1 after a usage error. */
+static int take_operands(int argc, char **argv, int i, struct options *o)
+{
+    if (!o->iface && !o->read_opts) {
+        while (i < argc && (o->nfiles == 0 || is_capture(argv[i]) ||
+                            (looks_like_path(argv[i]) && access(argv[i], F_OK) != 0))) {
+            if (!capture_usable(argv[i]) || !add_file(o, argv[i]))
+                return 1;
+            i++;
+        }
+    }
+    if (o->nfiles == 0 && !o->iface) {
+        fprintf(stderr, "lyncaudit: no capture file given\nTry 'lyncaudit --help'.\n");
+        return 1;
+    }
+    if (o->iface && o->nfiles) {
+        fprintf(stderr, "lyncaudit: -i and -r: read an interface or capture files, not both\n");
+        return 1;
+    }
+    return take_filter(argc, argv, i, o);
 }
 
 /* Parses the command line; returns -1 to exit 0 (help, version), 1 on a
@@ -288,9 +373,15 @@ static int parse_args(int argc, char **argv, struct options *o)
     o->live.promisc = 1;
     o->live.buffer_kib = 32768; /* 2 MiB (libpcap's) lost packets at 200k pps on lo (bench/README.md) */
     int c;
-    while ((c = getopt_long(argc, argv, "+d:t:qvhVi:Dps:B:Z:", LONGS, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "d:t:qvhVi:Dps:B:Z:r:F:", LONGS, NULL)) != -1) {
         switch (c) {
         case 'd': o->db_path = optarg; break;
+        case 'r':
+            if (!capture_usable(optarg) || !add_file(o, optarg))
+                return 1;
+            o->read_opts++;
+            break;
+        case 'F': o->filter_file = optarg; break;
         case 't': o->topology = optarg; break;
         case OPT_RULES: o->rules_dir = optarg; break;
         case 'q': o->quiet = 1; break;
@@ -646,6 +737,7 @@ static void sensor_free(struct sensor *x)
     audit_free(record_free(x->rec));
     audit_free(x->audit);
     free(x->o->filter);
+    free(x->o->files);
 }
 
 int main(int argc, char **argv)
@@ -656,19 +748,16 @@ int main(int argc, char **argv)
         return report_main(argc - 1, argv + 1);
     signal(SIGXFSZ, SIG_IGN); /* past `ulimit -f` a write must fail (and be reported), not kill us */
     struct options o = {0};
-    int pa = parse_args(argc, argv, &o);
-    if (pa)
-        return pa < 0 ? RUN_EXIT_COMPLIANT : RUN_EXIT_TROUBLE;
-    if (o.list_ifaces) {
-        char err[1024];
-        if (source_list_interfaces(stdout, err, sizeof err) == 0)
-            return RUN_EXIT_COMPLIANT;
-        fprintf(stderr, "lyncaudit: %s\n", err);
-        return RUN_EXIT_TROUBLE;
-    }
     struct sensor x = {.o = &o};
-    int rc = RUN_EXIT_TROUBLE;
-    if (open_inputs(&x) == 0 && start_run(&x) == 0) {
+    int rc = RUN_EXIT_TROUBLE, pa = parse_args(argc, argv, &o);
+    char err[1024];
+    if (pa) {
+        rc = pa < 0 ? RUN_EXIT_COMPLIANT : RUN_EXIT_TROUBLE;
+    } else if (o.list_ifaces) {
+        rc = source_list_interfaces(stdout, err, sizeof err) == 0 ? RUN_EXIT_COMPLIANT : RUN_EXIT_TROUBLE;
+        if (rc)
+            fprintf(stderr, "lyncaudit: %s\n", err);
+    } else if (open_inputs(&x) == 0 && start_run(&x) == 0) {
         start_capture(&x);
         double t0 = capture_now();
         struct run_outcome out = {0};

@@ -67,6 +67,33 @@ expect_rc 2 "bad option value" "$LA" --max-flows -3 "$SIP"
 expect_err "max-flows wants a whole number" "bad option value"
 expect_rc 2 "unknown option" "$LA" --frobnicate "$SIP"
 
+# The command line as tcpdump users write it (issue 18): options anywhere,
+# -r and -F, a file named like a filter word, a folder given as a capture.
+expect_rc 0 "option after the file" "$LA" "$SIP" -q -d "$T/perm.db"
+[ ! -s "$T/out" ] && ok || bad "-q after the file must still be -q: $(head -c 200 "$T/out")"
+[ "$(q "$T/perm.db" "select filter is null from runs")" = 1 ] && ok || bad "-q after the file taken as a filter word"
+expect_rc 0 "-r twice, filter words" "$LA" -q -d "$T/r.db" -r "$SIP" -r "$JAB" udp
+[ "$(q "$T/r.db" "select sources || '|' || filter from runs")" = "$SIP $JAB|udp" ] && ok || bad "-r twice: $(q "$T/r.db" "select sources, filter from runs")"
+[ "$(q "$T/r.db" "select count(*) from flows where transport <> 'udp'")" = 0 ] && ok || bad "-r: the filter applies"
+printf 'udp\n  port 5060\n' >"$T/filter.txt"
+expect_rc 0 "-F FILE" "$LA" -q -d "$T/F.db" -F "$T/filter.txt" "$SIP"
+[ "$(q "$T/F.db" "select filter from runs")" = "udp   port 5060" ] && ok || bad "-F: $(q "$T/F.db" "select filter from runs")"
+expect_rc 2 "-F and a filter" "$LA" -q -d "$T/F.db" -F "$T/filter.txt" "$SIP" tcp
+expect_err "give one of them" "-F and a filter"
+mkdir -p "$T/words" && printf 'not a capture\n' >"$T/words/udp"
+(cd "$T/words" && "$LA" -q -d "$T/words.db" "$SIP" udp port 5060 >"$T/out" 2>"$T/err")
+[ $? -eq 0 ] && ok || bad "a file named udp in the working folder: $(cat "$T/err")"
+[ "$(q "$T/words.db" "select filter from runs")" = "udp port 5060" ] && ok || bad "a file named udp became a capture"
+expect_rc 0 "-- ends the options" "$LA" -q -d "$T/dd.db" -- "$SIP" udp
+[ "$(q "$T/dd.db" "select filter from runs")" = udp ] && ok || bad "--: $(q "$T/dd.db" "select filter from runs")"
+expect_rc 2 "a folder as a capture" "$LA" -q -d "$T/m.db" "$T/words"
+expect_err "^lyncaudit: $T/words: is a directory, not a capture file\$" "a folder as a capture"
+expect_rc 2 "-r a folder" "$LA" -q -d "$T/m.db" -r "$T/words"
+expect_err "is a directory" "-r a folder"
+expect_rc 2 "-i and -r" "$LA" -q -d "$T/m.db" -i lo -r "$SIP"
+expect_err "not both" "-i and -r"
+[ ! -e "$T/m.db" ] && ok || bad "usage errors must not create the database"
+
 # Default database in the working folder; a second run appends.
 expect_rc 0 "default db" "$LA" -q "$SIP"
 [ -f "$T/lyncaudit.db" ] && ok || bad "default database lyncaudit.db in the working folder"
