@@ -70,17 +70,23 @@ static void show_progress(const struct source *src, uint64_t packets, bool final
         fputc('\n', stderr);
 }
 
-/* Live: commit what ended, with the capture statistics as they are now, so
- * readers see a current database; and move the flow clock without packets. */
-static void live_tick(struct capture *c, struct source *src, double now)
+/* Commits what ended (live: with the capture statistics as they are now),
+ * so readers see a current database and other writers get their turn. */
+static void commit_tick(struct capture *c, struct source *src, double now)
 {
-    if (now >= c->next_commit) {
+    if (now < c->next_commit)
+        return;
+    if (source_is_live(src)) {
         source_stats(src, &c->live_stats);
         c->live = true;
-        pipeline_mark(c->pl, record_commit, NULL);
-        c->next_commit = now + 2;
     }
-    /* No packet for a while: the clock still moves, idle flows still end. */
+    pipeline_mark(c->pl, record_commit, NULL);
+    c->next_commit = now + 2;
+}
+
+/* Live: no packet for a while: the clock still moves, idle flows still end. */
+static void live_clock(struct capture *c)
+{
     struct timeval tv;
     gettimeofday(&tv, NULL);
     flow_table_expire(c->in.ft, (uint64_t)tv.tv_sec * 1000000u + (uint64_t)tv.tv_usec);
@@ -91,8 +97,9 @@ static void tick(struct capture *c, struct source *src, bool progress)
 {
     pipeline_poll(c->pl); /* write what the classify thread has labelled */
     double now = capture_now();
+    commit_tick(c, src, now);
     if (source_is_live(src))
-        live_tick(c, src, now);
+        live_clock(c);
     if (c->stats_every && now >= c->next_stats) {
         capture_print_stats(c, src);
         c->next_stats = now + (double)c->stats_every;
@@ -101,8 +108,10 @@ static void tick(struct capture *c, struct source *src, bool progress)
         show_progress(src, c->in.n.packets, false);
         c->next_progress = now + 0.5;
     }
-    if (c->deadline > 0 && now >= c->deadline)
+    if (c->deadline > 0 && now >= c->deadline) {
+        c->timed_out = true;
         *c->stop = 1;
+    }
     if (*c->reload) {
         *c->reload = 0;
         c->on_reload(c->reload_ctx);
@@ -112,6 +121,9 @@ static void tick(struct capture *c, struct source *src, bool progress)
 int capture_source(struct capture *c, struct source *src, char *msg, size_t msglen)
 {
     int dlt = source_datalink(src);
+    /* Every frame live, and from a pipe (its frames may trickle in); every
+     * few thousand from a file. */
+    bool each = source_is_live(src) || !source_is_regular(src);
     bool live = source_is_live(src);
     bool progress = c->progress && !live;
     struct pcap_pkthdr *h;
@@ -129,10 +141,14 @@ int capture_source(struct capture *c, struct source *src, char *msg, size_t msgl
             break;
         uint64_t ts_us = (uint64_t)h->ts.tv_sec * 1000000u + (uint64_t)h->ts.tv_usec;
         ingest_frame(&c->in, dlt, ts_us, h->len, data, h->caplen);
-        /* Wall-clock work every few thousand packets (every packet live). */
-        if (live || (c->in.n.packets & 0xfff) == 0)
+        if (each || (c->in.n.packets & 0xfff) == 0)
             tick(c, src, progress);
     }
+    /* The loop ended before the source did; a file that ends exactly at
+     * the --count bound was not cut. */
+    if (st == SOURCE_PACKET && !live && !*c->stop && !record_failed(c->rec))
+        st = source_next(src, &h, &data);
+    c->cut |= st != SOURCE_END && (st != SOURCE_ERROR || *c->stop); /* a read a signal broke off is a cut */
     if (progress)
         show_progress(src, c->in.n.packets, true);
     if (live) {

@@ -2,8 +2,9 @@
  *
  * For each frame source_next() then ingest_frame(); between frames, by the
  * wall clock, the periodic work of a run: write what classify has
- * labelled, commit (live: every 2 s), statistics, progress, a reload asked
- * for by SIGHUP, the --duration deadline. */
+ * labelled, commit (every 2 s, files as well as live: no write lock is held
+ * longer, and a killed run loses at most that much), statistics, progress,
+ * a reload asked for by SIGHUP, the --duration deadline. */
 #ifndef LYNCAUDIT_CAPTURE_H
 #define LYNCAUDIT_CAPTURE_H
 
@@ -30,6 +31,8 @@ struct capture {
     double deadline;                 /* --duration, on the monotonic clock (0: none) */
     bool progress;                   /* a progress line on stderr (files, on a terminal) */
     /* the loop's own */
+    bool cut;                        /* a stop or a bound ended a source before its end */
+    bool timed_out;                  /* the --duration deadline was reached */
     bool live;                       /* a live source was read: the capture statistics mean something */
     struct source_stats live_stats;  /* as they were at the last commit */
     double next_commit, next_stats, next_progress;
@@ -38,8 +41,9 @@ struct capture {
 /* Sets up the periodic work from now; the caller fills the rest. */
 void capture_init(struct capture *c);
 
-/* Reads src to its end, a stop, or the --count bound. 0, or -1 on a damaged
- * file or a failed capture (the reason in msg). */
+/* Reads src to its end, a stop, or the --count bound (c->cut says whether
+ * one of those came first). 0, or -1 on a damaged file or a failed capture
+ * (the reason in msg). */
 int capture_source(struct capture *c, struct source *src, char *msg, size_t msglen);
 
 /* record_reader_fn: the reader's counters (frames, decode reasons,

@@ -505,6 +505,7 @@ struct sensor {
     struct flow_table *ft;
     struct capture cap;
     int64_t run_id;
+    int files_read;            /* files read to their end (or to a damage) */
 };
 
 /* SIGHUP: the new topology and rules take over for flows that end from now
@@ -677,7 +678,7 @@ static void read_all(struct sensor *x, struct run_outcome *out)
         if (o->stats_every || !o->quiet)
             capture_print_stats(&x->cap, x->live);
     }
-    for (int i = 0; i < o->nfiles && !g_stop && !record_failed(x->rec); i++) {
+    for (int i = 0; i < o->nfiles && !g_stop && !x->cap.cut && !record_failed(x->rec); i++) {
         struct source *src = x->held[i] ? x->held[i] : source_open_file(o->files[i], o->filter, m, sizeof m);
         x->held[i] = NULL;
         if (src && o->verbose && !o->quiet)
@@ -687,6 +688,7 @@ static void read_all(struct sensor *x, struct run_outcome *out)
             snprintf(out->message, sizeof out->message, "%s", m);
             out->damaged = true;
         }
+        x->files_read += !x->cap.cut;
         source_close(src);
     }
 }
@@ -704,8 +706,14 @@ static int finish_run(struct sensor *x, struct run_outcome *out, double t0)
     struct store_counters c;
     record_counters(x->rec, &c);
     out->write_failed = record_failed(x->rec);
-    out->stopped = g_stop;
-    out->bounded = (o->count > 0 && c.packets >= (uint64_t)o->count) || (o->duration > 0 && seconds >= (double)o->duration);
+    static char bound[64];
+    if (o->count > 0 && c.packets >= (uint64_t)o->count)
+        snprintf(bound, sizeof bound, "--count %ld", o->count);
+    else if (x->cap.timed_out)
+        snprintf(bound, sizeof bound, "--duration %ld", o->duration);
+    out->bound = bound[0] ? bound : NULL;
+    /* A live capture ends only when something cuts it. */
+    out->cut = x->cap.cut || x->live != NULL || x->files_read < o->nfiles;
     out->violations = c.violations;
     const char *status = run_status(out, x->store);
     if (out->write_failed)
@@ -747,6 +755,7 @@ int main(int argc, char **argv)
     if (argc > 1 && !strcmp(argv[1], "report"))
         return report_main(argc - 1, argv + 1);
     signal(SIGXFSZ, SIG_IGN); /* past `ulimit -f` a write must fail (and be reported), not kill us */
+    signal(SIGPIPE, SIG_IGN); /* a closed stdout or stderr (| head) must not end a capture */
     struct options o = {0};
     struct sensor x = {.o = &o};
     int rc = RUN_EXIT_TROUBLE, pa = parse_args(argc, argv, &o);

@@ -22,10 +22,14 @@ const char *run_status(struct run_outcome *o, struct store *s)
     }
     if (o->damaged)
         return "error";
-    if (o->stopped && !o->bounded) {
+    if (o->cut && !o->bound) {
         if (!o->message[0])
             snprintf(o->message, sizeof o->message, "stopped by signal");
         return "interrupted";
+    }
+    if (o->cut) {
+        snprintf(o->message, sizeof o->message, "%s reached before the end of the input", o->bound);
+        return "stopped";
     }
     return "complete";
 }

@@ -2,8 +2,10 @@
  * its status, and the exit code that goes with it.
  *
  * The status rules in one place: a run is "error" when a write failed or an
- * input was damaged, "interrupted" when a signal stopped it before its end
- * (--count and --duration are ends, not interruptions), else "complete". */
+ * input was damaged; "interrupted" when a signal stopped the reading before
+ * the inputs ended (a signal after the last packet changes nothing);
+ * "stopped" when --count or --duration ended it first, with the bound in
+ * the message; else "complete": every input was read to its end. */
 #ifndef LYNCAUDIT_RUN_H
 #define LYNCAUDIT_RUN_H
 
@@ -29,8 +31,8 @@ int64_t run_open(struct store *s, const struct store_run *sr, const struct audit
 struct run_outcome {
     bool write_failed;   /* a database write failed (store_error says why) */
     bool damaged;        /* an input could not be read to its end */
-    bool stopped;        /* a signal (or the --duration deadline) stopped the reading */
-    bool bounded;        /* ... because --count or --duration was reached */
+    bool cut;            /* the reading ended before the inputs did */
+    const char *bound;   /* what cut it when not a signal: "--count 20" ... (NULL: a signal) */
     uint64_t violations;
     char message[1024];  /* what went wrong, or "" */
 };

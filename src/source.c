@@ -18,6 +18,7 @@ struct source {
     uint64_t size;      /* file size for progress, 0 if unknown */
     uint64_t packets;   /* records read, before the filter */
     int live;
+    int regular;        /* a regular file (not a pipe, stdin or device) */
     struct source_stats last;   /* pcap_stats' 32-bit counters, widened */
     char err[PCAP_ERRBUF_SIZE + 512];
 };
@@ -86,6 +87,7 @@ struct source *source_open_file(const char *path, const char *filter, char *err,
     if (!s)
         return NULL;
     s->size = S_ISREG(st.st_mode) ? (uint64_t)st.st_size : 0;
+    s->regular = S_ISREG(st.st_mode) && strcmp(path, "-") != 0;
     return s;
 }
 
@@ -174,6 +176,11 @@ void source_stats(struct source *s, struct source_stats *out)
         }
     }
     *out = s->last;
+}
+
+int source_is_regular(const struct source *s)
+{
+    return s->regular;
 }
 
 int source_is_live(const struct source *s)

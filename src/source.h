@@ -46,6 +46,9 @@ void source_stats(struct source *s, struct source_stats *out);
 /* True for an interface. */
 int source_is_live(const struct source *s);
 
+/* True for a regular file (not a pipe, stdin or an interface). */
+int source_is_regular(const struct source *s);
+
 /* Makes a blocked source_next return (signal-safe). */
 void source_break(struct source *s);
 

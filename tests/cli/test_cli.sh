@@ -194,5 +194,55 @@ wait "$writer" 2>/dev/null
 [ "$(q int.db "select sum(packets_src2dst+packets_dst2src) from flows")" = "$(q int.db "select packets-undecodable from runs")" ] && ok || bad "interrupted run kept every flow"
 [ "$(q int.db "pragma integrity_check")" = ok ] && ok || bad "integrity after SIGINT"
 
+# --count: a file cut by it is "stopped" with the bound named; a file that
+# ends exactly at the bound is "complete" (issue 17).
+expect_rc 0 "--count 5" "$LA" -q -d "$T/count.db" --count 5 "$SIP"
+n="$(q "$T/count.db" "select packets from runs")"
+expect_rc 0 "--count all" "$LA" -q -d "$T/count.db" --count 100000 "$SIP"
+all="$(q "$T/count.db" "select packets from runs where id = 2")"
+expect_rc 0 "--count exactly all" "$LA" -q -d "$T/count.db" --count "$all" "$SIP"
+[ "$(q "$T/count.db" "select group_concat(status || ':' || coalesce(message, ''), '|') from runs")" = \
+  "stopped:--count 5 reached before the end of the input|complete:|complete:" ] && ok || \
+  bad "--count statuses: $(q "$T/count.db" "select status, message from runs")"
+[ "$n" = 5 ] && ok || bad "--count 5 read $n packets"
+
+# A signal after the last packet: the run is complete (issue 20, item I).
+# The capture comes through a FIFO; once the run row is there the test takes
+# the database's write lock for 3 s, the writer sends the rest and closes, so
+# lyncaudit has read everything and waits for the lock when SIGINT comes.
+mkfifo "$T/late.fifo"
+python3 - "$SIP" "$T/late.fifo" "$T/late.db" "$T/late.go" <<'PY' &
+import os, sqlite3, sys, time
+data = open(sys.argv[1], "rb").read()
+with open(sys.argv[2], "wb") as f:
+    f.write(data[:24])          # the header: lyncaudit checks it, opens the database
+    f.flush()
+    for _ in range(100):        # until the run row is committed
+        try:
+            if sqlite3.connect(sys.argv[3]).execute("select count(*) from runs").fetchone()[0]:
+                break
+        except sqlite3.Error:
+            pass
+        time.sleep(0.05)
+    c = sqlite3.connect(sys.argv[3], isolation_level=None, timeout=10)
+    c.execute("BEGIN IMMEDIATE")
+    f.write(data[24:])          # every record, then end of file
+open(sys.argv[4], "w").close()
+time.sleep(3)
+c.execute("ROLLBACK")
+PY
+holder=$!
+"$LA" -q -d "$T/late.db" "$T/late.fifo" >"$T/out" 2>"$T/err" &
+la=$!
+for _ in $(seq 100); do [ -e "$T/late.go" ] && break; sleep 0.05; done
+sleep 1
+kill -INT "$la"
+wait "$la"
+rc=$?
+wait "$holder"
+[ "$rc" -eq 0 ] && ok || bad "signal after the last packet: exit $rc: $(cat "$T/err")"
+[ "$(q "$T/late.db" "select status || ':' || packets from runs")" = "complete:$all" ] && ok || \
+  bad "signal after the last packet: $(q "$T/late.db" "select status, message, packets from runs")"
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

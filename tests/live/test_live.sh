@@ -430,8 +430,10 @@ udp_send 127.22.70.1 127.22.70.2 7000 100 200 0.01 # 1 s
 wait_exit "$CNTPID" 8
 eq "4: --count 20 ends the run by itself, exit 0" "$RC" 0
 # 200 bytes of payload: 14 + 20 + 8 + 200 = 242 bytes on the wire, more than -s 96
-eq "4: --count 20 -s 96: status complete, 20 packets, wire bytes 20 x 242" \
-    "$(q "$DB4" "SELECT status, packets, bytes, finished_at IS NOT NULL FROM runs")" "complete|20|4840|1"
+eq "4: --count 20 -s 96: status stopped, 20 packets, wire bytes 20 x 242" \
+    "$(q "$DB4" "SELECT status, packets, bytes, finished_at IS NOT NULL FROM runs")" "stopped|20|4840|1"
+eq "4: --count 20: the bound in the message" "$(q "$DB4" "SELECT message FROM runs")" \
+    "--count 20 reached before the end of the input"
 eq "4: -s 96: flow bytes are wire lengths" "$(q "$DB4" "SELECT sum(bytes_src2dst + bytes_dst2src), sum(packets_src2dst + packets_dst2src) FROM flows")" "4840|20"
 
 DB4b="$W/duration.db"
@@ -442,7 +444,8 @@ t_end=$(date +%s.%N)
 eq "4: --duration 2 ends the run by itself, exit 0" "$RC" 0
 el=$(awk -v a="$t_start" -v b="$t_end" 'BEGIN { printf "%.1f", b - a }')
 check "4: --duration 2 took ${el} s" awk -v e="$el" 'BEGIN { exit !(e >= 2.0 && e < 4.5) }'
-eq "4: --duration: status complete, no message" "$(q "$DB4b" "SELECT status, message IS NULL FROM runs")" "complete|1"
+eq "4: --duration: status stopped, the bound in the message" "$(q "$DB4b" "SELECT status, message FROM runs")" \
+    "stopped|--duration 2 reached before the end of the input"
 
 # ----------------------------------------------------------------------------
 # 8: --max-flows 5 with many short UDP flows.
