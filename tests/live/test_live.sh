@@ -447,6 +447,26 @@ check "4: --duration 2 took ${el} s" awk -v e="$el" 'BEGIN { exit !(e >= 2.0 && 
 eq "4: --duration: status stopped, the bound in the message" "$(q "$DB4b" "SELECT status, message FROM runs")" \
     "stopped|--duration 2 reached before the end of the input"
 
+# SIGPIPE (issue 20, F): the --stats lines go to a pipe whose reader quits
+# after 3 lines; the capture goes on, and a SIGINT closes it as usual.
+DBP="$W/sigpipe.db"
+( "$LA" -d "$DBP" -q -i lo --stats 1 'net 127.22.72.0/24' 2>&1 >/dev/null & echo $! >"$W/sigpipe.pid"; wait ) |
+    head -3 >"$W/sigpipe.head" &
+PIPEJOB=$!
+wait_for 10 run_row_exists "$DBP" || bad "sigpipe: no run row"
+PPID_LA=$(cat "$W/sigpipe.pid")
+PIDS+=("$PPID_LA")
+three_lines() { [ "$(wc -l <"$W/sigpipe.head")" -ge 3 ]; }
+wait_for 8 three_lines || bad "sigpipe: head did not get 3 lines"
+sleep 1.5 # more --stats lines, now into a closed pipe
+udp_send 127.22.72.1 127.22.72.2 7100 20 50 0.01
+check "sigpipe: lyncaudit still runs after its stderr reader quit" kill -0 "$PPID_LA"
+kill -INT "$PPID_LA" 2>/dev/null
+wait_exit "$PPID_LA" 8
+wait "$PIPEJOB" 2>/dev/null
+eq "sigpipe: the run closed as interrupted, flows written" \
+    "$(q "$DBP" "SELECT status, finished_at IS NOT NULL, flows > 0 FROM runs")" "interrupted|1|1"
+
 # ----------------------------------------------------------------------------
 # 8: --max-flows 5 with many short UDP flows.
 echo "# 8: --max-flows"
