@@ -718,7 +718,7 @@ static int finish_run(struct sensor *x, struct run_outcome *out, double t0)
     const char *status = run_status(out, x->store);
     if (out->write_failed)
         fprintf(stderr, "lyncaudit: %s\n", out->message);
-    bool closed = run_close(x->store, record_audit(x->rec), &c, status, out->message[0] ? out->message : NULL) == 0;
+    bool closed = run_close(x->store, x->rec, &c, status, out->message[0] ? out->message : NULL) == 0;
     if (!closed && !out->write_failed)
         fprintf(stderr, "lyncaudit: %s\n", store_error(x->store));
     if (closed && (!o->quiet || o->json)) {

@@ -13,6 +13,8 @@ struct record {
     bool quiet;
     bool failed;
     struct record_counts counts;
+    uint64_t *written;    /* per rule of the audit in use: the match count the database holds */
+    size_t nwritten;
 };
 
 struct record *record_new(struct audit *audit, struct store *store, record_reader_fn reader, void *reader_ctx,
@@ -26,6 +28,11 @@ struct record *record_new(struct audit *audit, struct store *store, record_reade
     r->reader = reader;
     r->reader_ctx = reader_ctx;
     r->quiet = quiet;
+    r->nwritten = audit_rule_count(audit);
+    if (r->nwritten && !(r->written = calloc(r->nwritten, sizeof *r->written))) {
+        free(r);
+        return NULL;
+    }
     return r;
 }
 
@@ -58,13 +65,41 @@ void record_counters(const struct record *r, struct store_counters *c)
     c->violations = r->counts.violations;
 }
 
+/* Writes one rule of the run, its match count as what it gained since the
+ * last write (the rows add up: across a reload both rule sets' counts do). */
+static int write_rule(struct store *s, const struct audit *a, size_t i, uint64_t already)
+{
+    struct audit_rule_info ri;
+    audit_rule_info(a, i, &ri);
+    struct store_rule sr = {ri.id,   ri.kind,  ri.severity, ri.from, ri.to,  ri.transport, ri.dports,
+                            ri.sports, ri.apps, ri.when,    ri.doc,  ri.table, ri.text,    ri.note,
+                            ri.row,  ri.active, ri.matched - already};
+    return store_add_rule(s, &sr);
+}
+
+int record_flush(struct record *r)
+{
+    if (store_begin(r->store))
+        return -1;
+    for (size_t i = 0; i < r->nwritten; i++) {
+        struct audit_rule_info ri;
+        audit_rule_info(r->audit, i, &ri);
+        if (ri.matched == r->written[i])
+            continue;
+        if (write_rule(r->store, r->audit, i, r->written[i]))
+            return -1;
+        r->written[i] = ri.matched;
+    }
+    return store_flush_stats(r->store);
+}
+
 void record_commit(void *record, void *unused)
 {
     (void)unused;
     struct record *r = record;
     struct store_counters c;
     record_counters(r, &c);
-    if (!r->failed && store_commit(r->store, &c) != 0)
+    if (!r->failed && (record_flush(r) || store_commit(r->store, &c) != 0))
         r->failed = true;
 }
 
@@ -159,13 +194,19 @@ void record_reload(void *record, void *audit)
     struct audit *a = audit;
     struct store_counters c;
     record_counters(r, &c);
-    if (r->failed || store_begin(r->store) || record_write_rules(r->store, r->audit) || store_commit(r->store, &c)) {
+    size_t n = audit_rule_count(a);
+    uint64_t *w = n ? calloc(n, sizeof *w) : NULL;
+    if (r->failed || (n && !w) || record_flush(r) || store_commit(r->store, &c)) {
         r->failed = true;
+        free(w);
         audit_free(a);
         return;
     }
     audit_free(r->audit);
     r->audit = a;
+    free(r->written);
+    r->written = w;
+    r->nwritten = n;
     if (!r->quiet)
         fprintf(stderr, "lyncaudit: reloaded the topology and rules (%zu rules)\n", audit_rule_count(a));
 }
@@ -187,21 +228,18 @@ const struct audit *record_audit(const struct record *r)
 
 struct audit *record_free(struct record *r)
 {
-    struct audit *a = r ? r->audit : NULL;
+    if (!r)
+        return NULL;
+    struct audit *a = r->audit;
+    free(r->written);
     free(r);
     return a;
 }
 
 int record_write_rules(struct store *s, const struct audit *a)
 {
-    for (size_t i = 0; i < audit_rule_count(a); i++) {
-        struct audit_rule_info ri;
-        audit_rule_info(a, i, &ri);
-        struct store_rule sr = {ri.id,   ri.kind,  ri.severity, ri.from, ri.to,  ri.transport, ri.dports,
-                                ri.sports, ri.apps, ri.when,    ri.doc,  ri.table, ri.text,    ri.note,
-                                ri.row,  ri.active, ri.matched};
-        if (store_add_rule(s, &sr))
+    for (size_t i = 0; i < audit_rule_count(a); i++)
+        if (write_rule(s, a, i, 0))
             return -1;
-    }
     return 0;
 }

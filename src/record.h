@@ -36,8 +36,15 @@ struct record *record_new(struct audit *audit, struct store *store, record_reade
  * is full, and frees the flow. Does nothing but free it once a write failed. */
 void record_flow(void *record, struct flow *f, const struct classify_names *n);
 
-/* pipeline_mark_fn: commits what was queued, with the run counters. */
+/* pipeline_mark_fn: commits what was queued, with the run counters, the
+ * rules' match counts and the role statistics as they are now (a query
+ * during a live capture sees them current). */
 void record_commit(void *record, void *unused);
+
+/* Writes into the open transaction (opening one if needed) what the rules
+ * matched since the last write, and the role statistics summed since. 0 or
+ * -1 (store_error says why). */
+int record_flush(struct record *r);
 
 /* pipeline_mark_fn: writes the old rules' match counts, then takes the
  * audit `audit` (struct audit *) for the flows that follow. */
@@ -57,7 +64,8 @@ const struct audit *record_audit(const struct record *r);
 /* Frees r; returns the audit in use (the caller frees it). */
 struct audit *record_free(struct record *r);
 
-/* Writes every loaded rule of the run with its match count so far. 0 or -1. */
+/* Writes every loaded rule of the run with its match count so far (the
+ * run's first write, before a record exists). 0 or -1. */
 int record_write_rules(struct store *s, const struct audit *a);
 
 #endif

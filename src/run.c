@@ -3,7 +3,6 @@
 
 #include <stdio.h>
 
-#include "record.h"
 
 int64_t run_open(struct store *s, const struct store_run *sr, const struct audit *a)
 {
@@ -34,13 +33,12 @@ const char *run_status(struct run_outcome *o, struct store *s)
     return "complete";
 }
 
-int run_close(struct store *s, const struct audit *a, const struct store_counters *c, const char *status,
+int run_close(struct store *s, struct record *rec, const struct store_counters *c, const char *status,
               const char *message)
 {
     /* Another writer's lock is waited for longer here than for a batch. */
     store_set_busy_timeout(s, 60000);
-    if (store_begin(s) == 0 && record_write_rules(s, a) == 0 && store_role_stats(s) == 0 &&
-        store_end_run(s, c, status, message) == 0)
+    if (record_flush(rec) == 0 && store_end_run(s, c, status, message) == 0)
         return 0;
     store_mark_failed(s, store_error(s));
     return -1;

@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "audit.h"
+#include "record.h"
 #include "store.h"
 
 /* The documented exit codes (lyncaudit --help, docs/usage.md). */
@@ -40,11 +41,11 @@ struct run_outcome {
 /* The status the rules above give, and the message for it (filled in o). */
 const char *run_status(struct run_outcome *o, struct store *s);
 
-/* Closes the run: rule match counts, role statistics, counters, status and
+/* Closes the run: rule match counts, role statistics (record_flush), counters, status and
  * end time in one transaction; when that does not fit (a full disk), marks
  * the run ended as "error" in the smallest write there is. Returns 0 when
  * the full close was written, else -1 (store_error says why). */
-int run_close(struct store *s, const struct audit *a, const struct store_counters *c, const char *status,
+int run_close(struct store *s, struct record *rec, const struct store_counters *c, const char *status,
               const char *message);
 
 /* The exit code for an outcome and whether the close was written. */

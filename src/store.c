@@ -19,6 +19,9 @@
 /* Disk space held beside the database for the whole run and given back
  * when a write fails for want of space, so the run can still be closed. */
 #define RESERVE_BYTES (256 * 1024)
+/* role_stats rows summed in memory at most; past it they are written out
+ * (into the open transaction) and the sums start again. */
+#define STATS_MAX 65536
 
 /* One role_stats row being summed: the key is "src|dst|transport|port|app". */
 struct stat_slot {
@@ -451,6 +454,8 @@ static uint64_t fnv1a(const char *k)
  * flows at the end cost a tenth of a run). */
 static int stats_add(struct store *s, const struct store_flow *f)
 {
+    if (s->nstats >= STATS_MAX && store_flush_stats(s))
+        return -1;
     if (s->nstats * 2 >= s->capstats) {
         size_t cap = s->capstats ? s->capstats * 2 : 1024;
         struct stat_slot *n = calloc(cap, sizeof *n);
@@ -730,12 +735,19 @@ int store_begin(struct store *s)
     return 0;
 }
 
-int store_role_stats(struct store *s)
+int store_flush_stats(struct store *s)
 {
+    if (!s->nstats)
+        return 0;
+    if (store_begin(s))
+        return -1;
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(s->db,
-                           "INSERT OR REPLACE INTO role_stats(run_id,src_role,dst_role,transport,dst_port,app,"
-                           "flows,packets,bytes,violations) VALUES(?,?,?,?,?,?,?,?,?,?)",
+                           "INSERT INTO role_stats(run_id,src_role,dst_role,transport,dst_port,app,"
+                           "flows,packets,bytes,violations) VALUES(?,?,?,?,?,?,?,?,?,?)"
+                           " ON CONFLICT(run_id,src_role,dst_role,transport,dst_port,app) DO UPDATE SET"
+                           " flows=flows+excluded.flows, packets=packets+excluded.packets,"
+                           " bytes=bytes+excluded.bytes, violations=violations+excluded.violations",
                            -1, &st, NULL) != SQLITE_OK)
         return fail(s, "cannot write role statistics");
     int rc = SQLITE_DONE;
@@ -769,7 +781,16 @@ int store_role_stats(struct store *s)
         sqlite3_reset(st);
     }
     sqlite3_finalize(st);
-    return rc == SQLITE_DONE ? 0 : fail(s, "cannot write role statistics");
+    if (rc != SQLITE_DONE)
+        return fail(s, "cannot write role statistics");
+    /* Summed into the database: the memory starts again (it holds at most
+     * what ended between two flushes, and no more than STATS_MAX keys). */
+    for (size_t i = 0; i < s->capstats; i++) {
+        free(s->stats[i].key);
+        s->stats[i] = (struct stat_slot){0};
+    }
+    s->nstats = 0;
+    return 0;
 }
 
 int store_verdict_summary(struct store *s, int64_t run_id,

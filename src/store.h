@@ -93,8 +93,10 @@ int store_begin(struct store *s);
  * (after a reload, counts of the old and new rule sets add up). 0 or -1. */
 int store_add_rule(struct store *s, const struct store_rule *r);
 
-/* Fills role_stats for the run from its flows. 0 or -1. */
-int store_role_stats(struct store *s);
+/* Adds what was summed in memory since the last flush to the run's
+ * role_stats rows, in the open transaction (opening one if needed). Also
+ * done by itself when the sums reach their bound. 0 or -1. */
+int store_flush_stats(struct store *s);
 
 /* Calls fn("verdict", name, n) per verdict, then ("violation", kind, n). */
 int store_verdict_summary(struct store *s, int64_t run_id,
