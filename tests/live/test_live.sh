@@ -447,6 +447,27 @@ check "4: --duration 2 took ${el} s" awk -v e="$el" 'BEGIN { exit !(e >= 2.0 && 
 eq "4: --duration: status stopped, the bound in the message" "$(q "$DB4b" "SELECT status, message FROM runs")" \
     "stopped|--duration 2 reached before the end of the input"
 
+# Aggregates during a live capture (issue 17): a UDP flow from an internal
+# client to a Front End ends by --idle-timeout 1; after the next 2 s commit,
+# while the capture still runs, role_stats has its row and the rule that
+# judged it (allowing it, or the one it broke) counts the match.
+DBA="$W/aggregates.db"
+start_la aggregates "$DBA" -q -i lo -t "$TOPO" --idle-timeout 1 'net 127.22.0.0/16'
+AGGPID=$LAPID
+udp_send 127.22.10.21 127.22.1.10 5060 3 40 0.01
+sleep 4.5 # idle 1 s, then a commit (every 2 s) with the flow in it
+eq "17: role_stats current during the capture" \
+    "$(q "$DBA" "SELECT src_role, dst_role, transport, dst_port, flows FROM role_stats")" \
+    "client_internal|front_end|udp|5060|1"
+rule=$(q "$DBA" "SELECT coalesce(f.rule_id, v.rule_id, '') FROM flows f LEFT JOIN violations v ON v.flow_id = f.id")
+check "17: the flow was judged by a rule ($rule)" [ -n "$rule" ]
+eq "17: its match counted during the capture" "$(q "$DBA" "SELECT matched FROM rules WHERE id = '$rule'")" 1
+check "17: still capturing" kill -0 "$AGGPID"
+kill -INT "$AGGPID"
+wait_exit "$AGGPID" 8
+eq "17: after the end the counts are not doubled" \
+    "$(q "$DBA" "SELECT (SELECT sum(flows) FROM role_stats) || '|' || (SELECT matched FROM rules WHERE id = '$rule')")" "1|1"
+
 # SIGPIPE (issue 20, F): the --stats lines go to a pipe whose reader quits
 # after 3 lines; the capture goes on, and a SIGINT closes it as usual.
 DBP="$W/sigpipe.db"
