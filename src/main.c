@@ -106,6 +106,8 @@ struct options {
     int single_thread;     /* --single-thread */
     struct decode_opts decode; /* --vxlan-port */
     int vlan_flows;        /* --vlan-flows */
+    long lock_wait;        /* --lock-wait seconds (files) */
+    long backlog;          /* --backlog flows (live) */
 };
 
 static void usage(FILE *out)
@@ -142,6 +144,8 @@ static void usage(FILE *out)
             "      --vxlan-port N     VXLAN on UDP port N too (always on 4789; Geneve on 6081)\n"
             "      --vlan-flows       the VLAN id is part of a flow's key: the same addresses and\n"
             "                         ports on two VLANs are two flows (default: one, as tshark)\n"
+            "      --lock-wait S      files: wait up to S seconds for another writer's lock on the\n"
+            "                         database before the run gives up (default 30)\n"
             "\n"
             "Live capture:\n"
             "  -i, --interface IFACE  capture on IFACE ('any' for all); flows are written as they\n"
@@ -154,6 +158,9 @@ static void usage(FILE *out)
             "  -Z, --user USER        drop to USER once the interface and database are open\n"
             "                         (default when started as root: nobody)\n"
             "      --stats S          print capture statistics to stderr every S seconds\n"
+            "      --backlog N        flows held while another writer locks the database, written\n"
+            "                         when it lets go; past N the oldest are dropped and counted in\n"
+            "                         runs.flows_dropped (default 65536)\n"
             "  SIGHUP reloads the topology and rules; SIGINT/SIGTERM end the run cleanly,\n"
             "  a second one exits at once.\n"
             "      --idle-timeout S   end a flow after S seconds without packets (capture time);\n"
@@ -224,7 +231,7 @@ static bool looks_like_path(const char *w)
 }
 
 enum { OPT_JSON = 1000, OPT_IDLE, OPT_MAXFLOWS, OPT_RULES, OPT_IMMEDIATE, OPT_STATS, OPT_DURATION,
-       OPT_COUNT, OPT_SINGLE, OPT_VXLAN_PORT, OPT_VLAN_FLOWS };
+       OPT_COUNT, OPT_SINGLE, OPT_VXLAN_PORT, OPT_VLAN_FLOWS, OPT_LOCK_WAIT, OPT_BACKLOG };
 
 static const struct option LONGS[] = {
     {"database", required_argument, NULL, 'd'}, {"quiet", no_argument, NULL, 'q'},
@@ -241,6 +248,7 @@ static const struct option LONGS[] = {
     {"duration", required_argument, NULL, OPT_DURATION}, {"count", required_argument, NULL, OPT_COUNT},
     {"single-thread", no_argument, NULL, OPT_SINGLE},
     {"vxlan-port", required_argument, NULL, OPT_VXLAN_PORT}, {"vlan-flows", no_argument, NULL, OPT_VLAN_FLOWS},
+    {"lock-wait", required_argument, NULL, OPT_LOCK_WAIT}, {"backlog", required_argument, NULL, OPT_BACKLOG},
     {NULL, 0, NULL, 0}};
 
 /* An option's value as a whole number in lo..hi; prints the usage error. */
@@ -278,6 +286,8 @@ static bool number_option(int c, const char *arg, struct options *o)
     case OPT_STATS: o->stats_every = v; break;
     case OPT_DURATION: o->duration = v; break;
     case OPT_COUNT: o->count = v; break;
+    case OPT_LOCK_WAIT: o->lock_wait = v; break;
+    case OPT_BACKLOG: o->backlog = v; break;
     case 's': o->live.snaplen = (int)v; break;
     default: o->live.buffer_kib = (int)v; break;
     }
@@ -372,6 +382,8 @@ static int parse_args(int argc, char **argv, struct options *o)
     o->max_flows = 1000000;
     o->live.promisc = 1;
     o->live.buffer_kib = 32768; /* 2 MiB (libpcap's) lost packets at 200k pps on lo (bench/README.md) */
+    o->lock_wait = 30;
+    o->backlog = 65536;
     int c;
     while ((c = getopt_long(argc, argv, "d:t:qvhVi:Dps:B:Z:r:F:", LONGS, NULL)) != -1) {
         switch (c) {
@@ -395,7 +407,7 @@ static int parse_args(int argc, char **argv, struct options *o)
         case OPT_SINGLE: o->single_thread = 1; break;
         case OPT_VLAN_FLOWS: o->vlan_flows = 1; break;
         case OPT_VXLAN_PORT: case OPT_IDLE: case OPT_MAXFLOWS: case OPT_STATS: case OPT_DURATION:
-        case OPT_COUNT: case 's': case 'B':
+        case OPT_COUNT: case 's': case 'B': case OPT_LOCK_WAIT: case OPT_BACKLOG:
             if (!number_option(c, optarg, o))
                 return 1;
             break;
@@ -583,7 +595,7 @@ static int open_inputs(struct sensor *x)
         goto bad;
     /* The database is opened before root is dropped: the capturing user
      * never needs write access to its folder (docs/usage.md). */
-    if (!(x->store = store_open(o->db_path, err, sizeof err)))
+    if (!(x->store = store_open(o->db_path, (int)o->lock_wait * 1000, err, sizeof err)))
         goto bad;
     return 0;
 bad:
@@ -608,6 +620,10 @@ static int start_run(struct sensor *x)
         fprintf(stderr, "lyncaudit: %s\n", store_error(x->store));
         return -1;
     }
+    /* A live capture goes on through another writer's lock: flows are held
+     * in a backlog, and the lock is tried for 100 ms at each commit. */
+    if (x->live)
+        store_set_lock_wait(x->store, 100);
     if (x->live && privs_drop(o->user, o->quiet) != 0) {
         store_end_run(x->store, &(struct store_counters){0}, "error", "could not drop privileges");
         return -1;
@@ -617,7 +633,7 @@ static int start_run(struct sensor *x)
                              .max_flows = (size_t)o->max_flows, .handover = true, .vlan_key = o->vlan_flows != 0};
     if (o->idle_timeout >= 0)
         fc.tcp_idle_us = fc.udp_idle_us = fc.other_idle_us = (uint64_t)o->idle_timeout * 1000000u;
-    x->rec = record_new(x->audit, x->store, capture_counters, &x->cap, o->quiet);
+    x->rec = record_new(x->audit, x->store, capture_counters, &x->cap, o->quiet, x->live ? (size_t)o->backlog : 0);
     if (x->rec)
         x->audit = NULL; /* the record stage's now */
     x->pl = x->rec ? pipeline_new(x->cls, !o->single_thread && usable_cpus() >= 2, record_flow, x->rec, err,
@@ -716,6 +732,13 @@ static int finish_run(struct sensor *x, struct run_outcome *out, double t0)
     out->cut = x->cap.cut || x->live != NULL || x->files_read < o->nfiles;
     out->violations = c.violations;
     const char *status = run_status(out, x->store);
+    if (c.flows_dropped) {
+        fprintf(stderr, "lyncaudit: %llu flows dropped: the database stayed locked longer than --backlog %ld lasted\n",
+                (unsigned long long)c.flows_dropped, o->backlog);
+        if (!out->message[0])
+            snprintf(out->message, sizeof out->message, "%llu flows dropped while the database was locked",
+                     (unsigned long long)c.flows_dropped);
+    }
     if (out->write_failed)
         fprintf(stderr, "lyncaudit: %s\n", out->message);
     bool closed = run_close(x->store, x->rec, &c, status, out->message[0] ? out->message : NULL) == 0;

@@ -5,6 +5,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+/* A flow waiting for the database (another writer holds its lock). */
+struct pending {
+    struct flow *f;
+    struct classify_names n;
+};
+
 struct record {
     struct audit *audit;
     struct store *store;
@@ -15,10 +21,15 @@ struct record {
     struct record_counts counts;
     uint64_t *written;    /* per rule of the audit in use: the match count the database holds */
     size_t nwritten;
+    struct pending *back; /* ring of flows waiting for the lock, oldest at head */
+    size_t back_max, back_head, back_n;
 };
 
+static int drain(struct record *r);
+static int writable(struct record *r);
+
 struct record *record_new(struct audit *audit, struct store *store, record_reader_fn reader, void *reader_ctx,
-                          bool quiet)
+                          bool quiet, size_t backlog)
 {
     struct record *r = calloc(1, sizeof *r);
     if (!r)
@@ -29,7 +40,10 @@ struct record *record_new(struct audit *audit, struct store *store, record_reade
     r->reader_ctx = reader_ctx;
     r->quiet = quiet;
     r->nwritten = audit_rule_count(audit);
-    if (r->nwritten && !(r->written = calloc(r->nwritten, sizeof *r->written))) {
+    r->back_max = backlog;
+    if ((r->nwritten && !(r->written = calloc(r->nwritten, sizeof *r->written))) ||
+        (backlog && !(r->back = calloc(backlog, sizeof *r->back)))) {
+        free(r->written);
         free(r);
         return NULL;
     }
@@ -63,6 +77,7 @@ void record_counters(const struct record *r, struct store_counters *c)
     c->flows = r->counts.flows;
     c->flows_evicted = r->counts.flows_evicted;
     c->violations = r->counts.violations;
+    c->flows_dropped = r->counts.flows_dropped;
 }
 
 /* Writes one rule of the run, its match count as what it gained since the
@@ -79,7 +94,7 @@ static int write_rule(struct store *s, const struct audit *a, size_t i, uint64_t
 
 int record_flush(struct record *r)
 {
-    if (store_begin(r->store))
+    if (drain(r) != 0 || store_begin(r->store))
         return -1;
     for (size_t i = 0; i < r->nwritten; i++) {
         struct audit_rule_info ri;
@@ -97,9 +112,16 @@ void record_commit(void *record, void *unused)
 {
     (void)unused;
     struct record *r = record;
+    if (r->failed)
+        return;
+    int w = writable(r);
+    if (w == 0)
+        w = drain(r);
+    if (w == 1)
+        return; /* locked by another writer: what ended waits, the next commit tries again */
     struct store_counters c;
     record_counters(r, &c);
-    if (!r->failed && (record_flush(r) || store_commit(r->store, &c) != 0))
+    if (w < 0 || record_flush(r) || store_commit(r->store, &c) != 0)
         r->failed = true;
 }
 
@@ -175,17 +197,63 @@ static int audit_and_store(struct record *r, const struct flow *f, const struct 
     return 0;
 }
 
+static void drop_flow(struct flow *f)
+{
+    classify_release(f);
+    flow_free(f);
+}
+
+/* Keeps f until the database can be written; when the backlog is full the
+ * oldest flow in it is dropped, and counted. */
+static void hold(struct record *r, struct flow *f, const struct classify_names *n)
+{
+    if (r->back_n == r->back_max) {
+        drop_flow(r->back[r->back_head].f);
+        r->back_head = (r->back_head + 1) % r->back_max;
+        r->back_n--;
+        r->counts.flows_dropped++;
+    }
+    r->back[(r->back_head + r->back_n) % r->back_max] = (struct pending){f, *n};
+    r->back_n++;
+}
+
+/* A write transaction, or the reason there is none: 0; 1 when another
+ * writer holds the lock and the flow can wait (a backlog); -1 failed. */
+static int writable(struct record *r)
+{
+    if (store_begin(r->store) == 0)
+        return 0;
+    return r->back_max && store_busy(r->store) ? 1 : -1;
+}
+
+/* Writes the held flows, oldest first. 0, 1 (still locked) or -1. */
+static int drain(struct record *r)
+{
+    int w = r->back_n ? writable(r) : 0;
+    while (w == 0 && r->back_n) {
+        struct pending *p = &r->back[r->back_head];
+        if (audit_and_store(r, p->f, &p->n) != 0)
+            w = -1;
+        drop_flow(p->f);
+        r->back_head = (r->back_head + 1) % r->back_max;
+        r->back_n--;
+    }
+    return w;
+}
+
 void record_flow(void *record, struct flow *f, const struct classify_names *n)
 {
     struct record *r = record;
-    if (!r->failed) {
-        if (audit_and_store(r, f, n) != 0)
-            r->failed = true;
-        else if (store_batch_full(r->store))
-            record_commit(r, NULL);
+    int w = r->failed ? -1 : r->back_n ? 1 : writable(r);
+    if (w == 1) {
+        hold(r, f, n);
+        return;
     }
-    classify_release(f);
-    flow_free(f);
+    if (w < 0 || audit_and_store(r, f, n) != 0)
+        r->failed = true;
+    else if (store_batch_full(r->store))
+        record_commit(r, NULL);
+    drop_flow(f);
 }
 
 void record_reload(void *record, void *audit)
@@ -196,6 +264,13 @@ void record_reload(void *record, void *audit)
     record_counters(r, &c);
     size_t n = audit_rule_count(a);
     uint64_t *w = n ? calloc(n, sizeof *w) : NULL;
+    if (!r->failed && !(n && !w) && drain(r) == 1) {
+        fprintf(stderr, "lyncaudit: reload not done: the database is locked by another writer; "
+                        "keeping the topology and rules in use\n");
+        free(w);
+        audit_free(a);
+        return;
+    }
     if (r->failed || (n && !w) || record_flush(r) || store_commit(r->store, &c)) {
         r->failed = true;
         free(w);
@@ -231,6 +306,12 @@ struct audit *record_free(struct record *r)
     if (!r)
         return NULL;
     struct audit *a = r->audit;
+    while (r->back_n) {
+        drop_flow(r->back[r->back_head].f);
+        r->back_head = (r->back_head + 1) % r->back_max;
+        r->back_n--;
+    }
+    free(r->back);
     free(r->written);
     free(r);
     return a;

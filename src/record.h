@@ -26,14 +26,20 @@ typedef void (*record_reader_fn)(void *ctx, struct store_counters *out);
  * violations. */
 struct record_counts {
     uint64_t flows, flows_evicted, violations;
+    uint64_t flows_dropped;  /* held while the database was locked, and dropped when the backlog was full */
 };
 
-/* Takes over audit; store and the reader callback stay the caller's. */
+/* Takes over audit; store and the reader callback stay the caller's. With
+ * backlog > 0, a flow that ends while another writer holds the database's
+ * lock is held (up to backlog flows; past it the oldest is dropped and
+ * counted) and written at a later commit: a live capture goes on through a
+ * lock. With 0, a lock that outlasts the store's wait fails the run. */
 struct record *record_new(struct audit *audit, struct store *store, record_reader_fn reader, void *reader_ctx,
-                          bool quiet);
+                          bool quiet, size_t backlog);
 
 /* pipeline_done_fn: audits the flow, queues its row, commits when the batch
- * is full, and frees the flow. Does nothing but free it once a write failed. */
+ * is full, and frees the flow (or holds it while the database is locked).
+ * Does nothing but free it once a write failed. */
 void record_flow(void *record, struct flow *f, const struct classify_names *n);
 
 /* pipeline_mark_fn: commits what was queued, with the run counters, the

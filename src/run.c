@@ -37,7 +37,7 @@ int run_close(struct store *s, struct record *rec, const struct store_counters *
               const char *message)
 {
     /* Another writer's lock is waited for longer here than for a batch. */
-    store_set_busy_timeout(s, 60000);
+    store_set_lock_wait(s, 60000);
     if (record_flush(rec) == 0 && store_end_run(s, c, status, message) == 0)
         return 0;
     store_mark_failed(s, store_error(s));

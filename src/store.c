@@ -39,6 +39,9 @@ struct store {
     int pending_viol;     /* their violation rows */
     uint64_t flows_committed, viol_committed; /* what the database really holds of this run */
     bool in_tx;
+    int lock_wait_ms;     /* how long a write waits for another writer's lock */
+    double wait_started;  /* monotonic seconds when the current wait began; 0: none */
+    bool wait_said;       /* the current wait was announced on stderr */
     int reserve_fd;       /* an unnamed preallocated file on the database's file system; -1: none */
     char err[512];
     char path[256];
@@ -73,7 +76,8 @@ static const char *SCHEMA =
     " truncated INTEGER NOT NULL DEFAULT 0,"
     " malformed INTEGER NOT NULL DEFAULT 0,"
     " bad_link INTEGER NOT NULL DEFAULT 0,"
-    " tunnel_depth INTEGER NOT NULL DEFAULT 0);"
+    " tunnel_depth INTEGER NOT NULL DEFAULT 0,"
+    " flows_dropped INTEGER NOT NULL DEFAULT 0);"
     "CREATE TABLE IF NOT EXISTS flows ("
     " id INTEGER PRIMARY KEY,"
     " run_id INTEGER NOT NULL REFERENCES runs(id),"
@@ -192,12 +196,43 @@ static const char *MIGRATE_2_3 =
     "ALTER TABLE runs ADD COLUMN malformed INTEGER NOT NULL DEFAULT 0;"
     "ALTER TABLE runs ADD COLUMN bad_link INTEGER NOT NULL DEFAULT 0;"
     "ALTER TABLE runs ADD COLUMN tunnel_depth INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE runs ADD COLUMN flows_dropped INTEGER NOT NULL DEFAULT 0;"
     "ALTER TABLE flows ADD COLUMN tunnel TEXT;"
     "ALTER TABLE flows ADD COLUMN tunnel_src TEXT;"
     "ALTER TABLE flows ADD COLUMN tunnel_dst TEXT;"
     "ALTER TABLE flows ADD COLUMN tunnel_id INTEGER;"
     "ALTER TABLE flows ADD COLUMN vlan INTEGER;"
     "ALTER TABLE flows ADD COLUMN vlan_inner INTEGER;";
+
+static double mono_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* SQLite's busy handler: waits for another writer's lock, in short sleeps,
+ * up to lock_wait_ms; says so once on stderr when a wait passes 2 s. */
+static int busy_wait(void *ctx, int count)
+{
+    struct store *s = ctx;
+    double now = mono_seconds();
+    if (count == 0 || s->wait_started == 0) {
+        s->wait_started = now;
+        s->wait_said = false;
+    }
+    double waited = now - s->wait_started;
+    if (waited * 1000 >= s->lock_wait_ms)
+        return 0;
+    if (waited >= 2 && !s->wait_said) {
+        fprintf(stderr, "lyncaudit: %s: locked by another writer; waiting up to %d s\n", s->path,
+                s->lock_wait_ms / 1000);
+        s->wait_said = true;
+    }
+    struct timespec nap = {0, count < 10 ? 1000000L : 20000000L}; /* 1 ms, then 20 ms */
+    nanosleep(&nap, NULL);
+    return 1;
+}
 
 static void release_reserve(struct store *s)
 {
@@ -318,7 +353,7 @@ static void now_text(char out[32])
     store_format_time((uint64_t)tv.tv_sec * 1000000u + (uint64_t)tv.tv_usec, out);
 }
 
-struct store *store_open(const char *path, char *err, size_t errlen)
+struct store *store_open(const char *path, int lock_wait_ms, char *err, size_t errlen)
 {
     struct store *s = calloc(1, sizeof *s);
     if (!s) {
@@ -337,7 +372,8 @@ struct store *store_open(const char *path, char *err, size_t errlen)
         fail(s, "cannot open database");
         goto bad;
     }
-    sqlite3_busy_timeout(s->db, 5000);
+    s->lock_wait_ms = lock_wait_ms;
+    sqlite3_busy_handler(s->db, busy_wait, s);
     sqlite3_extended_result_codes(s->db, 1);
     /* The first statement reads the header: a file that is not SQLite fails here. */
     sqlite3_stmt *st;
@@ -393,7 +429,7 @@ struct store *store_open(const char *path, char *err, size_t errlen)
         sqlite3_prepare_v2(s->db,
                            "UPDATE runs SET packets=?,bytes=?,undecodable=?,flows=?,flows_evicted=?,"
                            "violations=?,pcap_received=?,pcap_dropped=?,pcap_ifdropped=?,icmp_errors=?,"
-                           "tunnelled=?,not_ip=?,truncated=?,malformed=?,bad_link=?,tunnel_depth=? WHERE id=?",
+                           "tunnelled=?,not_ip=?,truncated=?,malformed=?,bad_link=?,tunnel_depth=?,flows_dropped=? WHERE id=?",
                            -1, &s->upd_run, NULL) != SQLITE_OK) {
         fail(s, "cannot prepare statements");
         goto bad;
@@ -617,10 +653,10 @@ static int update_run(struct store *s, const struct store_counters *c)
     }
     sqlite3_bind_int64(st, 10, (sqlite3_int64)c->icmp_errors);
     sqlite3_bind_int64(st, 11, (sqlite3_int64)c->tunnelled);
-    const uint64_t reasons[] = {c->not_ip, c->truncated, c->malformed, c->bad_link, c->tunnel_depth};
-    for (int i = 0; i < 5; i++)
-        sqlite3_bind_int64(st, 12 + i, (sqlite3_int64)reasons[i]);
-    sqlite3_bind_int64(st, 17, s->run_id);
+    const uint64_t more[] = {c->not_ip, c->truncated, c->malformed, c->bad_link, c->tunnel_depth, c->flows_dropped};
+    for (int i = 0; i < 6; i++)
+        sqlite3_bind_int64(st, 12 + i, (sqlite3_int64)more[i]);
+    sqlite3_bind_int64(st, 18, s->run_id);
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
     if (rc != SQLITE_DONE)
@@ -729,6 +765,7 @@ int store_begin(struct store *s)
 {
     if (s->in_tx)
         return 0;
+    s->wait_started = 0;
     if (exec(s, "BEGIN IMMEDIATE", "cannot write database"))
         return -1;
     s->in_tx = true;
@@ -856,9 +893,15 @@ int store_mark_failed(struct store *s, const char *message)
     return rc == SQLITE_DONE ? 0 : -1;
 }
 
-void store_set_busy_timeout(struct store *s, int ms)
+void store_set_lock_wait(struct store *s, int ms)
 {
-    sqlite3_busy_timeout(s->db, ms);
+    s->lock_wait_ms = ms;
+}
+
+bool store_busy(const struct store *s)
+{
+    int rc = sqlite3_errcode(s->db) & 0xff;
+    return rc == SQLITE_BUSY || rc == SQLITE_LOCKED;
 }
 
 uint64_t store_flows_written(const struct store *s)

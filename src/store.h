@@ -21,6 +21,7 @@ struct store_run {
 struct store_counters {
     uint64_t packets, bytes, undecodable, flows, flows_evicted, violations;
     uint64_t not_ip, truncated, malformed, bad_link, tunnel_depth; /* undecodable, by reason */
+    uint64_t flows_dropped;                          /* not written: the database stayed locked too long */
     uint64_t icmp_errors;                            /* counted with the flow they quote */
     uint64_t tunnelled;                              /* decoded packets taken out of a tunnel */
     int live;                                        /* the pcap_* figures mean something */
@@ -64,9 +65,10 @@ struct store_app_row {
     uint64_t flows, packets, bytes;
 };
 
-/* Opens (creating if needed) the database and its schema. NULL on failure,
- * with the reason in err. */
-struct store *store_open(const char *path, char *err, size_t errlen);
+/* Opens (creating if needed) the database and its schema; a write waits up
+ * to lock_wait_ms for another writer's lock (store_set_lock_wait). NULL on
+ * failure, with the reason in err. */
+struct store *store_open(const char *path, int lock_wait_ms, char *err, size_t errlen);
 
 /* Starts a run; returns its id, or -1. */
 int64_t store_begin_run(struct store *s, const struct store_run *r);
@@ -110,8 +112,12 @@ int store_app_summary(struct store *s, int64_t run_id, int limit,
  * not (a full disk). 0 or -1. */
 int store_mark_failed(struct store *s, const char *message);
 
-/* How long a write waits for another writer's lock (default 5 s). */
-void store_set_busy_timeout(struct store *s, int ms);
+/* How long a write waits for another writer's lock; a wait past 2 s is
+ * said once on stderr. */
+void store_set_lock_wait(struct store *s, int ms);
+
+/* True when the last failure was another writer's lock (worth a retry). */
+bool store_busy(const struct store *s);
 
 /* Flows of this run committed so far. */
 uint64_t store_flows_written(const struct store *s);
