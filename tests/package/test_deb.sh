@@ -210,7 +210,7 @@ unit_value() { sed -n "s/^$1=//p" "$UNIT" | tail -1; }
 # systemd's specifiers for the instance lo, and the options a drop-in would add.
 exec_line="$(unit_value ExecStart | sed 's/%I/lo/g; s/%i/lo/g')"
 read -r -a cmd <<<"$exec_line"
-opts=(--duration 6 --immediate net 127.23.0.0/16)
+opts=(--duration 4 --immediate net 127.23.0.0/16)
 for i in "${!cmd[@]}"; do [ "${cmd[$i]}" = '$LYNCAUDIT_OPTS' ] && unset 'cmd[i]'; done
 cmd=("${cmd[@]}" "${opts[@]}")
 caps="$(unit_value CapabilityBoundingSet | tr 'A-Z' 'a-z' | sed 's/cap_//g; s/ /,+/g')"
@@ -245,7 +245,7 @@ svc_pid="$(pgrep -P "$SVC" | head -1)"
 sleep 1
 for ((i = 0; i < 150; i++)); do kill -0 "$SVC" 2>/dev/null || break; sleep 0.1; done
 if kill -0 "$SVC" 2>/dev/null; then
-    bad "the service's lyncaudit did not end after --duration 6"
+    bad "the service's lyncaudit did not end after --duration 4"
     kill "$SVC"
 fi
 wait "$SVC"
