@@ -26,6 +26,7 @@
 #include "classify.h"
 #include "decode.h"
 #include "flow.h"
+#include "paths.h"
 #include "pipeline.h"
 #include "privs.h"
 #include "record.h"
@@ -130,8 +131,8 @@ static void usage(FILE *out)
             "  -r, --read FILE        read the capture FILE ('-': stdin); repeat for several\n"
             "  -F, --filter-file FILE take the filter expression from FILE (not with a FILTER)\n"
             "  -d, --database FILE    SQLite database to append this run to (default: lyncaudit.db)\n"
-            "  -t, --topology FILE    the deployment: roles, NAT, options (Lua; default: topology.lua\n"
-            "                         in the working folder if it exists, else no roles: nothing audited)\n"
+            "  -t, --topology FILE    the deployment: roles, NAT, options (Lua; default: ./topology.lua,\n"
+            "                         else " LYNCAUDIT_SYSCONF_DIR "/topology.lua, else none: nothing audited)\n"
             "      --rules DIR        the rule files (default: the rules/ folder installed with lyncaudit)\n"
             "  -q, --quiet            print nothing but errors\n"
             "  -v, --verbose          say more (threads, per file, undecodable packets)\n"
@@ -435,49 +436,18 @@ static bool path_join(char *buf, size_t len, const char *a, const char *b)
     return n >= 0 && (size_t)n < len;
 }
 
-static bool has_file(const char *dir, const char *name)
-{
-    char p[PATH_MAX];
-    return path_join(p, sizeof p, dir, name) && access(p, R_OK) == 0;
-}
-
-/* Where lua/ and rules/ are: beside an installed binary (../share/lyncaudit),
- * the source tree the binary was built from, or the install prefix. */
-static const char *find_data_dir(char *buf, size_t len)
-{
-    char exe[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (n > 0) {
-        exe[n] = '\0';
-        char *slash = strrchr(exe, '/');
-        if (slash) {
-            *slash = '\0';
-            if (path_join(buf, len, exe, "../share/lyncaudit") && has_file(buf, "lua/dsl.lua"))
-                return buf;
-        }
-    }
-    if (has_file(LYNCAUDIT_SOURCE_DIR, "lua/dsl.lua"))
-        return LYNCAUDIT_SOURCE_DIR;
-    return LYNCAUDIT_DATA_DIR;
-}
-
 /* Loads the rules and the topology; prints the error and returns NULL. */
 static struct audit *load_audit(const struct options *o, bool *no_topology)
 {
-    char dir[PATH_MAX], lua_dir[PATH_MAX], rules_dir[PATH_MAX], err[1024];
-    const char *data = find_data_dir(dir, sizeof dir);
+    char dir[PATH_MAX], lua_dir[PATH_MAX], rules_dir[PATH_MAX], err[1024], topo[PATH_MAX];
+    const char *data = paths_data_dir(dir, sizeof dir);
     if (!path_join(lua_dir, sizeof lua_dir, data, "lua") || !path_join(rules_dir, sizeof rules_dir, data, "rules")) {
         fprintf(stderr, "lyncaudit: %s: path too long\n", data);
         return NULL;
     }
-    struct audit_paths p = {lua_dir, o->rules_dir ? o->rules_dir : rules_dir, o->topology};
-    *no_topology = false;
-    if (!p.topology) {
-        if (access("topology.lua", F_OK) == 0)
-            p.topology = "topology.lua";
-        else
-            *no_topology = true;
-    }
+    struct audit_paths p = {lua_dir, o->rules_dir ? o->rules_dir : rules_dir,
+                            paths_topology(o->topology, paths_sysconf_dir(), topo, sizeof topo)};
+    *no_topology = !p.topology;
     struct sigaction sa, old;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_load_alarm;
@@ -583,8 +553,8 @@ static int open_inputs(struct sensor *x)
     if (check_files(x) || !(x->audit = load_audit(o, &x->no_topology)))
         return -1;
     if (x->no_topology && !o->quiet)
-        fprintf(stderr, "lyncaudit: no topology (no topology.lua here, no -t FILE): every address is 'any', "
-                        "no flow is audited\n");
+        fprintf(stderr, "lyncaudit: no topology (no -t FILE, no topology.lua here or in %s): every address is "
+                        "'any', no flow is audited\n", paths_sysconf_dir());
     if (!(x->cls = classify_new(err, sizeof err)))
         goto bad;
     if (o->iface && !privs_user_ok(o->user)) { /* checked before anything is opened or written */
