@@ -257,7 +257,7 @@ grep -q "reloaded the topology and rules" "$W/service.err" && ok "SIGHUP as lync
     bad "reload (pid '$svc_pid'): $(grep -i reload "$W/service.err")"
 db="$STATE/lo.db"
 eq "the service's run" "$(q "$db" "SELECT status, packets >= 20, topology FROM runs")" \
-    "complete|1|/etc/lyncaudit/topology.lua"
+    "stopped|1|/etc/lyncaudit/topology.lua"
 eq "its database: owner and mode (UMask)" "$(stat -c '%U %a' "$db")" "root 600"
 # What lyncaudit did: the trace from its execve on (setpriv's own steps before).
 sed -n '/execve("\/usr\/bin\/lyncaudit"/,$p' "$W/trace.all" >"$W/trace"
