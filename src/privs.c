@@ -3,6 +3,8 @@
 
 #include <errno.h>
 #include <grp.h>
+#include <linux/capability.h>
+#include <sys/prctl.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <string.h>
@@ -11,6 +13,18 @@
 bool privs_user_ok(const char *user)
 {
     return geteuid() != 0 || getpwnam(user ? user : "nobody") != NULL;
+}
+
+/* Drops every capability from the bounding set. 0, or -1 with errno. */
+static int clear_bounding_set(void)
+{
+    for (int cap = 0; cap <= 63; cap++) {
+        if (prctl(PR_CAPBSET_READ, cap, 0, 0, 0) < 0)
+            break; /* past the kernel's last capability */
+        if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0)
+            return -1;
+    }
+    return 0;
 }
 
 int privs_drop(const char *user, bool quiet)
@@ -28,12 +42,20 @@ int privs_drop(const char *user, bool quiet)
         fprintf(stderr, "lyncaudit: -Z %s: no such user\n", name);
         return -1;
     }
-    if (setgroups(0, NULL) != 0 || setgid(pw->pw_gid) != 0 || setuid(pw->pw_uid) != 0) {
+    /* The bounding set first (it takes CAP_SETPCAP, which root still has):
+     * nothing this process or a child executes can gain a capability back. */
+    if (clear_bounding_set() != 0 || setgroups(0, NULL) != 0 || setgid(pw->pw_gid) != 0 ||
+        setuid(pw->pw_uid) != 0) {
         fprintf(stderr, "lyncaudit: cannot become %s: %s\n", name, strerror(errno));
         return -1;
     }
     if (setuid(0) == 0) { /* must not be able to come back */
         fprintf(stderr, "lyncaudit: dropping root did not hold\n");
+        return -1;
+    }
+    /* No set-user-id program or file capability can raise us again. */
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
+        fprintf(stderr, "lyncaudit: cannot set no_new_privs: %s\n", strerror(errno));
         return -1;
     }
     if (!quiet)

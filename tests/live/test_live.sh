@@ -197,6 +197,11 @@ MAINPID=$LAPID
 # root is dropped right after the run row is written
 uid_is() { [ "$(awk '/^Uid:/ {print $2 "|" $3 "|" $4}' "/proc/$1/status" 2>/dev/null)" = "$2|$2|$2" ]; }
 check "7: started as root, captures as nobody (real, effective and saved uid $NOBODY_UID)" wait_for 3 uid_is "$MAINPID" "$NOBODY_UID"
+# ... with no capability left to gain back, and no_new_privs (issue 20, 5).
+eq "7: capability bounding set empty" "$(awk '/^CapBnd:/ {print $2}' "/proc/$MAINPID/status")" 0000000000000000
+eq "7: effective and permitted capabilities none" \
+    "$(awk '/^CapEff:|^CapPrm:/ {printf "%s ", $2}' "/proc/$MAINPID/status")" "0000000000000000 0000000000000000 "
+eq "7: no_new_privs set" "$(awk '/^NoNewPrivs:/ {print $2}' "/proc/$MAINPID/status")" 1
 
 # F1: TLS client_internal -> front_end:5061 (openssl s_server / s_client).
 bg tls-server openssl s_server -accept 127.22.1.10:5061 -cert "$W/fe.crt" -key "$W/fe.key" \
