@@ -47,6 +47,10 @@ struct store {
     char path[256];
 };
 
+/* high, medium, low as 1, 2, 3: severity in an order ORDER BY can use. */
+#define SEVERITY_RANK \
+    "INTEGER GENERATED ALWAYS AS (CASE severity WHEN 'high' THEN 1 WHEN 'medium' THEN 2 WHEN 'low' THEN 3 ELSE 4 END) VIRTUAL"
+
 static const char *SCHEMA =
     "CREATE TABLE IF NOT EXISTS runs ("
     " id INTEGER PRIMARY KEY,"
@@ -121,7 +125,8 @@ static const char *SCHEMA =
     " rule_id TEXT,"
     " severity TEXT NOT NULL,"
     " message TEXT NOT NULL,"
-    " reference TEXT);"
+    " reference TEXT,"
+    " severity_rank " SEVERITY_RANK ");"
     "CREATE INDEX IF NOT EXISTS violations_run ON violations(run_id, kind);"
     "CREATE INDEX IF NOT EXISTS violations_flow ON violations(flow_id);"
     "CREATE TABLE IF NOT EXISTS rules ("
@@ -143,6 +148,7 @@ static const char *SCHEMA =
     " row_text TEXT,"
     " note TEXT,"
     " matched INTEGER NOT NULL DEFAULT 0,"
+    " severity_rank " SEVERITY_RANK ","
     " PRIMARY KEY (run_id, id));"
     "CREATE TABLE IF NOT EXISTS role_stats ("
     " run_id INTEGER NOT NULL REFERENCES runs(id),"
@@ -157,7 +163,7 @@ static const char *SCHEMA =
     " violations INTEGER NOT NULL,"
     " PRIMARY KEY (run_id, src_role, dst_role, transport, dst_port, app));"
     "CREATE VIEW IF NOT EXISTS violation_report AS"
-    " SELECT v.run_id, v.id AS violation_id, v.kind, v.severity, v.rule_id, v.message, v.reference,"
+    " SELECT v.run_id, v.id AS violation_id, v.kind, v.severity, v.severity_rank, v.rule_id, v.message, v.reference,"
     " f.id AS flow_id, f.transport, f.src_ip, f.src_port, f.src_role, f.dst_ip, f.dst_port, f.dst_role,"
     " f.app, f.app_detail, f.first_seen, f.last_seen,"
     " f.packets_src2dst + f.packets_dst2src AS packets, f.bytes_src2dst + f.bytes_dst2src AS bytes,"
@@ -188,8 +194,12 @@ static const char *MIGRATE_1_2 =
     "ALTER TABLE flows ADD COLUMN rule_id TEXT;"
     "ALTER TABLE flows ADD COLUMN icmp_errors INTEGER NOT NULL DEFAULT 0;";
 
-/* Version 2 databases (before tunnels and VLANs) gain their columns. */
+/* Version 2 databases (before tunnels and VLANs) gain their columns; views
+ * that changed are made again by SCHEMA. */
 static const char *MIGRATE_2_3 =
+    "DROP VIEW IF EXISTS violation_report;"
+    "ALTER TABLE violations ADD COLUMN severity_rank " SEVERITY_RANK ";"
+    "ALTER TABLE rules ADD COLUMN severity_rank " SEVERITY_RANK ";"
     "ALTER TABLE runs ADD COLUMN tunnelled INTEGER NOT NULL DEFAULT 0;"
     "ALTER TABLE runs ADD COLUMN not_ip INTEGER NOT NULL DEFAULT 0;"
     "ALTER TABLE runs ADD COLUMN truncated INTEGER NOT NULL DEFAULT 0;"
