@@ -390,3 +390,8 @@ int luabox_call(struct luabox *b, int nargs, int nres, long max_instructions, ch
     }
     return 0;
 }
+
+const char *luabox_lua_version(void)
+{
+    return LUA_RELEASE;
+}

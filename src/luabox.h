@@ -43,4 +43,7 @@ void luabox_set_where(struct luabox *b, char *buf, size_t len);
 /* The file's text as read by the last luabox_load_file (for line look-ups). */
 const char *luabox_last_text(const struct luabox *b);
 
+/* "Lua 5.4.4": the Lua the sandbox is built on. */
+const char *luabox_lua_version(void);
+
 #endif

@@ -29,6 +29,7 @@
 #include "paths.h"
 #include "pipeline.h"
 #include "privs.h"
+#include "luabox.h"
 #include "record.h"
 #include "report.h"
 #include "rpt.h"
@@ -169,7 +170,7 @@ static void usage(FILE *out)
             "      --max-flows N      at most N live flows; the least recently active is\n"
             "                         ended early and counted as evicted (default 1000000, 0 = no cap)\n"
             "  -h, --help             this help\n"
-            "  -V, --version          versions of lyncaudit and nDPI\n"
+            "  -V, --version          versions of lyncaudit, nDPI, libpcap, SQLite, Lua, the rule set\n"
             "\n"
             "Exit codes:\n"
             "  0  the run completed and found no violations (also after SIGINT/SIGTERM)\n"
@@ -413,10 +414,14 @@ static int parse_args(int argc, char **argv, struct options *o)
                 return 1;
             break;
         case 'h': usage(stdout); return -1;
-        case 'V':
+        case 'V': {
+            char dir[PATH_MAX];
             printf("lyncaudit %s (nDPI %s, libpcap: %s)\n", LYNCAUDIT_VERSION, classify_ndpi_version(),
                    pcap_lib_version());
+            printf("SQLite %s, %s, rule set %s (%s/rules)\n", store_sqlite_version(), luabox_lua_version(),
+                   LYNCAUDIT_VERSION, paths_data_dir(dir, sizeof dir));
             return -1;
+        }
         default:
             fprintf(stderr, "Try 'lyncaudit --help'.\n");
             return 1;

@@ -941,3 +941,8 @@ void store_close(struct store *s)
     release_reserve(s);
     free(s);
 }
+
+const char *store_sqlite_version(void)
+{
+    return sqlite3_libversion();
+}

@@ -127,6 +127,9 @@ const char *store_error(const struct store *s);
 
 void store_close(struct store *s);
 
+/* The SQLite library's version ("3.40.1"). */
+const char *store_sqlite_version(void);
+
 /* Formats microseconds since the epoch as 2026-11-21T23:22:55.123456Z. */
 void store_format_time(uint64_t us, char out[32]);
 

@@ -34,6 +34,8 @@ grep -q "Exit codes" "$T/out" && ok || bad "--help lists exit codes"
 grep -q -- "--database" "$T/out" && ok || bad "--help lists --database"
 expect_rc 0 "--version" "$LA" --version
 grep -qE "^lyncaudit [0-9]+\.[0-9]+\.[0-9]+ \(nDPI 4\.2" "$T/out" && ok || bad "--version names nDPI: $(cat "$T/out")"
+grep -qE "^SQLite 3\.[0-9.]+, Lua 5\.4\.[0-9]+, rule set [0-9.]+ \(/.*/rules\)$" "$T/out" && ok ||
+    bad "--version names SQLite, Lua and the rule set: $(cat "$T/out")"
 
 # Bad arguments and inputs: one line naming the file, exit 2, nothing written.
 cd "$T"

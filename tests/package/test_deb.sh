@@ -182,7 +182,9 @@ if [ -n "${uid:-}" ] && [ "$uid" -lt 1000 ] && [ "$shell" = /usr/sbin/nologin ] 
 else
     bad "user lyncaudit: $(getent passwd lyncaudit)"
 fi
-eq "lyncaudit -V from /usr/bin (as the build's)" "$(/usr/bin/lyncaudit -V)" "$("$BUILD_LA" -V)"
+eq "lyncaudit -V from /usr/bin (as the build's)" "$(/usr/bin/lyncaudit -V | head -n 1)" "$("$BUILD_LA" -V | head -n 1)"
+eq "lyncaudit -V from /usr/bin: its libraries, and the installed rule set" "$(/usr/bin/lyncaudit -V | tail -n 1)" \
+    "$("$BUILD_LA" -V | tail -n 1 | sed 's|(.*/rules)|(/usr/share/lyncaudit/rules)|')"
 
 # 3. the sample, audited by the installed binary
 mkdir "$W/run"
