@@ -1,6 +1,8 @@
 /* record.c - a labelled flow into an audited, stored row (see record.h). */
 #include "record.h"
 
+#include "community.h"
+
 #include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -186,6 +188,8 @@ static int audit_and_store(struct record *r, const struct flow *f, const struct 
     ip_text(dst, f->key.ipver, d_ip);
     struct store_flow sf;
     flow_row(&sf, f, n, &ar, s_ip, d_ip, tbuf);
+    char cid[64];
+    sf.community_id = community_id(f, cid, sizeof cid) ? cid : NULL;
     sf.violations = sv;
     sf.nviolations = ar.nviolations;
     if (store_add_flow(r->store, &sf) != 0)

@@ -113,7 +113,8 @@ static const char *SCHEMA =
     " tunnel_dst TEXT,"
     " tunnel_id INTEGER,"
     " vlan INTEGER,"
-    " vlan_inner INTEGER);"
+    " vlan_inner INTEGER,"
+    " community_id TEXT);"
     /* One index on flows: every index is paid on every insert (a third of
      * the run's time with four), and nearly every question is per run. */
     "CREATE INDEX IF NOT EXISTS flows_run ON flows(run_id, verdict);"
@@ -212,7 +213,8 @@ static const char *MIGRATE_2_3 =
     "ALTER TABLE flows ADD COLUMN tunnel_dst TEXT;"
     "ALTER TABLE flows ADD COLUMN tunnel_id INTEGER;"
     "ALTER TABLE flows ADD COLUMN vlan INTEGER;"
-    "ALTER TABLE flows ADD COLUMN vlan_inner INTEGER;";
+    "ALTER TABLE flows ADD COLUMN vlan_inner INTEGER;"
+    "ALTER TABLE flows ADD COLUMN community_id TEXT;";
 
 static double mono_seconds(void)
 {
@@ -429,8 +431,8 @@ struct store *store_open(const char *path, int lock_wait_ms, char *err, size_t e
                            "src_ip,src_port,dst_ip,dst_port,packets_src2dst,bytes_src2dst,"
                            "packets_dst2src,bytes_dst2src,app,app_detail,ndpi_master,ndpi_app,"
                            "ndpi_confidence,end_reason,src_role,dst_role,verdict,rule_id,icmp_errors,"
-                           "tunnel,tunnel_src,tunnel_dst,tunnel_id,vlan,vlan_inner) "
-                           "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                           "tunnel,tunnel_src,tunnel_dst,tunnel_id,vlan,vlan_inner,community_id) "
+                           "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                            -1, &s->ins_flow, NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(s->db,
                            "INSERT INTO violations(run_id,flow_id,kind,rule_id,severity,message,reference) "
@@ -614,6 +616,7 @@ int store_add_flow(struct store *s, const struct store_flow *f)
     bind_text_or_null(st, 23, f->rule_id);
     sqlite3_bind_int64(st, 24, f->icmp_errors);
     bind_tunnel_vlan(st, 25, f);
+    bind_text_or_null(st, 31, f->community_id);
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);

@@ -56,6 +56,7 @@ struct store_flow {
     const uint8_t *tunnel_src, *tunnel_dst;
     int64_t tunnel_id;                     /* VNI, ERSPAN session, GRE key; -1: none */
     unsigned vlan, vlan_inner;             /* VLAN ids, 0: none */
+    const char *community_id;              /* NULL: none (ICMP) */
     const struct store_violation *violations;
     int nviolations;
 };
