@@ -458,7 +458,7 @@ static int read_source(struct source *src, struct flow_table *ft, struct run *r,
             bool is_new;
             struct flow *f = flow_packet(ft, &pkt, &dir, &is_new);
             if (f && !classify_decided(f))
-                pipeline_packet(r->pl, f, &pkt);
+                pipeline_packet(r->pl, f, &pkt, dir);
         }
         flow_table_expire(ft, pkt.ts_us);
         /* Wall-clock work every few thousand packets (every packet live). */

@@ -46,6 +46,7 @@ struct rec {
 struct rec_packet {
     struct rec h;
     struct packet pkt;
+    int dir; /* flow_packet()'s: 0 from the initiator */
     uint8_t bytes[];
 };
 
@@ -319,7 +320,7 @@ static void store_flow(struct pipeline *p, struct flow *f, const struct rec_flow
         ip_text(src, f->key.ipver, s_ip);
         ip_text(dst, f->key.ipver, d_ip);
         struct audit_flow af = {src, dst, f->key.ipver, f->key.proto, sport, dport, rf->app, f->label.detail,
-                                f->pkts[0] + f->pkts[1], f->bytes[0] + f->bytes[1]};
+                                f->pkts[0] + f->pkts[1], f->bytes[0] + f->bytes[1], f->label.facts};
         struct audit_result ar;
         audit_flow(p->audit, &af, &ar);
         struct store_violation sv[AUDIT_MAX_VIOLATIONS];
@@ -442,7 +443,11 @@ static void *cls_main(void *arg)
             struct rec *r = (struct rec *)(void *)(b->data + off);
             off += r->size;
             switch (r->type) {
-            case REC_PACKET: classify_packet(p->cls, r->f, &((struct rec_packet *)r)->pkt); break;
+            case REC_PACKET: {
+                struct rec_packet *rp = (struct rec_packet *)r;
+                classify_packet(p->cls, r->f, &rp->pkt, rp->dir);
+                break;
+            }
             case REC_END: {
                 size_t size = align8(sizeof(struct rec_flow));
                 struct rec_flow *rf = reserve(p, &p->to_store, size, cls_push);
@@ -512,10 +517,10 @@ int pipeline_threads(const struct pipeline *p)
     return p->threads ? 2 : 1;
 }
 
-void pipeline_packet(struct pipeline *p, struct flow *f, const struct packet *pkt)
+void pipeline_packet(struct pipeline *p, struct flow *f, const struct packet *pkt, int dir)
 {
     if (!p->threads) {
-        classify_packet(p->cls, f, pkt);
+        classify_packet(p->cls, f, pkt, dir);
         return;
     }
     /* Copy the span that holds the IP header (for nDPI) and the payload (for
@@ -535,6 +540,7 @@ void pipeline_packet(struct pipeline *p, struct flow *f, const struct packet *pk
     struct rec_packet *r = reserve(p, &p->to_cls, size, reader_push);
     r->h = (struct rec){REC_PACKET, (uint32_t)size, f};
     r->pkt = *pkt;
+    r->dir = dir;
     if (n)
         memcpy(r->bytes, lo, n);
     if (pkt->l3) {

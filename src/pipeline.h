@@ -44,8 +44,9 @@ struct pipeline *pipeline_new(struct classify *cls, struct audit *audit, struct 
 /* Threads the run uses: 2 (reader with audit and store, classify) or 1. */
 int pipeline_threads(const struct pipeline *p);
 
-/* A packet of flow f, which classify_decided(f) said was still undecided. */
-void pipeline_packet(struct pipeline *p, struct flow *f, const struct packet *pkt);
+/* A packet of flow f, which classify_decided(f) said was still undecided;
+ * dir is flow_packet()'s (0: from the initiator). */
+void pipeline_packet(struct pipeline *p, struct flow *f, const struct packet *pkt, int dir);
 
 /* The flow table's end callback (flow_config.handover must be set): the
  * flow goes down the pipeline and is freed at its end. */

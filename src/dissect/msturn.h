@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "cursor.h"
+#include "dissect/dx.h"
 
 #define STUN_COOKIE 0x2112A442u       /* RFC 5389 magic cookie (header word 2) */
 #define MSTURN_MAGIC 0x72C64BC6u      /* MS-TURN MAGIC-COOKIE attribute value */
@@ -78,5 +79,26 @@ const char *stun_ms_attr_name(unsigned bit);
 /* MS-TURN TCP framing (MS-TURN 2.2.1): type 0x02 (control) or 0x03 (data),
  * reserved 0x00, 16-bit length; *body gets the framed bytes (clamped to c). */
 bool msturn_tcp_frame(struct cursor c, uint8_t *type, struct cursor *body);
+
+/* What a flow keeps (struct dx_flow.stun). */
+struct stun_flow {
+    uint8_t msgs, ms;       /* STUN messages; Microsoft's among them */
+    uint8_t binding, turn;  /* Binding messages; other (TURN) methods */
+    uint8_t chan;           /* ChannelData messages */
+    uint8_t dialect;        /* the highest enum stun_dialect seen */
+    uint8_t tcp_framed;     /* messages in MS-TURN's TCP framing */
+    bool ice, rfc4571;      /* ICE attributes; STUN in RFC 4571 framing */
+    uint32_t ms_version, ms_attrs;
+};
+
+/* classify's table rows (dx.h). MS-TURN's TCP framing (after the
+ * pseudo-TLS hello) is tried, and labelled, before media; STUN/TURN
+ * messages on UDP, over TCP unframed (RFC 5389 7.2.2) or in RFC 4571
+ * framing are tracked before RTP but labelled after it: ICE checks then
+ * media is `rtp`. The data TURN carries goes to the RTP tracker. */
+enum dx_claim msturn_tcp_track(struct dx_flow *x, const struct dx_pkt *p);
+bool msturn_tcp_label(const struct dx_flow *x, struct dx_view *v);
+enum dx_claim stun_track(struct dx_flow *x, const struct dx_pkt *p);
+bool stun_label(const struct dx_flow *x, struct dx_view *v);
 
 #endif

@@ -1,6 +1,9 @@
 /* tls.c - TLS record walk and the Lync TLS port policy (see tls.h). */
 #include "dissect/tls.h"
 
+#include "classify.h"
+#include "dissect/dissectors.h"
+
 /* Looks for the server_name extension (type 0) in a ClientHello body. */
 static bool client_hello_sni(struct cursor h)
 {
@@ -90,4 +93,54 @@ enum tls_port_service tls_port_service(uint16_t port)
     if ((port >= 5061 && port <= 5087) || port == 5041 || port == 8404)
         return TLS_PORT_SIP;
     return TLS_PORT_OTHER;
+}
+
+unsigned tls_role_label(uint16_t port, enum tls_server server)
+{
+    if (port == 443 && server == TLS_SERVER_EDGE_ACCESS)
+        return CL_SIP_TLS;
+    if (port == 443 && server == TLS_SERVER_EDGE_WEBCONF)
+        return CL_PSOM;
+    if (port == 23456 && server == TLS_SERVER_EDGE_INTERNAL)
+        return CL_XMPP;
+    return 0;
+}
+
+enum dx_claim tls_track(struct dx_flow *x, const struct dx_pkt *p)
+{
+    struct tls_flow *s = &x->tls;
+    struct tls_verdict v;
+    if (!tls_dissect(p->c, &v))
+        return DX_NOT_MINE;
+    dx_inc(&s->pkts);
+    if ((v.handshakes & (1u << TLS_HS_CLIENT_HELLO)) && !s->hello_dir)
+        s->hello_dir = (uint8_t)(1 + p->dir);
+    return DX_CLAIMED;
+}
+
+/* TLS is nDPI's verdict, or our records with a ClientHello or in two
+ * packets. The server port (the one the ClientHello went to, else the
+ * responder's) names SIP or PSOM; records nDPI did not decide on are `tls`;
+ * TLS nDPI named stays nDPI's label. */
+bool tls_label(const struct dx_flow *x, struct dx_view *v)
+{
+    const struct tls_flow *s = &x->tls;
+    bool ours = s->pkts && (s->hello_dir || s->pkts >= 2);
+    if (!v->ndpi_tls && !ours)
+        return false;
+    uint16_t port = s->hello_dir == 2 ? v->sport : v->dport;
+    enum tls_port_service svc = tls_port_service(port);
+    v->label = 0; /* nDPI's */
+    if (svc != TLS_PORT_OTHER) {
+        dx_detailf(v, "port", "%u", port);
+        v->label = svc == TLS_PORT_SIP ? CL_SIP_TLS : CL_PSOM;
+        v->facts |= LABEL_F_TLS | LABEL_F_TLS_PORT;
+    } else if (!v->ndpi_tls && !v->dpi) {
+        dx_detailf(v, "tls_records", "%u pkts", s->pkts);
+        v->label = CL_TLS;
+        v->facts |= LABEL_F_TLS;
+    } else if (v->ndpi_main_tls) {
+        v->facts |= LABEL_F_TLS;
+    }
+    return true;
 }

@@ -3,7 +3,7 @@
  * Real bytes, moved: the first TLS flow of nDPI/teams.pcap (ClientHello with
  * SNI, certificate) replayed with its server port 443 changed to 5061 (SIP
  * over TLS), 8057 (PSOM) and 5070 (Mediation MTLS); on 443 it stays `tls` with
- * the TLS/SNI facts the audit stage uses. The real MS-TURN Allocate and its
+ * the fact (TLS, no port-named service) the audit stage refines by role. The real MS-TURN Allocate and its
  * error response from teams.pcap carried in MS-TURN's TCP framing after a
  * pseudo-TLS hello (hand-built framing and hello: no capture has MS-TURN over
  * TCP 443). A Lync NEGOTIATE over TCP (hand-built: nDPI 4.2 gives up on it).
@@ -21,7 +21,7 @@
 struct result {
     char app[32];
     char detail[512];
-    uint8_t facts, msturn_version;
+    uint8_t facts;
     unsigned flows;
 };
 
@@ -38,7 +38,6 @@ static void on_end(struct flow *f, void *ctx)
     snprintf(r->last.app, sizeof r->last.app, "%s", classify_app(r->cls, f, buf, sizeof buf));
     snprintf(r->last.detail, sizeof r->last.detail, "%s", f->label.detail ? f->label.detail : "");
     r->last.facts = f->label.facts;
-    r->last.msturn_version = f->label.msturn_version;
     r->last.flows++;
     classify_release(f);
 }
@@ -94,7 +93,7 @@ static struct result run_flow(const struct pkts *k, uint16_t port)
         bool is_new;
         struct flow *f = flow_packet(t, &p, &dir, &is_new);
         if (f)
-            classify_packet(r.cls, f, &p);
+            classify_packet(r.cls, f, &p, dir);
     }
     flow_table_end_all(t);
     flow_table_free(t);
@@ -186,11 +185,11 @@ static void test_tls_ports(struct pick *k)
     CHECK(k->tls.n >= 6);
     struct result r = run_flow(&k->tls, 443);
     CHECK(!strcmp(r.app, "tls"));
-    CHECK((r.facts & (LABEL_F_TLS | LABEL_F_TLS_SNI)) == (LABEL_F_TLS | LABEL_F_TLS_SNI));
-    CHECK(!(r.facts & LABEL_F_PSEUDO_TLS));
+    CHECK_EQ_U(r.facts, LABEL_F_TLS);
     CHECK(strstr(r.detail, "sni=") != NULL);
     r = run_flow(&k->tls, 5061);
     CHECK(!strcmp(r.app, "sip_tls"));
+    CHECK_EQ_U(r.facts, LABEL_F_TLS | LABEL_F_TLS_PORT);
     CHECK(strstr(r.detail, "port=5061") != NULL && strstr(r.detail, "sni=") != NULL);
     r = run_flow(&k->tls, 5070);
     CHECK(!strcmp(r.app, "sip_tls"));
@@ -223,9 +222,7 @@ static void test_msturn_tcp(struct pick *k)
     framed(&f, 1, k->alloc, k->alloc_len);
     struct result r = run_flow(&f, 443);
     CHECK(!strcmp(r.app, "msturn"));
-    CHECK(r.facts & LABEL_F_PSEUDO_TLS);
-    CHECK(!(r.facts & LABEL_F_TLS));
-    CHECK_EQ_U(r.msturn_version, 6);
+    CHECK_EQ_U(r.facts, 0); /* the pseudo-TLS hello is no TLS for the audit */
     CHECK(strstr(r.detail, "pseudo_tls=yes") && strstr(r.detail, "msturn_version=6") &&
           strstr(r.detail, "framing=ms-turn-tcp") && strstr(r.detail, "MAGIC-COOKIE"));
     free_pkts(&f);
@@ -260,7 +257,7 @@ static void feed(const struct packet *p, unsigned idx, void *ctx)
     bool is_new;
     struct flow *f = flow_packet(cr->t, p, &dir, &is_new);
     if (f)
-        classify_packet(cr->r.cls, f, p);
+        classify_packet(cr->r.cls, f, p, dir);
 }
 
 static void test_ice_then_media(const char *dir)
@@ -278,8 +275,20 @@ static void test_ice_then_media(const char *dir)
     CHECK_EQ_U(cr.r.last.flows, 1);
     CHECK(!strcmp(cr.r.last.app, "rtp")); /* nDPI: STUN.SkypeCall */
     CHECK(strstr(cr.r.last.detail, "ice=yes") && strstr(cr.r.last.detail, "rtp_ssrc=0x"));
-    CHECK((cr.r.last.facts & (LABEL_F_ICE | LABEL_F_MEDIA | LABEL_F_MS_STUN)) ==
-          (LABEL_F_ICE | LABEL_F_MEDIA | LABEL_F_MS_STUN));
+}
+
+/* The labels a rule may expect: classify's own but "unknown", and nDPI's names the rules use. */
+static void test_vocabulary(void)
+{
+    bool sip_tls = false, http = false, unknown = false;
+    size_t n = 0;
+    for (const char *l; (l = classify_rule_label(n)); n++) {
+        sip_tls |= !strcmp(l, "sip_tls");
+        http |= !strcmp(l, "http");
+        unknown |= !strcmp(l, "unknown") || !*l;
+    }
+    CHECK(sip_tls && http && !unknown);
+    CHECK_EQ_U(n, CL_N - 2 + 3);
 }
 
 int main(int argc, char **argv)
@@ -292,6 +301,7 @@ int main(int argc, char **argv)
     test_msturn_tcp(&k);
     test_negotiate();
     test_ice_then_media(dir);
+    test_vocabulary();
     free_pkts(&k.tls);
     return check_done();
 }
