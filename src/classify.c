@@ -14,11 +14,18 @@
 #define CAP_OTHER 24
 #define DETAIL_MAX 512
 
-/* The dissectors look at this many payload packets at most, and give up
- * sooner when nothing they know has shown up. */
+/* The dissectors look at this many payload packets at most, counted from
+ * the first that is not STUN (media follows ICE checks, dozens of them in
+ * Lync), and give up sooner when nothing they know has shown up.
+ * Keep-alives (RFC 5626 CRLF, NAT keep-alives, other payloads shorter than
+ * any message the dissectors know) do not count; LX_MAX_PKTS and
+ * LX_MAX_KEEPALIVES bound what a flow may cost all the same. */
 #define LX_CAP_UDP 32
 #define LX_CAP_TCP 12
 #define LX_GIVEUP 6
+#define LX_MAX_PKTS 255
+#define LX_MAX_KEEPALIVES 255
+#define LX_SHORT 8
 
 struct classify {
     struct ndpi_detection_module_struct *mod;
@@ -208,10 +215,15 @@ static void ndpi_decide(struct classify *c, struct flow *f, struct live *lv, ndp
         lv->lx_done = true;
 }
 
-/* True when the dissectors have seen enough of this flow. */
-static bool lx_enough(const struct dx_flow *x, uint8_t proto)
+/* True when the dissectors have seen enough of this flow. A window spent
+ * on ICE checks alone opens another for the media that follows them. */
+static bool lx_enough(struct dx_flow *x, uint8_t proto)
 {
-    if (x->pkts >= (proto == IPPROTO_TCP ? LX_CAP_TCP : LX_CAP_UDP))
+    unsigned cap = proto == IPPROTO_TCP ? LX_CAP_TCP : LX_CAP_UDP;
+    if (!x->ice_wait && x->pkts >= cap && x->stun_lead == x->pkts && stun_ice_only(x))
+        x->ice_wait = true;
+    if ((x->ice_wait ? (unsigned)(x->pkts - x->stun_lead) : x->pkts) >= cap || x->pkts >= LX_MAX_PKTS ||
+        x->keepalives >= LX_MAX_KEEPALIVES)
         return true;
     if (x->pkts >= LX_GIVEUP && !x->found)
         return true;
@@ -232,17 +244,22 @@ static void lx_packet(struct live *lv, const struct packet *p, int dir)
     }
     if (p->payload_len == 0)
         return;
-    x->pkts++;
     struct dx_pkt dp = {cur_make(p->payload, p->payload_len), dir, p->proto, p->sport, p->dport};
     uint8_t t = p->proto == IPPROTO_TCP ? DX_TCP : DX_UDP;
-    for (size_t i = 0; i < N_DISSECTORS; i++) {
+    enum dx_claim claim = DX_NOT_MINE;
+    size_t i = 0;
+    for (; i < N_DISSECTORS && claim == DX_NOT_MINE; i++) {
         const struct dissector *d = &DISSECTORS[i];
-        enum dx_claim claim = (d->transports & t) && d->track ? d->track(x, &dp) : DX_NOT_MINE;
-        if (claim == DX_NOT_MINE)
-            continue;
+        claim = (d->transports & t) && d->track ? d->track(x, &dp) : DX_NOT_MINE;
+    }
+    if (claim == DX_KEEPALIVE || (claim == DX_NOT_MINE && p->payload_len < LX_SHORT)) {
+        dx_inc(&x->keepalives);
+    } else {
+        x->pkts++;
         if (claim == DX_CLAIMED)
             x->found = true;
-        break;
+        if (claim == DX_CLAIMED && DISSECTORS[i - 1].label == CL_STUN && x->stun_lead + 1 == x->pkts)
+            x->stun_lead++;
     }
     if (lx_enough(x, p->proto))
         lv->lx_done = true;
@@ -313,6 +330,8 @@ static void finalize(struct flow *f, struct live *lv)
         free(f->label.detail);
         f->label.detail = NULL;
     }
+    if (stun_call_seen(&lv->lx.stun.call) && (f->label.call = malloc(sizeof *f->label.call)))
+        *f->label.call = lv->lx.stun.call;
     if (lv->nf)
         ndpi_flow_free(lv->nf);
     free(lv);
@@ -399,6 +418,8 @@ void classify_release(struct flow *f)
     }
     free(f->label.detail);
     f->label.detail = NULL;
+    free(f->label.call);
+    f->label.call = NULL;
 }
 
 const char *classify_proto_name(const struct classify *c, unsigned id)

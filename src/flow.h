@@ -39,10 +39,13 @@ struct flow_key {
 #define LABEL_F_TLS      0x01 /* the label is TLS's: tls, sip_tls or psom (nDPI's TLS or our records) */
 #define LABEL_F_TLS_PORT 0x02 /* ... and the server port named its Lync service (sip_tls, psom) */
 
+struct stun_call; /* dissect/msturn.h */
+
 /* What classify decides; flow only stores it. */
 struct flow_label {
     void *dpi;            /* classify's live state; NULL once decided */
     char *detail;         /* malloc'd text, or NULL */
+    struct stun_call *call; /* malloc'd MS-TURN call identity ([MS-TURNBWM]), or NULL */
     uint16_t ndpi_master, ndpi_app;
     uint16_t lync;        /* classify's own label id (enum classify_label; 0: nDPI's) */
     uint8_t confidence;

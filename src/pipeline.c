@@ -25,6 +25,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dissect/msturn.h" /* struct stun_call: the flow's MS-TURN call identity */
+
 /* A block holds the largest packet record (a 256 KiB snapshot) with room to
  * spare; it is handed on once it holds BLOCK_COST of work: bytes of packet
  * copied, or FLOW_COST per ended flow (a flow waiting in a queue still holds
@@ -323,6 +325,8 @@ static void store_flow(struct pipeline *p, struct flow *f, const struct rec_flow
                                 f->pkts[0] + f->pkts[1], f->bytes[0] + f->bytes[1], f->label.facts};
         struct audit_result ar;
         audit_flow(p->audit, &af, &ar);
+        const struct stun_call *call = f->label.call;
+        char loc[3][4];
         struct store_violation sv[AUDIT_MAX_VIOLATIONS];
         for (int i = 0; i < ar.nviolations; i++)
             sv[i] = (struct store_violation){ar.v[i].kind, ar.v[i].rule_id, ar.v[i].severity, ar.v[i].message,
@@ -358,6 +362,11 @@ static void store_flow(struct pipeline *p, struct flow *f, const struct rec_flow
             .tunnel_id = f->tun_has_id ? (int64_t)f->tun_id : -1,
             .vlan = f->vlan[0],
             .vlan_inner = f->vlan[1],
+            .call_id = call && call->call_id[0] ? call->call_id : NULL,
+            .dialog_id = call && call->dialog_id[0] ? call->dialog_id : NULL,
+            .self_location = call && call->has_location ? stun_location_name(call->self_location, loc[0]) : NULL,
+            .peer_location = call && call->has_location ? stun_location_name(call->peer_location, loc[1]) : NULL,
+            .federation = call && call->has_location ? stun_federation_name(call->federation, loc[2]) : NULL,
             .violations = sv,
             .nviolations = ar.nviolations,
         };

@@ -54,6 +54,8 @@ struct store_flow {
     const uint8_t *tunnel_src, *tunnel_dst;
     int64_t tunnel_id;                     /* VNI, ERSPAN session, GRE key; -1: none */
     unsigned vlan, vlan_inner;             /* VLAN ids, 0: none */
+    /* MS-TURN call identity ([MS-TURNBWM]); NULL: not seen */
+    const char *call_id, *dialog_id, *self_location, *peer_location, *federation;
     const struct store_violation *violations;
     int nviolations;
 };

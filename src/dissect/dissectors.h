@@ -15,8 +15,12 @@
 #include "dissect/xmpp.h"
 
 struct dx_flow {
-    uint8_t pkts;   /* payload packets looked at (keep-alives excepted) */
-    bool found;     /* a row claimed a packet as evidence of its protocol */
+    uint16_t pkts;       /* payload packets looked at, keep-alives excepted */
+    uint16_t stun_lead;  /* ... of which the first ones, all STUN (an ICE phase) */
+    uint8_t keepalives;  /* keep-alives: claimed as such, or short and nobody's */
+    bool found;          /* a row claimed a packet as evidence of its protocol */
+    bool ice_wait;       /* the window went by in ICE checks: further checks are
+                          * skipped, the window counts from the first other packet */
     struct ike_flow ike;
     struct sip_flow sip;
     struct xmpp_flow xmpp;

@@ -81,6 +81,7 @@ static bool walk_attrs(struct cursor body, bool padded, bool msturn, struct stun
     v->ms_version = 0;
     v->ice = false;
     v->data_off = v->data_len = 0;
+    v->call_id_off = v->call_id_len = v->dialog_id_off = v->dialog_id_len = v->location_off = 0;
     while (body.len > 0) {
         uint16_t type = cur_be16(&body);
         uint16_t len = cur_be16(&body);
@@ -105,6 +106,16 @@ static bool walk_attrs(struct cursor body, bool padded, bool msturn, struct stun
             v->data_off = off + 4;
             v->data_len = len;
         }
+        if (type == 0x8061) { /* [MS-TURNBWM] SIP Dialog Identifier */
+            v->dialog_id_off = off + 4;
+            v->dialog_id_len = len;
+        }
+        if (type == 0x8062) { /* [MS-TURNBWM] SIP Call Identifier */
+            v->call_id_off = off + 4;
+            v->call_id_len = len;
+        }
+        if (type == 0x8068 && len >= 4) /* [MS-TURNBWM] Location Profile */
+            v->location_off = off + 4;
         cur_skip(&body, step);
         off += 4 + step;
     }
@@ -196,6 +207,33 @@ bool msturn_tcp_frame(struct cursor c, uint8_t *type, struct cursor *body)
     return true;
 }
 
+/* Copies an identifier attribute as text: printable ASCII kept, anything
+ * else as '.', cut to STUN_ID_MAX; the first one seen stays. */
+static void copy_id(char *out, struct cursor msg, uint32_t off, uint32_t len)
+{
+    if (!len || out[0] || !cur_skip(&msg, off))
+        return;
+    size_t n = 0;
+    for (; n < len && n < STUN_ID_MAX && n < msg.len; n++) {
+        uint8_t ch = cur_peek_u8(&msg, n);
+        out[n] = ch >= 0x20 && ch < 0x7F ? (char)ch : '.';
+    }
+    out[n] = '\0';
+}
+
+/* The call identity a message carries (MS-TURNBWM), into the flow's. */
+static void take_call(struct stun_call *call, struct cursor msg, const struct stun_verdict *v)
+{
+    copy_id(call->call_id, msg, v->call_id_off, v->call_id_len);
+    copy_id(call->dialog_id, msg, v->dialog_id_off, v->dialog_id_len);
+    if (v->location_off && !call->has_location && v->location_off + 3 <= msg.len) {
+        call->peer_location = cur_peek_u8(&msg, v->location_off);
+        call->self_location = cur_peek_u8(&msg, v->location_off + 1);
+        call->federation = cur_peek_u8(&msg, v->location_off + 2);
+        call->has_location = true;
+    }
+}
+
 /* Takes one STUN or ChannelData message into the flow's state; what TURN
  * carried goes to the RTP tracker. */
 static void take(struct dx_flow *x, int dir, struct cursor msg, const struct stun_verdict *v)
@@ -219,6 +257,7 @@ static void take(struct dx_flow *x, int dir, struct cursor msg, const struct stu
             dx_inc(&s->turn);
         if (v->ice)
             s->ice = true;
+        take_call(&s->call, msg, v);
     }
     if (v->data_len && v->data_off < msg.len) {
         struct cursor d = msg;
@@ -275,11 +314,20 @@ static enum dx_claim stun_tcp(struct dx_flow *x, const struct dx_pkt *p)
     return DX_NOT_MINE;
 }
 
+bool stun_ice_only(const struct dx_flow *x)
+{
+    return x->stun.msgs && !x->stun.turn && !x->stun.chan && !x->stun.tcp_framed;
+}
+
+/* Past a window of ICE checks (dx_flow.ice_wait), more checks tell nothing
+ * new: they are skipped like keep-alives while the media is awaited. */
 enum dx_claim stun_track(struct dx_flow *x, const struct dx_pkt *p)
 {
+    struct stun_verdict v;
+    if (x->ice_wait && stun_dissect(p->c, p->proto == IPPROTO_UDP, &v) && v.kind == STUN_MESSAGE && v.method == 1)
+        return DX_KEEPALIVE;
     if (p->proto == IPPROTO_TCP)
         return stun_tcp(x, p);
-    struct stun_verdict v;
     if (!stun_dissect(p->c, true, &v))
         return DX_NOT_MINE;
     take(x, p->dir, p->c, &v);
@@ -347,4 +395,28 @@ bool stun_label(const struct dx_flow *x, struct dx_view *v)
         v->ndpi_realm_is_nonce = false;
     }
     return true;
+}
+
+/* A value outside the specification's list, as its number. */
+static const char *number(uint8_t v, char buf[4])
+{
+    snprintf(buf, 4, "%u", v);
+    return buf;
+}
+
+const char *stun_location_name(uint8_t v, char buf[4])
+{
+    static const char *const names[] = {"unknown", "internet", "intranet"};
+    return v < 3 ? names[v] : number(v, buf);
+}
+
+const char *stun_federation_name(uint8_t v, char buf[4])
+{
+    static const char *const names[] = {"none", "enterprise", "public_cloud"};
+    return v < 3 ? names[v] : number(v, buf);
+}
+
+bool stun_call_seen(const struct stun_call *call)
+{
+    return call->call_id[0] || call->dialog_id[0] || call->has_location;
 }

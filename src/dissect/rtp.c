@@ -150,7 +150,8 @@ bool rtp_settled(const struct dx_flow *x)
 
 /* A confirmed stream on a flow that is no TURN relay (a relay keeps its
  * STUN label, with inner=rtp): rtp. RTCP alone (a compound that adds up,
- * or two packets) without STUN: rtcp. */
+ * or two packets: SRTCP encrypts past the first header), after ICE checks
+ * or without: rtcp. */
 bool rtp_label(const struct dx_flow *x, struct dx_view *v)
 {
     const struct rtp_flow *s = &x->rtp;
@@ -170,7 +171,7 @@ bool rtp_label(const struct dx_flow *x, struct dx_view *v)
         v->label = CL_RTP;
         return true;
     }
-    if (x->stun.msgs || !(s->rtcp_compound || s->rtcp >= 2))
+    if (!(s->rtcp_compound || s->rtcp >= 2))
         return false;
     dx_detailf(v, "rtcp_ssrc", "0x%08x", (unsigned)s->rtcp_ssrc);
     dx_detailf(v, "rtcp_pt", "%u", s->rtcp_pt);

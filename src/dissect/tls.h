@@ -37,6 +37,8 @@ struct tls_verdict {
     uint16_t version;     /* record version of the first record */
     uint32_t handshakes;  /* bit n: handshake type n seen (n < 32) */
     bool sni;             /* a ClientHello with a server_name extension */
+    bool exact;           /* the records end exactly where c does (none cut short) */
+    bool sslv2;           /* an SSL 2.0-compatible ClientHello, not a TLS record */
 };
 
 /* Reads the TLS records at the start of c; false when the first is not one. */
@@ -57,12 +59,19 @@ unsigned tls_role_label(uint16_t port, enum tls_server server);
 
 /* What a flow keeps (struct dx_flow.tls). */
 struct tls_flow {
-    uint8_t pkts;       /* payload packets that were TLS records */
+    uint8_t pkts;       /* payload packets that were TLS records or an SSLv2 hello */
+    uint8_t records;    /* ... TLS records (SSL 3.0 and later) */
     uint8_t hello_dir;  /* 0: no ClientHello; 1 + the direction that sent it */
+    bool sslv2;         /* an SSL 2.0-compatible ClientHello went by */
+    bool alert;         /* a packet held exactly one Alert record */
 };
 
 /* classify's table row (dx.h): TLS records over TCP, labelled with the
- * port policy; nDPI's TLS verdict counts as much as our records. */
+ * port policy; nDPI's TLS verdict counts as much as our records. TLS is a
+ * ClientHello or records in two packets, or one packet that is exactly an
+ * Alert record (a refused handshake); an SSLv2-style hello counts only when
+ * TLS records follow it (legacy Skype sends a fake one on 443, then bytes of
+ * its own: not TLS, whatever nDPI says). */
 enum dx_claim tls_track(struct dx_flow *x, const struct dx_pkt *p);
 bool tls_label(const struct dx_flow *x, struct dx_view *v);
 
