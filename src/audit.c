@@ -11,6 +11,8 @@
 #include <lua.h>
 #include <ndpi_api.h>
 
+#include "classify.h"
+#include "dissect/tls.h"
 #include "luabox.h"
 #include "topo_ports.h"
 
@@ -758,7 +760,14 @@ struct audit *audit_load_where(const struct audit_paths *p, char *where, size_t 
 
     char path[4096];
     snprintf(path, sizeof path, "%s/dsl.lua", p->lua_dir);
-    if (luabox_load_file(a->box, path, err, errlen) || luabox_call(a->box, 0, 1, LOAD_INSTRUCTIONS, err, errlen))
+    if (luabox_load_file(a->box, path, err, errlen))
+        goto bad;
+    lua_newtable(L); /* the chunk's argument: the labels a rule may expect (classify's vocabulary) */
+    for (size_t i = 0; classify_rule_label(i); i++) {
+        lua_pushstring(L, classify_rule_label(i));
+        lua_rawseti(L, -2, (lua_Integer)i + 1);
+    }
+    if (luabox_call(a->box, 1, 1, LOAD_INSTRUCTIONS, err, errlen))
         goto bad;
     if (!lua_istable(L, -1)) {
         snprintf(err, errlen, "%s: must return the rule language module", path);
@@ -1060,20 +1069,18 @@ static bool is_ipsec(const struct audit_flow *f)
     return !strcmp(f->app, "ike") || !strcmp(f->app, "esp") || !strcmp(f->app, "ah") || !strcmp(f->app, "ipsec");
 }
 
-/* Labels only roles can tell: TLS toward the Access Edge on 443 is SIP,
- * toward the Web Conferencing Edge PSOM, toward the Edge internal interface
- * on 23456 XMPP (the documents' ports, docs/rules.md). */
-static const char *refine_app(const char *app, int dr, uint16_t dport)
+/* Labels only roles can tell, for a TLS flow whose port named no Lync
+ * service: dissect/tls.h decides (443 on the Access Edge is SIP ...). */
+static const char *refine_app(const struct audit_flow *f, int dr)
 {
-    if (strcmp(app, "tls"))
-        return app;
-    if (dr == ROLE_EDGE_ACCESS && dport == 443)
-        return "sip_tls";
-    if (dr == ROLE_EDGE_WEBCONF && dport == 443)
-        return "psom";
-    if (dr == ROLE_EDGE_INTERNAL && dport == 23456)
-        return "xmpp";
-    return app;
+    if ((f->facts & (LABEL_F_TLS | LABEL_F_TLS_PORT)) != LABEL_F_TLS)
+        return f->app;
+    enum tls_server s = dr == ROLE_EDGE_ACCESS    ? TLS_SERVER_EDGE_ACCESS
+                        : dr == ROLE_EDGE_WEBCONF  ? TLS_SERVER_EDGE_WEBCONF
+                        : dr == ROLE_EDGE_INTERNAL ? TLS_SERVER_EDGE_INTERNAL
+                                                   : TLS_SERVER_OTHER;
+    unsigned id = tls_role_label(f->dport, s);
+    return id ? classify_label_name(id) : f->app;
 }
 
 /* Runs a rule's Lua check on the flow: true when the rule holds. A check
@@ -1266,7 +1273,7 @@ void audit_flow(struct audit *a, const struct audit_flow *f, struct audit_result
     memset(res, 0, sizeof *res);
     res->src_role = ROLE_NAMES[sr];
     res->dst_role = ROLE_NAMES[dr];
-    res->app = refine_app(f->app, dr, f->dport);
+    res->app = refine_app(f, dr);
     /* Flows between peers are not Lync findings, except what the client rows
      * speak of: client to client, and an internal client through the
      * firewall to a partner; those are judged when a rule matches. */

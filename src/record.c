@@ -2,6 +2,7 @@
 #include "record.h"
 
 #include "community.h"
+#include "dissect/msturn.h" /* struct stun_call: the flow's MS-TURN call identity */
 
 #include <arpa/inet.h>
 #include <stdio.h>
@@ -176,7 +177,7 @@ static int audit_and_store(struct record *r, const struct flow *f, const struct 
     uint16_t sport, dport;
     flow_endpoints(f, &src, &sport, &dst, &dport);
     struct audit_flow af = {src, dst, f->key.ipver, f->key.proto, sport, dport, n->app, f->label.detail,
-                            f->pkts[0] + f->pkts[1], f->bytes[0] + f->bytes[1]};
+                            f->pkts[0] + f->pkts[1], f->bytes[0] + f->bytes[1], f->label.facts};
     struct audit_result ar;
     audit_flow(r->audit, &af, &ar);
     struct store_violation sv[AUDIT_MAX_VIOLATIONS];
@@ -188,8 +189,18 @@ static int audit_and_store(struct record *r, const struct flow *f, const struct 
     ip_text(dst, f->key.ipver, d_ip);
     struct store_flow sf;
     flow_row(&sf, f, n, &ar, s_ip, d_ip, tbuf);
-    char cid[64];
+    char cid[64], loc[3][4];
     sf.community_id = community_id(f, cid, sizeof cid) ? cid : NULL;
+    const struct stun_call *call = f->label.call;
+    if (call) {
+        sf.call_id = call->call_id[0] ? call->call_id : NULL;
+        sf.dialog_id = call->dialog_id[0] ? call->dialog_id : NULL;
+        if (call->has_location) {
+            sf.self_location = stun_location_name(call->self_location, loc[0]);
+            sf.peer_location = stun_location_name(call->peer_location, loc[1]);
+            sf.federation = stun_federation_name(call->federation, loc[2]);
+        }
+    }
     sf.violations = sv;
     sf.nviolations = ar.nviolations;
     if (store_add_flow(r->store, &sf) != 0)

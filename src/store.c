@@ -114,7 +114,12 @@ static const char *SCHEMA =
     " tunnel_id INTEGER,"
     " vlan INTEGER,"
     " vlan_inner INTEGER,"
-    " community_id TEXT);"
+    " community_id TEXT,"
+    " msturn_call_id TEXT,"
+    " msturn_dialog_id TEXT,"
+    " msturn_self_location TEXT,"
+    " msturn_peer_location TEXT,"
+    " msturn_federation TEXT);"
     /* One index on flows: every index is paid on every insert (a third of
      * the run's time with four), and nearly every question is per run. */
     "CREATE INDEX IF NOT EXISTS flows_run ON flows(run_id, verdict);"
@@ -177,7 +182,16 @@ static const char *SCHEMA =
     " FROM role_stats GROUP BY run_id, src_role, dst_role;"
     "CREATE VIEW IF NOT EXISTS unused_rules AS"
     " SELECT run_id, id, kind, from_roles, to_roles, transport, dports, doc, doc_table, doc_row, row_text"
-    " FROM rules WHERE active = 1 AND matched = 0 AND kind = 'allow';";
+    " FROM rules WHERE active = 1 AND matched = 0 AND kind = 'allow';"
+    /* The flows of one call: its MS-TURN relay flows name the SIP Call-ID. */
+    "CREATE VIEW IF NOT EXISTS calls AS"
+    " SELECT run_id, msturn_call_id AS call_id, count(*) AS flows,"
+    " group_concat(DISTINCT msturn_dialog_id) AS dialog_ids,"
+    " group_concat(DISTINCT msturn_federation) AS federation,"
+    " min(first_seen) AS first_seen, max(last_seen) AS last_seen,"
+    " sum(packets_src2dst + packets_dst2src) AS packets, sum(bytes_src2dst + bytes_dst2src) AS bytes,"
+    " sum(verdict = 'violation') AS violations"
+    " FROM flows WHERE msturn_call_id IS NOT NULL GROUP BY run_id, msturn_call_id;";
 
 /* Version 1 databases (before roles and rules) gain the new columns. */
 static const char *MIGRATE_1_2 =
@@ -214,7 +228,12 @@ static const char *MIGRATE_2_3 =
     "ALTER TABLE flows ADD COLUMN tunnel_id INTEGER;"
     "ALTER TABLE flows ADD COLUMN vlan INTEGER;"
     "ALTER TABLE flows ADD COLUMN vlan_inner INTEGER;"
-    "ALTER TABLE flows ADD COLUMN community_id TEXT;";
+    "ALTER TABLE flows ADD COLUMN community_id TEXT;"
+    "ALTER TABLE flows ADD COLUMN msturn_call_id TEXT;"
+    "ALTER TABLE flows ADD COLUMN msturn_dialog_id TEXT;"
+    "ALTER TABLE flows ADD COLUMN msturn_self_location TEXT;"
+    "ALTER TABLE flows ADD COLUMN msturn_peer_location TEXT;"
+    "ALTER TABLE flows ADD COLUMN msturn_federation TEXT;";
 
 static double mono_seconds(void)
 {
@@ -431,8 +450,9 @@ struct store *store_open(const char *path, int lock_wait_ms, char *err, size_t e
                            "src_ip,src_port,dst_ip,dst_port,packets_src2dst,bytes_src2dst,"
                            "packets_dst2src,bytes_dst2src,app,app_detail,ndpi_master,ndpi_app,"
                            "ndpi_confidence,end_reason,src_role,dst_role,verdict,rule_id,icmp_errors,"
-                           "tunnel,tunnel_src,tunnel_dst,tunnel_id,vlan,vlan_inner,community_id) "
-                           "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                           "tunnel,tunnel_src,tunnel_dst,tunnel_id,vlan,vlan_inner,community_id,msturn_call_id,"
+                           "msturn_dialog_id,msturn_self_location,msturn_peer_location,msturn_federation) "
+                           "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                            -1, &s->ins_flow, NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(s->db,
                            "INSERT INTO violations(run_id,flow_id,kind,rule_id,severity,message,reference) "
@@ -617,6 +637,11 @@ int store_add_flow(struct store *s, const struct store_flow *f)
     sqlite3_bind_int64(st, 24, f->icmp_errors);
     bind_tunnel_vlan(st, 25, f);
     bind_text_or_null(st, 31, f->community_id);
+    bind_text_or_null(st, 32, f->call_id);
+    bind_text_or_null(st, 33, f->dialog_id);
+    bind_text_or_null(st, 34, f->self_location);
+    bind_text_or_null(st, 35, f->peer_location);
+    bind_text_or_null(st, 36, f->federation);
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);

@@ -57,6 +57,8 @@ struct store_flow {
     int64_t tunnel_id;                     /* VNI, ERSPAN session, GRE key; -1: none */
     unsigned vlan, vlan_inner;             /* VLAN ids, 0: none */
     const char *community_id;              /* NULL: none (ICMP) */
+    /* MS-TURN call identity ([MS-TURNBWM]); NULL: not seen */
+    const char *call_id, *dialog_id, *self_location, *peer_location, *federation;
     const struct store_violation *violations;
     int nviolations;
 };

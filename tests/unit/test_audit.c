@@ -17,6 +17,7 @@
 
 #include "audit.h"
 #include "check.h"
+#include "flow.h"
 
 static char g_src[4096], g_tmp[256];
 
@@ -162,7 +163,7 @@ static void test_every_rule(void)
         f.proto = !strcmp(tr, "tcp") ? 6 : !strcmp(tr, "udp") ? 17 : !strcmp(tr, "esp") ? 50 : 51;
         f.sport = (uint16_t)(strcmp(ri.sports, "any") ? first_port(ri.sports) : 40000);
         f.dport = (uint16_t)first_port(ri.dports);
-        f.app = app, f.app_detail = NULL, f.packets = 10, f.bytes = 1000;
+        f.app = app, f.app_detail = NULL, f.packets = 10, f.bytes = 1000, f.facts = 0;
         struct audit_result r;
         audit_flow(a, &f, &r);
         bool ok = !strcmp(r.verdict, "ok") || !strcmp(r.verdict, "unscoped");
@@ -201,7 +202,8 @@ static struct audit_result run(struct audit *a, const char *from, const char *to
     static uint8_t s[16], d[16];
     addr_of(from, s);
     addr_of(to, d);
-    struct audit_flow f = {s, d, 4, proto, sport, dport, app, NULL, 1, 100};
+    /* "tls" as classify gives it when the port names no Lync service */
+    struct audit_flow f = {s, d, 4, proto, sport, dport, app, NULL, 1, 100, strcmp(app, "tls") ? 0 : LABEL_F_TLS};
     struct audit_result r;
     audit_flow(a, &f, &r);
     return r;
@@ -246,6 +248,19 @@ static void test_verdicts(void)
     CHECK(!strcmp(r.app, "sip_tls") && !strcmp(r.verdict, "ok"));
     r = run(a, "client_external", "edge_webconf", 6, 40000, 443, "tls");
     CHECK(!strcmp(r.app, "psom"));
+    /* The role refines only TLS whose port named nothing (classify's facts). */
+    {
+        uint8_t s[16], d[16];
+        addr_of("client_external", s);
+        addr_of("edge_access", d);
+        struct audit_flow f = {s, d, 4, 6, 40000, 443, "tls", NULL, 1, 100, LABEL_F_TLS | LABEL_F_TLS_PORT};
+        audit_flow(a, &f, &r);
+        CHECK(!strcmp(r.app, "tls"));
+        f.facts = 0;
+        f.app = "http";
+        audit_flow(a, &f, &r);
+        CHECK(!strcmp(r.app, "http"));
+    }
     audit_free(a);
 
     /* With OCS 2007 federation the same media is allowed. */
@@ -264,7 +279,7 @@ static void test_verdicts(void)
         uint8_t s[16], d[16];
         inet_pton(AF_INET, "192.0.2.200", s);
         addr_of("edge_internal", d);
-        struct audit_flow f = {s, d, 4, 6, 40000, 5061, "tls", NULL, 1, 100};
+        struct audit_flow f = {s, d, 4, 6, 40000, 5061, "tls", NULL, 1, 100, 0};
         audit_flow(a, &f, &r);
         CHECK(r.nviolations && !strcmp(r.v[0].kind, "nat"));
         audit_free(a);
@@ -276,7 +291,7 @@ static void test_verdicts(void)
         uint8_t s[16], d[16];
         addr_of("client_external", s);
         inet_pton(AF_INET, "131.107.155.30", d);
-        struct audit_flow f = {s, d, 4, 17, 40000, 3478, "stun", NULL, 1, 100};
+        struct audit_flow f = {s, d, 4, 17, 40000, 3478, "stun", NULL, 1, 100, 0};
         audit_flow(a, &f, &r);
         CHECK(!strcmp(r.dst_role, "edge_av") && !strcmp(r.verdict, "ok"));
         audit_free(a);

@@ -43,7 +43,7 @@ static void on_end(struct flow *f, void *ctx)
     if (!app)
         __builtin_trap();
     struct audit_flow af = {src, dst, f->key.ipver, f->key.proto, sport, dport, app, f->label.detail,
-                            f->pkts[0] + f->pkts[1], f->bytes[0] + f->bytes[1]};
+                            f->pkts[0] + f->pkts[1], f->bytes[0] + f->bytes[1], f->label.facts};
     struct audit_result ar;
     audit_flow(g_audit, &af, &ar);
     (void)classify_proto_name(g_cls, f->label.ndpi_master);
