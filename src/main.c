@@ -428,14 +428,12 @@ static void tick(struct ticker *tk, struct source *src, struct flow_table *ft, s
 static int read_source(struct source *src, struct flow_table *ft, struct run *r, struct ticker *tk,
                        bool progress, char *msg, size_t msglen)
 {
-    int dlt = source_datalink(src);
     bool live = source_is_live(src);
-    struct pcap_pkthdr *h;
-    const uint8_t *data;
+    struct source_packet sp;
     enum source_status st = SOURCE_END;
     uint64_t limit = r->opt->count > 0 ? (uint64_t)r->opt->count : UINT64_MAX;
     while (!g_stop && !pipeline_failed(r->pl) && r->counters.packets < limit) {
-        st = source_next(src, &h, &data);
+        st = source_next(src, &sp);
         if (st == SOURCE_TIMEOUT) {
             tick(tk, src, ft, r, false);
             pipeline_flush(r->pl); /* nothing new: what ended goes on to the database */
@@ -444,11 +442,11 @@ static int read_source(struct source *src, struct flow_table *ft, struct run *r,
         if (st != SOURCE_PACKET)
             break;
         struct packet pkt;
-        pkt.ts_us = (uint64_t)h->ts.tv_sec * 1000000u + (uint64_t)h->ts.tv_usec;
-        pkt.wirelen = h->len;
+        pkt.ts_us = sp.ts_us;
+        pkt.wirelen = sp.wirelen;
         r->counters.packets++;
-        r->counters.bytes += h->len;
-        if (decode_packet_opts(&r->opt->decode, dlt, data, h->caplen, &pkt) != DECODE_OK) {
+        r->counters.bytes += sp.wirelen;
+        if (decode_packet_opts(&r->opt->decode, sp.dlt, sp.data, sp.caplen, &pkt) != DECODE_OK) {
             r->counters.undecodable++;
         } else if (pkt.icmp_error && flow_icmp_error(ft, &pkt)) {
             r->counters.icmp_errors++;
