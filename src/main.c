@@ -459,6 +459,7 @@ static int read_source(struct source *src, struct flow_table *ft, struct run *r,
                 pipeline_packet(r->pl, f, &pkt);
         }
         flow_table_expire(ft, pkt.ts_us);
+        r->counters.time_outliers = flow_table_stats(ft)->time_outliers;
         /* Wall-clock work every few thousand packets (every packet live). */
         if (live || (r->counters.packets & 0xfff) == 0)
             tick(tk, src, ft, r, progress);
@@ -784,6 +785,7 @@ int main(int argc, char **argv)
     double seconds = now_seconds() - t0;
     uint64_t peak = flow_table_stats(ft)->peak_live;
     flow_table_end_all(ft);
+    r.counters.time_outliers = flow_table_stats(ft)->time_outliers;
     /* Every flow down the pipeline; the threads end. */
     struct pipeline_counts pc;
     r.audit = pipeline_finish(r.pl, &pc, &r.store_failed);
