@@ -44,6 +44,7 @@ struct flow_table {
     flow_end_fn on_end;
     void *ctx;
     uint64_t now_us;     /* the clock: the newest time accepted */
+    bool have_clock;     /* now_us was set (a capture may start at time 0) */
     uint64_t prev_us;    /* the last accepted packet's time */
     bool have_prev;
     uint64_t far_us;     /* a step larger than this makes a packet a suspect */
@@ -233,7 +234,7 @@ static uint64_t dist(uint64_t a, uint64_t b)
 static void accept_time(struct flow_table *t, uint64_t ts)
 {
     t->prev_us = ts;
-    t->have_prev = true;
+    t->have_prev = t->have_clock = true;
     if (ts > t->now_us)
         t->now_us = ts;
 }
@@ -247,6 +248,7 @@ static void judge_pending(struct flow_table *t, uint64_t next, bool end)
     uint64_t s = t->pend_us;
     if (!end && dist(s, next) > t->far_us && (s > t->prev_us) == (s > next)) {
         t->stats.time_outliers++;
+        t->tick_pend = false;
         return;
     }
     accept_time(t, s);
@@ -276,17 +278,23 @@ static uint64_t packet_time(struct flow_table *t, uint64_t ts)
     return t->prev_us;
 }
 
-/* The clock by flow_table_expire's time (each packet's, or the wall clock
- * live): a far step forward counts when the next call agrees with it, so a
- * suspect record's time is not taken here while a wall clock that jumped
- * (a suspended machine) still is. */
+/* The clock by flow_table_expire's time (each record's, decoded or not, or
+ * the wall clock live). It judges a suspect packet too (at another time than
+ * the suspect's own: that is the suspect's own call), before flows expire,
+ * so that an accepted suspect's flow is active at the new clock. A far step
+ * forward counts when the next call agrees with it, so a suspect record's
+ * time is not taken here while a wall clock that jumped (a suspended
+ * machine) still is. */
 static void clock_tick(struct flow_table *t, uint64_t now)
 {
-    if (now <= t->now_us)
+    if (t->pend && now != t->pend_us)
+        judge_pending(t, now, false);
+    if (t->have_clock && now <= t->now_us)
         return;
-    if (t->now_us == 0 || now - t->now_us <= t->far_us ||
+    if (!t->have_clock || now - t->now_us <= t->far_us ||
         (t->tick_pend && now >= t->tick_pend_us && now - t->tick_pend_us <= t->far_us)) {
         t->now_us = now;
+        t->have_clock = true;
         t->tick_pend = false;
         return;
     }
@@ -477,6 +485,14 @@ bool flow_icmp_error(struct flow_table *t, const struct packet *pkt)
         return false;
     f->icmp_errors++;
     return true;
+}
+
+void flow_table_input_end(struct flow_table *t)
+{
+    if (t->pend)
+        judge_pending(t, 0, true);
+    t->have_prev = false;
+    t->tick_pend = false;
 }
 
 void flow_table_end_all(struct flow_table *t)

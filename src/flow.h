@@ -123,6 +123,11 @@ bool flow_icmp_error(struct flow_table *t, const struct packet *pkt);
 /* Ends flows idle past their timeout or past their linger, at clock now_us. */
 void flow_table_expire(struct flow_table *t, uint64_t now_us);
 
+/* The input ends (a file of a run; the next starts afresh): a packet held
+ * as a time suspect is judged as at the end, and the next packet's time is
+ * not compared with this input's (files of a run may be years apart). */
+void flow_table_input_end(struct flow_table *t);
+
 /* Ends every live flow with FLOW_END_EOF (a packet still held as a time
  * suspect has its time taken: there is no next packet to judge it by). */
 void flow_table_end_all(struct flow_table *t);

@@ -464,6 +464,7 @@ static int read_source(struct source *src, struct flow_table *ft, struct run *r,
         if (live || (r->counters.packets & 0xfff) == 0)
             tick(tk, src, ft, r, progress);
     }
+    flow_table_input_end(ft); /* the next file's times are not judged by this one's */
     if (progress)
         show_progress(src, r->counters.packets, true);
     if (!g_stop && !pipeline_failed(r->pl) && st == SOURCE_ERROR) {
