@@ -226,11 +226,14 @@ static struct flow *settled_head(struct flow_table *t, uint8_t l)
     return f;
 }
 
+/* How far apart two times are, either way. */
 static uint64_t dist(uint64_t a, uint64_t b)
 {
     return a > b ? a - b : b - a;
 }
 
+/* A packet time taken as true: the one the next is measured from; the
+ * clock moves to it when it is newer (never back). */
 static void accept_time(struct flow_table *t, uint64_t ts)
 {
     t->prev_us = ts;

@@ -49,6 +49,7 @@ struct pcapng {
     char err[256];
 };
 
+/* The section header's block type reads the same in either byte order. */
 bool pcapng_magic(const uint8_t b[4])
 {
     return b[0] == 0x0A && b[1] == 0x0D && b[2] == 0x0D && b[3] == 0x0A;
@@ -67,17 +68,19 @@ static enum pcapng_status bad(struct pcapng *r, const char *fmt, ...)
     return PCAPNG_ERROR;
 }
 
-/* Reads in the current section's byte order. */
+/* Checked reads in the current section's byte order (`be`: big-endian). */
 static uint16_t rd16(struct cursor *c, bool be)
 {
     return be ? cur_be16(c) : cur_le16(c);
 }
 
+/* As rd16, 32 bits. */
 static uint32_t rd32(struct cursor *c, bool be)
 {
     return be ? cur_be32(c) : cur_le32(c);
 }
 
+/* A 64-bit value (an option's: packet times are two 32-bit halves instead). */
 static uint64_t rd64(struct cursor *c, bool be)
 {
     uint64_t a = rd32(c, be), b = rd32(c, be);

@@ -105,6 +105,7 @@ struct replay {
     size_t nhead, off;
 };
 
+/* fopencookie's read: the magic number's bytes, then the pipe. */
 static ssize_t replay_read(void *cookie, char *buf, size_t n)
 {
     struct replay *r = cookie;
@@ -117,6 +118,7 @@ static ssize_t replay_read(void *cookie, char *buf, size_t n)
     return read(r->fd, buf, n);
 }
 
+/* fopencookie's close: the pipe too, unless it is standard input. */
 static int replay_close(void *cookie)
 {
     struct replay *r = cookie;
@@ -256,6 +258,7 @@ static int dlt_of(uint16_t linktype)
     return linktype == LINKTYPE_RAW ? DLT_RAW : linktype;
 }
 
+/* The pcapng path: our reader reads the stream (closed by source_close). */
 static int open_pcapng(struct source *s, char *err, size_t errlen)
 {
     char nerr[512];
