@@ -85,6 +85,9 @@ def main():
            sorted({r if r is not None else 6 for _, _, _, r in ifs})))
     if len(kinds) < 4 or len({r for _, _, _, r in ifs}) < 2:
         bad("the merge should mix link types and time resolutions: %s" % ifs)
+    if shutil.which("tcpdump"):  # what libpcap makes of it (not asserted: a later libpcap may read it)
+        res = subprocess.run(["tcpdump", "-nr", merged, "-w", os.devnull], capture_output=True, text=True)
+        print("libpcap (tcpdump -r): %s" % (res.stderr.strip().splitlines() or ["read it"])[-1])
     args = ["--idle-timeout", "0", "-t", TOPOLOGY]
     one = cf.fresh(os.path.join(WORK, "one.db"))
     per_capture = {}
