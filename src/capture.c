@@ -37,6 +37,7 @@ void capture_counters(void *capture, struct store_counters *out)
         .tunnel_depth = n->tunnel_depth,
         .icmp_errors = n->icmp_errors,
         .tunnelled = n->tunnelled,
+        .time_outliers = flow_table_stats(c->in.ft)->time_outliers,
         .live = c->live,
         .pcap_received = c->live_stats.received,
         .pcap_dropped = c->live_stats.dropped,
@@ -120,18 +121,16 @@ static void tick(struct capture *c, struct source *src, bool progress)
 
 int capture_source(struct capture *c, struct source *src, char *msg, size_t msglen)
 {
-    int dlt = source_datalink(src);
     /* Every frame live, and from a pipe (its frames may trickle in); every
      * few thousand from a file. */
     bool each = source_is_live(src) || !source_is_regular(src);
     bool live = source_is_live(src);
     bool progress = c->progress && !live;
-    struct pcap_pkthdr *h;
-    const uint8_t *data;
+    struct source_packet sp;
     enum source_status st = SOURCE_END;
     uint64_t limit = c->count > 0 ? c->count : UINT64_MAX;
     while (!*c->stop && !record_failed(c->rec) && c->in.n.packets < limit) {
-        st = source_next(src, &h, &data);
+        st = source_next(src, &sp);
         if (st == SOURCE_TIMEOUT) {
             tick(c, src, false);
             pipeline_flush(c->pl); /* nothing new: what ended goes on to the database */
@@ -139,15 +138,15 @@ int capture_source(struct capture *c, struct source *src, char *msg, size_t msgl
         }
         if (st != SOURCE_PACKET)
             break;
-        uint64_t ts_us = (uint64_t)h->ts.tv_sec * 1000000u + (uint64_t)h->ts.tv_usec;
-        ingest_frame(&c->in, dlt, ts_us, h->len, data, h->caplen);
+        ingest_frame(&c->in, sp.dlt, sp.ts_us, sp.wirelen, sp.data, sp.caplen);
         if (each || (c->in.n.packets & 0xfff) == 0)
             tick(c, src, progress);
     }
     /* The loop ended before the source did; a file that ends exactly at
      * the --count bound was not cut. */
     if (st == SOURCE_PACKET && !live && !*c->stop && !record_failed(c->rec))
-        st = source_next(src, &h, &data);
+        st = source_next(src, &sp);
+    flow_table_input_end(c->in.ft); /* the next file's times are not judged by this one's */
     c->cut |= st != SOURCE_END && (st != SOURCE_ERROR || *c->stop); /* a read a signal broke off is a cut */
     if (progress)
         show_progress(src, c->in.n.packets, true);

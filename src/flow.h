@@ -5,7 +5,10 @@
  * or at flow_table_end_all(); each end is handed to the `on_end` callback
  * exactly once, then the flow is freed. Time is capture time: the table's
  * clock is the newest packet timestamp seen, so reading a file expires flows
- * exactly as watching the wire would. */
+ * exactly as watching the wire would. A packet whose time is a spike (far
+ * from the packets on both sides of it, both on one side) is counted in its
+ * flow but its time is kept out of the clock and of the flow's times
+ * (flow_stats.time_outliers); see flow.c. */
 #ifndef LYNCAUDIT_FLOW_H
 #define LYNCAUDIT_FLOW_H
 
@@ -95,6 +98,7 @@ typedef void (*flow_end_fn)(struct flow *f, void *ctx);
 
 struct flow_stats {
     uint64_t created, ended, evicted, live, peak_live;
+    uint64_t time_outliers; /* packets whose time was a spike (flow.c) */
 };
 
 struct flow_table;
@@ -115,7 +119,13 @@ bool flow_icmp_error(struct flow_table *t, const struct packet *pkt);
 /* Ends flows idle past their timeout or past their linger, at clock now_us. */
 void flow_table_expire(struct flow_table *t, uint64_t now_us);
 
-/* Ends every live flow with FLOW_END_EOF. */
+/* The input ends (a file of a run; the next starts afresh): a packet held
+ * as a time suspect is judged as at the end, and the next packet's time is
+ * not compared with this input's (files of a run may be years apart). */
+void flow_table_input_end(struct flow_table *t);
+
+/* Ends every live flow with FLOW_END_EOF (a packet still held as a time
+ * suspect has its time taken: there is no next packet to judge it by). */
 void flow_table_end_all(struct flow_table *t);
 
 /* Frees a flow handed over by on_end (flow_config.handover). */

@@ -415,11 +415,12 @@ static int parse_args(int argc, char **argv, struct options *o)
             break;
         case 'h': usage(stdout); return -1;
         case 'V': {
-            char dir[PATH_MAX];
+            char dir[PATH_MAX], real[PATH_MAX];
+            const char *data = paths_data_dir(dir, sizeof dir);
             printf("lyncaudit %s (nDPI %s, libpcap: %s)\n", LYNCAUDIT_VERSION, classify_ndpi_version(),
                    pcap_lib_version());
             printf("SQLite %s, %s, rule set %s (%s/rules)\n", store_sqlite_version(), luabox_lua_version(),
-                   LYNCAUDIT_VERSION, paths_data_dir(dir, sizeof dir));
+                   LYNCAUDIT_VERSION, realpath(data, real) ? real : data);
             return -1;
         }
         default:

@@ -15,13 +15,17 @@ bool privs_user_ok(const char *user)
     return geteuid() != 0 || getpwnam(user ? user : "nobody") != NULL;
 }
 
-/* Drops every capability from the bounding set. 0, or -1 with errno. */
+/* Drops every capability it can from the bounding set. Without
+ * CAP_SETPCAP (a service manager that bounded the set already) what is
+ * left stays, and no_new_privs keeps it from being gained. 0, or -1 with
+ * errno. */
 static int clear_bounding_set(void)
 {
     for (int cap = 0; cap <= 63; cap++) {
-        if (prctl(PR_CAPBSET_READ, cap, 0, 0, 0) < 0)
+        int in = prctl(PR_CAPBSET_READ, cap, 0, 0, 0);
+        if (in < 0)
             break; /* past the kernel's last capability */
-        if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0)
+        if (in && prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 && errno != EPERM)
             return -1;
     }
     return 0;

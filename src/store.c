@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
@@ -81,7 +82,11 @@ static const char *SCHEMA =
     " malformed INTEGER NOT NULL DEFAULT 0,"
     " bad_link INTEGER NOT NULL DEFAULT 0,"
     " tunnel_depth INTEGER NOT NULL DEFAULT 0,"
-    " flows_dropped INTEGER NOT NULL DEFAULT 0);"
+    " flows_dropped INTEGER NOT NULL DEFAULT 0,"
+    " time_outliers INTEGER NOT NULL DEFAULT 0,"
+    " pid INTEGER,"
+    " host TEXT,"
+    " process_start TEXT);"
     "CREATE TABLE IF NOT EXISTS flows ("
     " id INTEGER PRIMARY KEY,"
     " run_id INTEGER NOT NULL REFERENCES runs(id),"
@@ -222,6 +227,10 @@ static const char *MIGRATE_2_3 =
     "ALTER TABLE runs ADD COLUMN bad_link INTEGER NOT NULL DEFAULT 0;"
     "ALTER TABLE runs ADD COLUMN tunnel_depth INTEGER NOT NULL DEFAULT 0;"
     "ALTER TABLE runs ADD COLUMN flows_dropped INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE runs ADD COLUMN time_outliers INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE runs ADD COLUMN pid INTEGER;"
+    "ALTER TABLE runs ADD COLUMN host TEXT;"
+    "ALTER TABLE runs ADD COLUMN process_start TEXT;"
     "ALTER TABLE flows ADD COLUMN tunnel TEXT;"
     "ALTER TABLE flows ADD COLUMN tunnel_src TEXT;"
     "ALTER TABLE flows ADD COLUMN tunnel_dst TEXT;"
@@ -384,6 +393,95 @@ static void now_text(char out[32])
     store_format_time((uint64_t)tv.tv_sec * 1000000u + (uint64_t)tv.tv_usec, out);
 }
 
+/* Reads a small text file whole (NUL-terminated); false when it cannot. */
+static bool read_small(const char *path, char *buf, size_t len)
+{
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return false;
+    size_t n = fread(buf, 1, len - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    return n > 0;
+}
+
+/* What tells a process from a later one given the same pid: the boot it
+ * runs in and its start time (/proc/PID/stat field 22, clock ticks since
+ * boot), as "BOOT_ID/TICKS"; *dead is set for a zombie. False when
+ * /proc cannot say (no such process, or hidden from us). */
+static bool process_identity(pid_t pid, char *out, size_t outlen, bool *dead)
+{
+    char path[64], stat[1024], boot[64];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    if (!read_small("/proc/sys/kernel/random/boot_id", boot, sizeof boot) || !read_small(path, stat, sizeof stat))
+        return false;
+    boot[strcspn(boot, "\n")] = '\0';
+    /* The name (field 2) is in parentheses and may hold spaces: count from the last ')'. */
+    char *p = strrchr(stat, ')');
+    if (!p)
+        return false;
+    char state = p[1] == ' ' ? p[2] : '?';
+    for (int field = 3; field <= 22 && p; field++) /* to the space before field 22 */
+        p = strchr(p + 1, ' ');
+    if (!p)
+        return false;
+    snprintf(out, outlen, "%s/%.*s", boot, (int)strcspn(p + 1, " "), p + 1);
+    *dead = state == 'Z' || state == 'X';
+    return true;
+}
+
+/* True when the process that wrote a run row is gone: no such pid, a
+ * zombie, or another process now holds the pid (another start time or
+ * boot). A process that /proc will not show us is taken as alive. */
+static bool writer_gone(pid_t pid, const char *identity)
+{
+    if (kill(pid, 0) != 0 && errno == ESRCH)
+        return true;
+    char now[128];
+    bool dead = false;
+    if (!process_identity(pid, now, sizeof now, &dead))
+        return false;
+    return dead || !identity || strcmp(now, identity) != 0;
+}
+
+/* Closes as 'killed' the runs of this host left 'running' by a process
+ * that is gone (SIGKILL, a crash, power loss), so that the status of every
+ * run is true. Runs of other hosts, and rows without a pid (written before
+ * schema 3), are left as they are. Inside the open transaction. 0 or -1. */
+static int mark_killed(struct store *s)
+{
+    char host[256] = "", now[32];
+    gethostname(host, sizeof host - 1);
+    now_text(now);
+    sqlite3_stmt *sel, *upd;
+    if (sqlite3_prepare_v2(s->db, "SELECT id, pid, process_start FROM runs WHERE status = 'running'"
+                                  " AND host = ? AND pid IS NOT NULL", -1, &sel, NULL) != SQLITE_OK)
+        return fail(s, "cannot read runs");
+    if (sqlite3_prepare_v2(s->db, "UPDATE runs SET status = 'killed', message = 'the process (pid ' || pid ||"
+                                  " ' on ' || host || ') ended without closing the run; found at ' || ?"
+                                  " WHERE id = ?", -1, &upd, NULL) != SQLITE_OK) {
+        sqlite3_finalize(sel);
+        return fail(s, "cannot read runs");
+    }
+    sqlite3_bind_text(sel, 1, host, -1, SQLITE_STATIC);
+    int rc;
+    while ((rc = sqlite3_step(sel)) == SQLITE_ROW) {
+        pid_t pid = (pid_t)sqlite3_column_int64(sel, 1);
+        if (pid <= 0 || !writer_gone(pid, (const char *)sqlite3_column_text(sel, 2)))
+            continue;
+        sqlite3_bind_text(upd, 1, now, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(upd, 2, sqlite3_column_int64(sel, 0));
+        if (sqlite3_step(upd) != SQLITE_DONE)
+            rc = SQLITE_ERROR;
+        sqlite3_reset(upd);
+        if (rc == SQLITE_ERROR)
+            break;
+    }
+    sqlite3_finalize(sel);
+    sqlite3_finalize(upd);
+    return rc == SQLITE_DONE ? 0 : fail(s, "cannot mark killed runs");
+}
+
 struct store *store_open(const char *path, int lock_wait_ms, char *err, size_t errlen)
 {
     struct store *s = calloc(1, sizeof *s);
@@ -439,7 +537,7 @@ struct store *store_open(const char *path, int lock_wait_ms, char *err, size_t e
         exec(s, "BEGIN IMMEDIATE", "cannot write database") ||
         (ver == 1 && exec(s, MIGRATE_1_2, "cannot upgrade schema")) ||
         ((ver == 1 || ver == 2) && exec(s, MIGRATE_2_3, "cannot upgrade schema")) ||
-        exec(s, SCHEMA, "cannot create schema") ||
+        exec(s, SCHEMA, "cannot create schema") || mark_killed(s) ||
         exec(s, "PRAGMA user_version=3", "cannot write database") ||
         exec(s, "COMMIT", "cannot write database")) {
         sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
@@ -461,7 +559,8 @@ struct store *store_open(const char *path, int lock_wait_ms, char *err, size_t e
         sqlite3_prepare_v2(s->db,
                            "UPDATE runs SET packets=?,bytes=?,undecodable=?,flows=?,flows_evicted=?,"
                            "violations=?,pcap_received=?,pcap_dropped=?,pcap_ifdropped=?,icmp_errors=?,"
-                           "tunnelled=?,not_ip=?,truncated=?,malformed=?,bad_link=?,tunnel_depth=?,flows_dropped=? WHERE id=?",
+                           "tunnelled=?,not_ip=?,truncated=?,malformed=?,bad_link=?,tunnel_depth=?,flows_dropped=?,"
+                           "time_outliers=? WHERE id=?",
                            -1, &s->upd_run, NULL) != SQLITE_OK) {
         fail(s, "cannot prepare statements");
         goto bad;
@@ -486,11 +585,19 @@ int64_t store_begin_run(struct store *s, const struct store_run *r)
     char now[32];
     now_text(now);
     sqlite3_stmt *st;
+    /* Who writes the run, so that a later open can tell when it died (mark_killed). */
+    char host[256] = "", ident[128];
+    gethostname(host, sizeof host - 1);
+    bool dead;
+    bool have_ident = process_identity(getpid(), ident, sizeof ident, &dead);
     if (sqlite3_prepare_v2(s->db,
                            "INSERT INTO runs(started_at,version,ndpi_version,sources,filter,topology,"
-                           "topology_name,rules_loaded) VALUES(?,?,?,?,?,?,?,?)",
+                           "topology_name,rules_loaded,pid,host,process_start) VALUES(?,?,?,?,?,?,?,?,?,?,?)",
                            -1, &st, NULL) != SQLITE_OK)
         return fail(s, "cannot start run");
+    sqlite3_bind_int64(st, 9, (sqlite3_int64)getpid());
+    sqlite3_bind_text(st, 10, host, -1, SQLITE_TRANSIENT);
+    bind_text_or_null(st, 11, have_ident ? ident : NULL);
     sqlite3_bind_text(st, 1, now, -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(st, 2, r->version, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 3, r->ndpi_version, -1, SQLITE_STATIC);
@@ -691,10 +798,11 @@ static int update_run(struct store *s, const struct store_counters *c)
     }
     sqlite3_bind_int64(st, 10, (sqlite3_int64)c->icmp_errors);
     sqlite3_bind_int64(st, 11, (sqlite3_int64)c->tunnelled);
-    const uint64_t more[] = {c->not_ip, c->truncated, c->malformed, c->bad_link, c->tunnel_depth, c->flows_dropped};
-    for (int i = 0; i < 6; i++)
+    const uint64_t more[] = {c->not_ip,       c->truncated,     c->malformed,
+                             c->bad_link,     c->tunnel_depth,  c->flows_dropped, c->time_outliers};
+    for (int i = 0; i < 7; i++)
         sqlite3_bind_int64(st, 12 + i, (sqlite3_int64)more[i]);
-    sqlite3_bind_int64(st, 18, s->run_id);
+    sqlite3_bind_int64(st, 19, s->run_id);
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
     if (rc != SQLITE_DONE)

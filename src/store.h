@@ -24,6 +24,7 @@ struct store_counters {
     uint64_t flows_dropped;                          /* not written: the database stayed locked too long */
     uint64_t icmp_errors;                            /* counted with the flow they quote */
     uint64_t tunnelled;                              /* decoded packets taken out of a tunnel */
+    uint64_t time_outliers;                          /* packets whose time was a spike (flow.h) */
     int live;                                        /* the pcap_* figures mean something */
     uint64_t pcap_received, pcap_dropped, pcap_ifdropped;
 };
