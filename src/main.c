@@ -695,6 +695,10 @@ static int finish_run(struct sensor *x, struct run_outcome *out, double t0)
     flow_table_end_all(x->ft);
     pipeline_finish(x->pl);
     x->pl = NULL;
+    /* The flows still held are written (audited, counted) before the run's
+     * counters are read; a live run's backlog waits --lock-wait here too. */
+    store_set_lock_wait(x->store, (int)o->lock_wait * 1000);
+    record_commit(x->rec, NULL);
     struct store_counters c;
     record_counters(x->rec, &c);
     out->write_failed = record_failed(x->rec);

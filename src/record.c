@@ -8,7 +8,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-/* A flow waiting for the database (another writer holds its lock). */
+/* Ended flows are held, labelled but not yet audited, and written in one
+ * short transaction at each commit (every 2 s, or every RECORD_BATCH
+ * flows): no write lock is held while the input is waited for. */
+#define RECORD_BATCH 1024
+
+/* A flow waiting for the next write. */
 struct pending {
     struct flow *f;
     struct classify_names n;
@@ -24,8 +29,9 @@ struct record {
     struct record_counts counts;
     uint64_t *written;    /* per rule of the audit in use: the match count the database holds */
     size_t nwritten;
-    struct pending *back; /* ring of flows waiting for the lock, oldest at head */
+    struct pending *back; /* ring of ended flows waiting for the next write, oldest at head */
     size_t back_max, back_head, back_n;
+    bool may_wait;        /* a live run: flows wait through another writer's lock */
 };
 
 static int drain(struct record *r);
@@ -43,9 +49,10 @@ struct record *record_new(struct audit *audit, struct store *store, record_reade
     r->reader_ctx = reader_ctx;
     r->quiet = quiet;
     r->nwritten = audit_rule_count(audit);
-    r->back_max = backlog;
+    r->may_wait = backlog > 0;
+    r->back_max = backlog ? backlog : RECORD_BATCH;
     if ((r->nwritten && !(r->written = calloc(r->nwritten, sizeof *r->written))) ||
-        (backlog && !(r->back = calloc(backlog, sizeof *r->back)))) {
+        !(r->back = calloc(r->back_max, sizeof *r->back))) {
         free(r->written);
         free(r);
         return NULL;
@@ -97,7 +104,7 @@ static int write_rule(struct store *s, const struct audit *a, size_t i, uint64_t
 
 int record_flush(struct record *r)
 {
-    if (drain(r) != 0 || store_begin(r->store))
+    if (store_begin(r->store) || drain(r) != 0)
         return -1;
     for (size_t i = 0; i < r->nwritten; i++) {
         struct audit_rule_info ri;
@@ -118,13 +125,10 @@ void record_commit(void *record, void *unused)
     if (r->failed)
         return;
     int w = writable(r);
-    if (w == 0)
-        w = drain(r);
     if (w == 1)
         return; /* locked by another writer: what ended waits, the next commit tries again */
     struct store_counters c;
-    record_counters(r, &c);
-    if (w < 0 || record_flush(r) || store_commit(r->store, &c) != 0)
+    if (w < 0 || record_flush(r) || (record_counters(r, &c), store_commit(r->store, &c)) != 0)
         r->failed = true;
 }
 
@@ -218,57 +222,56 @@ static void drop_flow(struct flow *f)
     flow_free(f);
 }
 
-/* Keeps f until the database can be written; when the backlog is full the
- * oldest flow in it is dropped, and counted. */
-static void hold(struct record *r, struct flow *f, const struct classify_names *n)
+/* The oldest held flow out of the ring (the caller frees or writes it). */
+static struct pending *pop(struct record *r)
 {
-    if (r->back_n == r->back_max) {
-        drop_flow(r->back[r->back_head].f);
-        r->back_head = (r->back_head + 1) % r->back_max;
-        r->back_n--;
-        r->counts.flows_dropped++;
-    }
-    r->back[(r->back_head + r->back_n) % r->back_max] = (struct pending){f, *n};
-    r->back_n++;
+    struct pending *p = &r->back[r->back_head];
+    r->back_head = (r->back_head + 1) % r->back_max;
+    r->back_n--;
+    return p;
 }
 
-/* A write transaction, or the reason there is none: 0; 1 when another
- * writer holds the lock and the flow can wait (a backlog); -1 failed. */
+/* A write transaction: 0; 1 when another writer holds the lock and the
+ * flows may wait (a live run's backlog); -1 failed. */
 static int writable(struct record *r)
 {
     if (store_begin(r->store) == 0)
         return 0;
-    return r->back_max && store_busy(r->store) ? 1 : -1;
+    return r->may_wait && store_busy(r->store) ? 1 : -1;
 }
 
-/* Writes the held flows, oldest first. 0, 1 (still locked) or -1. */
+/* Audits and writes the held flows, oldest first, into the open
+ * transaction. 0 or -1. */
 static int drain(struct record *r)
 {
-    int w = r->back_n ? writable(r) : 0;
-    while (w == 0 && r->back_n) {
-        struct pending *p = &r->back[r->back_head];
-        if (audit_and_store(r, p->f, &p->n) != 0)
-            w = -1;
+    int rc = 0;
+    while (r->back_n) {
+        struct pending *p = pop(r);
+        if (rc == 0 && audit_and_store(r, p->f, &p->n) != 0)
+            rc = -1;
         drop_flow(p->f);
-        r->back_head = (r->back_head + 1) % r->back_max;
-        r->back_n--;
     }
-    return w;
+    return rc;
 }
 
 void record_flow(void *record, struct flow *f, const struct classify_names *n)
 {
     struct record *r = record;
-    int w = r->failed ? -1 : r->back_n ? 1 : writable(r);
-    if (w == 1) {
-        hold(r, f, n);
+    if (r->failed) {
+        drop_flow(f);
         return;
     }
-    if (w < 0 || audit_and_store(r, f, n) != 0)
-        r->failed = true;
-    else if (store_batch_full(r->store))
+    if (r->back_n == r->back_max) {
+        record_commit(r, NULL); /* a file run's batch is full; a live run tries its backlog */
+        if (r->back_n == r->back_max) { /* still locked: the oldest flow goes */
+            drop_flow(pop(r)->f);
+            r->counts.flows_dropped++;
+        }
+    }
+    r->back[(r->back_head + r->back_n) % r->back_max] = (struct pending){f, *n};
+    r->back_n++;
+    if (r->back_n % RECORD_BATCH == 0 && r->back_n < r->back_max)
         record_commit(r, NULL);
-    drop_flow(f);
 }
 
 void record_reload(void *record, void *audit)
@@ -279,7 +282,7 @@ void record_reload(void *record, void *audit)
     record_counters(r, &c);
     size_t n = audit_rule_count(a);
     uint64_t *w = n ? calloc(n, sizeof *w) : NULL;
-    if (!r->failed && !(n && !w) && drain(r) == 1) {
+    if (!r->failed && !(n && !w) && writable(r) == 1) {
         fprintf(stderr, "lyncaudit: reload not done: the database is locked by another writer; "
                         "keeping the topology and rules in use\n");
         free(w);
@@ -321,11 +324,8 @@ struct audit *record_free(struct record *r)
     if (!r)
         return NULL;
     struct audit *a = r->audit;
-    while (r->back_n) {
-        drop_flow(r->back[r->back_head].f);
-        r->back_head = (r->back_head + 1) % r->back_max;
-        r->back_n--;
-    }
+    while (r->back_n)
+        drop_flow(pop(r)->f);
     free(r->back);
     free(r->written);
     free(r);

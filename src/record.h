@@ -29,17 +29,19 @@ struct record_counts {
     uint64_t flows_dropped;  /* held while the database was locked, and dropped when the backlog was full */
 };
 
-/* Takes over audit; store and the reader callback stay the caller's. With
- * backlog > 0, a flow that ends while another writer holds the database's
- * lock is held (up to backlog flows; past it the oldest is dropped and
- * counted) and written at a later commit: a live capture goes on through a
- * lock. With 0, a lock that outlasts the store's wait fails the run. */
+/* Takes over audit; store and the reader callback stay the caller's. Ended
+ * flows are held and written (audited, then stored) in one transaction at
+ * each commit. With backlog > 0 (live), while another writer holds the
+ * database's lock they stay held (up to backlog flows; past it the oldest
+ * is dropped and counted) and are written at a later commit: the capture
+ * goes on through a lock. With 0, a lock that outlasts the store's wait
+ * fails the run. */
 struct record *record_new(struct audit *audit, struct store *store, record_reader_fn reader, void *reader_ctx,
                           bool quiet, size_t backlog);
 
-/* pipeline_done_fn: audits the flow, queues its row, commits when the batch
- * is full, and frees the flow (or holds it while the database is locked).
- * Does nothing but free it once a write failed. */
+/* pipeline_done_fn: holds the flow for the next commit (which audits and
+ * stores it, then frees it); commits when enough are held. Does nothing but
+ * free it once a write failed. */
 void record_flow(void *record, struct flow *f, const struct classify_names *n);
 
 /* pipeline_mark_fn: commits what was queued, with the run counters, the
@@ -47,9 +49,9 @@ void record_flow(void *record, struct flow *f, const struct classify_names *n);
  * during a live capture sees them current). */
 void record_commit(void *record, void *unused);
 
-/* Writes into the open transaction (opening one if needed) what the rules
- * matched since the last write, and the role statistics summed since. 0 or
- * -1 (store_error says why). */
+/* Writes into the open transaction (opening one if needed) the held flows,
+ * what the rules matched since the last write, and the role statistics
+ * summed since. 0 or -1 (store_error says why). */
 int record_flush(struct record *r);
 
 /* pipeline_mark_fn: writes the old rules' match counts, then takes the

@@ -36,8 +36,6 @@ const char *run_status(struct run_outcome *o, struct store *s)
 int run_close(struct store *s, struct record *rec, const struct store_counters *c, const char *status,
               const char *message)
 {
-    /* Another writer's lock is waited for longer here than for a batch. */
-    store_set_lock_wait(s, 60000);
     if (record_flush(rec) == 0 && store_end_run(s, c, status, message) == 0)
         return 0;
     store_mark_failed(s, store_error(s));

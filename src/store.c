@@ -16,7 +16,6 @@
 #include <sqlite3.h>
 
 #define SCHEMA_VERSION 3
-#define BATCH_FLOWS 16384
 /* Disk space held beside the database for the whole run and given back
  * when a write fails for want of space, so the run can still be closed. */
 #define RESERVE_BYTES (256 * 1024)
@@ -828,11 +827,6 @@ int store_commit(struct store *s, const struct store_counters *c)
     s->viol_committed += (uint64_t)s->pending_viol;
     s->pending = s->pending_viol = 0;
     return 0;
-}
-
-bool store_batch_full(const struct store *s)
-{
-    return s->pending >= BATCH_FLOWS;
 }
 
 int store_end_run(struct store *s, const struct store_counters *c, const char *status,

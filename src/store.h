@@ -77,12 +77,8 @@ struct store *store_open(const char *path, int lock_wait_ms, char *err, size_t e
 /* Starts a run; returns its id, or -1. */
 int64_t store_begin_run(struct store *s, const struct store_run *r);
 
-/* Queues a flow in the open transaction (store_batch_full says when the
- * caller should commit). 0 or -1. */
+/* Queues a flow in the open transaction (opening one if needed). 0 or -1. */
 int store_add_flow(struct store *s, const struct store_flow *f);
-
-/* True when enough flows are queued that the caller should commit. */
-bool store_batch_full(const struct store *s);
 
 /* Commits queued flows and the run counters. 0 or -1. */
 int store_commit(struct store *s, const struct store_counters *c);

@@ -331,13 +331,13 @@ expect_trouble "$T/mid.db" "locked|busy"
 end_case
 
 # 8 a slow input (tcpdump -w - | lyncaudit -): commits by time, not only by
-# batch size (issue 20, C). Packets trickle through a FIFO for 4 s, flows end
-# on the way (--idle-timeout 1, capture time 1 s apart); half way through,
-# a reader sees flows and another writer gets the lock within 1 s.
+# batch size (issue 20, C). Packets trickle through a FIFO for 8 s, flows end
+# on the way (--idle-timeout 1, capture time 1 s apart); after 5 s a reader
+# sees flows and another writer gets the lock within 1 s.
 begin slow-pipe-commits
 rm -f "$T/slow.fifo" "$T"/slow.db*
 mkfifo "$T/slow.fifo"
-python3 "$HERE/mkflood.py" udp 40 "$T/slow.pcap"
+python3 "$HERE/mkflood.py" udp 80 "$T/slow.pcap"
 python3 - "$T/slow.pcap" "$T/slow.fifo" <<'PY' &
 import struct, sys, time
 data = open(sys.argv[1], "rb").read()
@@ -356,7 +356,7 @@ PY
 writer=$!
 "$LA" -q -d "$T/slow.db" --idle-timeout 1 "$T/slow.fifo" >"$T/out" 2>"$T/err" &
 la=$!
-sleep 3
+sleep 5
 mid_flows="$(q "$T/slow.db" "select count(*) from flows" 2>/dev/null)"
 python3 - "$T/slow.db" <<'PY'
 import sqlite3, sys
@@ -369,9 +369,9 @@ wait "$writer"
 wait "$la"
 rc=$?
 [ "$rc" -eq 0 ] && ok || bad "slow pipe run: exit $rc: $(cat "$T/err")"
-[ "${mid_flows:-0}" -gt 0 ] && ok || bad "after 3 s of a slow pipe a reader saw ${mid_flows:-no} flows: nothing committed"
-[ "$got_lock" -eq 0 ] && ok || bad "after 3 s of a slow pipe another writer could not get the lock in 1 s"
-[ "$(q "$T/slow.db" "select status || ':' || flows from runs")" = "complete:40" ] && ok || bad "slow pipe run: $(q "$T/slow.db" "select status, flows from runs")"
+[ "${mid_flows:-0}" -gt 0 ] && ok || bad "after 5 s of a slow pipe a reader saw ${mid_flows:-no} flows: nothing committed"
+[ "$got_lock" -eq 0 ] && ok || bad "after 5 s of a slow pipe another writer could not get the lock in 1 s"
+[ "$(q "$T/slow.db" "select status || ':' || flows from runs")" = "complete:80" ] && ok || bad "slow pipe run: $(q "$T/slow.db" "select status, flows from runs")"
 end_case
 
 echo "$known known bugs (tests/robust/known_bugs.txt)"
