@@ -298,6 +298,9 @@ struct reading {
 #define CMP "client_media_ports = { 50000, 50019 }"
 #define SQL "192.0.2.77" /* an address in no role */
 static const char *const NATDEV = "  nat_devices = { \"192.0.2.200\" },\n";
+/* the A/V Edge (10.0.9.1) behind NAT, seen from outside or inside it */
+static const char *const OUTSIDE = "  nat = { [\"198.51.100.10\"] = \"10.0.9.1\" },\n  capture_point = \"outside\",\n";
+static const char *const INSIDE = "  nat = { [\"198.51.100.10\"] = \"10.0.9.1\" },\n";
 static const char *const NATEDGE = "  nat = { [\"198.51.100.5\"] = \"10.0.6.1\" },\n"; /* edge_internal's */
 
 static const struct reading READINGS[] = {
@@ -536,6 +539,24 @@ static const struct reading READINGS[] = {
      "5: 6891-6901 one before (between clients, no row)"},
     {CMP, NULL, "client_external", "client_internal", 6, 40000, 6902, "http", "unscoped", "", "",
      "5: 6891-6901 one past, the other way (between clients, no row)"},
+    /* docs/rules.md reading 1: "Any (can be defined as X, Y ...)" is X, Y unless any_means_any */
+    {NULL, NULL, "director", "edge_internal", 6, 40000, 8057, "psom", "violation", "no_rule", "",
+     "reading 1: PSOM to the Edge from a role the cell does not name"},
+    {"any_means_any = true", NULL, "director", "edge_internal", 6, 40000, 8057, "psom", "ok", "",
+     "edge-int.psom-mtls-8057-in.any", "reading 1: the same with any_means_any"},
+    {NULL, NULL, SQL, "edge_internal", 6, 40000, 5061, "sip_tls", "violation", "no_rule", "",
+     "reading 1: SIP to the Edge from an address in no role"},
+    {"any_means_any = true", NULL, SQL, "edge_internal", 6, 40000, 5061, "sip_tls", "ok", "",
+     "edge-int.sip-mtls-5061-in.any", "reading 1: the same with any_means_any"},
+    /* reading 12: symmetric NAT seen from outside the Edge's NAT (capture_point) */
+    {NULL, OUTSIDE, "client_external", "10.0.9.1", 17, 50000, 3478, "stun", "violation", "nat", "",
+     "reading 12: outside the NAT, the A/V Edge's translated address as destination"},
+    {NULL, OUTSIDE, "10.0.9.1", "client_external", 17, 3478, 50000, "stun", "violation", "nat", "",
+     "reading 12: outside the NAT, the A/V Edge's translated address as source"},
+    {NULL, OUTSIDE, "client_external", "198.51.100.10", 17, 50000, 3478, "stun", "ok", "",
+     "client.ext.av-msturn-udp3478", "reading 12: outside the NAT, its public address"},
+    {NULL, INSIDE, "client_external", "10.0.9.1", 17, 50000, 3478, "stun", "ok", "", "client.ext.av-msturn-udp3478",
+     "reading 12: inside the NAT (the default), the translated address"},
 };
 
 /* The rule a verdict names: the allowing rule, the violation's rule, or the
