@@ -14,14 +14,19 @@ import re
 import os
 import shutil
 import sqlite3
+import struct
 import subprocess
 import sys
 import tempfile
+import zlib
 
 la, src, outdir, case = sys.argv[1:5]
 PCAP = os.path.join(src, "samples", "lync-sample.pcap")
 TOPO = os.path.join(src, "samples", "topology.lua")
 SECTIONS = ["run", "compliance", "deployment", "violations", "missing", "close"]
+# The full-size screenshot's height: the sample's report is about 14,000 px
+# tall at 1280 px wide (docs/report.md).
+FULL_HEIGHT = 16000
 failures = []
 
 
@@ -103,6 +108,52 @@ class Dom(html.parser.HTMLParser):
         return out
 
 
+def png_rows(path, first):
+    """(width, height, rows first..last) of an 8-bit RGB(A) PNG as Chromium
+    writes it, each row its pixel bytes. Unfiltering starts at the last row
+    at or before `first` that needs no row above it (filter None or Sub), so
+    the bottom of a tall screenshot costs little."""
+    data, pos, idat, head = open(path, "rb").read(), 8, b"", None
+    while pos < len(data):
+        n, kind = struct.unpack(">I4s", data[pos:pos + 8])
+        if kind == b"IHDR":
+            head = struct.unpack(">IIBBBBB", data[pos + 8:pos + 8 + 13])
+        elif kind == b"IDAT":
+            idat += data[pos + 8:pos + 8 + n]
+        pos += 12 + n
+    w, h, depth, ctype, _, _, interlace = head
+    if depth != 8 or ctype not in (2, 6) or interlace:
+        sys.exit("%s: not an 8-bit RGB(A) non-interlaced PNG" % path)
+    bpp = 3 if ctype == 2 else 4
+    raw, stride = zlib.decompress(idat), w * bpp + 1
+    start = max(0, min(first, h - 1))
+    while start > 0 and raw[start * stride] not in (0, 1):
+        start -= 1
+    prev, out = bytearray(w * bpp), []
+    for y in range(start, h):
+        f, line = raw[y * stride], bytearray(raw[y * stride + 1:(y + 1) * stride])
+        if f == 2 and not any(line):
+            line = bytearray(prev)
+        elif f:
+            for i in range(len(line)):
+                a = line[i - bpp] if i >= bpp else 0
+                b, c = prev[i], (prev[i - bpp] if i >= bpp else 0)
+                if f == 1:
+                    p = a
+                elif f == 2:
+                    p = b
+                elif f == 3:
+                    p = (a + b) // 2
+                else:
+                    e = a + b - c
+                    p = a if abs(e - a) <= abs(e - b) and abs(e - a) <= abs(e - c) else b if abs(e - b) <= abs(e - c) else c
+                line[i] = (line[i] + p) & 255
+        prev = line
+        if y >= first:
+            out.append(bytes(line))
+    return w, h, out
+
+
 def dom_of(html_path):
     d = Dom()
     d.feed(chromium(html_path, "--dump-dom"))
@@ -168,7 +219,8 @@ def case_html(tmp):
     check(len(red) == 6, "six violating role pairs drawn red (%d)" % len(red))
     check(dom.find("table", id="compliance-table"), "the compliance table")
     check(dom.find("table", id="close-table"), "ports you can close")
-    # The screenshot, kept in the build folder.
+    # The screenshots, kept in the build folder: the top at full size, and
+    # the whole page at half scale.
     png = os.path.join(outdir, "report-sample.png")
     plain = os.path.join(tmp, "plain.db")
     audit(plain, cwd=src)
@@ -177,6 +229,14 @@ def case_html(tmp):
     data = open(png, "rb").read()
     check(data[:8] == b"\x89PNG\r\n\x1a\n" and int.from_bytes(data[16:20], "big") == 1280,
           "a 1280 px wide PNG at %s" % png)
+    # The page ends inside the whole-page one: its last rows are the page's
+    # background, the whole width (a longer page has a scroll bar there).
+    full = os.path.join(outdir, "report-sample-full.png")
+    chromium(os.path.join(tmp, "sample.html"), "--screenshot=" + full, size="1280,%d" % FULL_HEIGHT, scale="0.5")
+    w, h, rows = png_rows(full, FULL_HEIGHT // 2 - 20)
+    bg = bytes.fromhex("f5f7fa") + (b"\xff" if rows and len(rows[0]) == 4 * w else b"")
+    check(h == FULL_HEIGHT // 2 and rows and all(r == bg * w for r in rows),
+          "the report of the sample ends within %d px at 1280 px wide (every section in %s)" % (FULL_HEIGHT, full))
     # The small one for docs/report-sample.png (the same command, a smaller scale).
     chromium(os.path.join(tmp, "sample.html"), "--screenshot=" + os.path.join(outdir, "report-sample-small.png"),
              size="1280,2900", scale="0.6")
