@@ -123,20 +123,25 @@ static void file_failed(struct eve *e, int err)
         strerror(err));
 }
 
+/* Writes n bytes of whole lines; when that fails part way, what was
+ * written of the last line is cut off again (file_failed). */
 static void file_write(struct eve *e, const char *p, size_t n)
 {
-    while (e->fd >= 0 && n > 0) {
-        ssize_t w = write(e->fd, p, n);
+    size_t done = 0;
+    while (e->fd >= 0 && done < n) {
+        ssize_t w = write(e->fd, p + done, n - done);
         if (w < 0 && errno == EINTR)
             continue;
         if (w <= 0) {
+            while (done > 0 && p[done - 1] != '\n')
+                done--;
+            e->size += done;
             file_failed(e, w < 0 ? errno : ENOSPC);
             return;
         }
-        p += w;
-        n -= (size_t)w;
-        e->size += (uint64_t)w;
+        done += (size_t)w;
     }
+    e->size += done;
 }
 
 /* --eve-rotate: FILE becomes FILE.YYYYMMDD-HHMMSS (.N when that is

@@ -773,6 +773,9 @@ static void start_capture(struct sensor *x)
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    /* A reload must not break off a read from a pipe (EINTR there ends the
+     * input as damaged): it is done at the next packet or timeout. */
+    sa.sa_flags = SA_RESTART;
     sigaction(SIGHUP, &sa, NULL);
     struct capture *c = &x->cap;
     ingest_init(&c->in, x->ft, &o->decode, pipeline_packet, x->pl);
