@@ -242,28 +242,25 @@ static void slog_send(struct eve *e, const char *json, size_t len, int severity)
 
 /* ---- held events ---- */
 
-static int hold_text(const char *p, size_t n, void *ctx)
+/* Room for `more` bytes after the held ones. false when out of memory. */
+static bool reserve(struct eve *e, size_t more)
 {
-    struct eve *e = ctx;
-    if (e->len + n + 1 > e->cap) {
-        size_t cap = e->cap ? e->cap : 65536;
-        while (cap < e->len + n + 1)
-            cap *= 2;
-        char *b = realloc(e->buf, cap);
-        if (!b)
-            return -1;
-        e->buf = b;
-        e->cap = cap;
-    }
-    memcpy(e->buf + e->len, p, n);
-    e->len += n;
-    return 0;
+    if (e->len + more <= e->cap)
+        return true;
+    size_t cap = e->cap ? e->cap : 65536;
+    while (cap < e->len + more)
+        cap *= 2;
+    char *b = realloc(e->buf, cap);
+    if (!b)
+        return false;
+    e->buf = b;
+    e->cap = cap;
+    return true;
 }
 
 /* Holds ev (taken) as one line; severity as for struct held. */
 static void hold(struct eve *e, json_t *ev, int severity)
 {
-    size_t off = e->len;
     if (e->nheld == e->capheld) {
         size_t cap = e->capheld ? e->capheld * 2 : 1024;
         struct held *h = realloc(e->held, cap * sizeof *h);
@@ -272,12 +269,18 @@ static void hold(struct eve *e, json_t *ev, int severity)
             e->capheld = cap;
         }
     }
-    if (!ev || e->nheld == e->capheld || json_dump_callback(ev, hold_text, e, JSON_COMPACT) != 0 ||
-        hold_text("\n", 1, e) != 0) {
-        e->len = off;
+    size_t n = 0;
+    if (ev && e->nheld < e->capheld && reserve(e, 4096)) {
+        n = json_dumpb(ev, e->buf + e->len, e->cap - e->len - 1, JSON_COMPACT);
+        if (n >= e->cap - e->len && reserve(e, n + 1))
+            n = json_dumpb(ev, e->buf + e->len, e->cap - e->len - 1, JSON_COMPACT);
+    }
+    if (n == 0 || n >= e->cap - e->len) {
         e->oom = true;
     } else {
-        e->held[e->nheld++] = (struct held){off, e->len - off, severity};
+        e->buf[e->len + n] = '\n';
+        e->held[e->nheld++] = (struct held){e->len, n + 1, severity};
+        e->len += n + 1;
     }
     json_decref(ev);
 }
@@ -419,25 +422,39 @@ static void severities(const char *sev, int *suricata, int *slog)
     *slog = !strcmp(sev, "high") ? 3 : !strcmp(sev, "medium") ? 4 : !strcmp(sev, "low") ? 5 : 6;
 }
 
-static json_t *alert_event(const struct eve *e, int64_t flow_id, const struct store_flow *f,
-                           const struct store_violation *v, int suricata_sev)
+/* The flow event of the row f (flows.id flow_id). */
+static json_t *flow_event(const struct eve *e, int64_t flow_id, const struct store_flow *f)
 {
-    json_t *o = flow_head("alert", flow_id, f);
-    json_t *lync = lync_obj(e, f);
+    json_t *o = flow_head("flow", flow_id, f);
+    json_t *fl = flow_obj(f), *lync = lync_obj(e, f);
+    if (o && fl && lync && json_object_set_new(o, "flow", fl) == 0 && json_object_set_new(o, "lync", lync) == 0)
+        return o;
+    json_decref(o);
+    json_decref(fl);
+    json_decref(lync);
+    return NULL;
+}
+
+/* An alert event: the flow event's fields (shared, not copied) as
+ * event_type "alert", with the violation v in "alert" and "lync". */
+static json_t *alert_event(json_t *flow_ev, const struct store_flow *f, const struct store_violation *v,
+                           int suricata_sev)
+{
+    json_t *o = json_copy(flow_ev), *lync = json_copy(json_object_get(flow_ev, "lync"));
     if (!o || !lync) {
         json_decref(o);
         json_decref(lync);
         return NULL;
     }
-    json_object_set_new(o, "alert", json_pack("{s:s, s:s, s:s, s:i}", "action", "allowed", "signature", v->message,
-                                              "category", v->kind, "severity", suricata_sev));
-    json_object_set_new(o, "flow", flow_obj(f));
+    json_object_set_new(o, "event_type", json_string("alert"));
     json_object_set_new(lync, "kind", json_string(v->kind));
     json_object_set_new(lync, "severity", json_string(v->severity));
     json_object_set_new(lync, "rule_id", v->rule_id ? json_string(v->rule_id) : json_null());
     json_object_set_new(lync, "reference", v->reference ? json_string(v->reference) : json_null());
     json_object_set_new(lync, "flow_rule_id", f->rule_id ? json_string(f->rule_id) : json_null());
     json_object_set_new(o, "lync", lync);
+    json_object_set_new(o, "alert", json_pack("{s:s, s:s, s:s, s:i}", "action", "allowed", "signature", v->message,
+                                              "category", v->kind, "severity", suricata_sev));
     return o;
 }
 
@@ -445,25 +462,19 @@ void eve_flow(struct eve *e, int64_t flow_id, const struct store_flow *f)
 {
     if (!e || (e->fd < 0 && !e->slog_path[0]))
         return;
-    if (e->fd >= 0) { /* with syslog alone, no flow events */
-        json_t *o = flow_head("flow", flow_id, f);
-        json_t *fl = flow_obj(f), *lync = lync_obj(e, f);
-        if (o && fl && lync) {
-            json_object_set_new(o, "flow", fl);
-            json_object_set_new(o, "lync", lync);
-            hold(e, o, -1);
-        } else {
-            json_decref(o);
-            json_decref(fl);
-            json_decref(lync);
-            e->oom = true;
-        }
+    json_t *o = flow_event(e, flow_id, f);
+    if (!o) {
+        e->oom = true;
+        return;
     }
+    if (e->fd >= 0) /* with syslog alone, no flow events */
+        hold(e, json_incref(o), -1);
     for (int i = 0; i < f->nviolations; i++) {
         int sev, slog;
         severities(f->violations[i].severity, &sev, &slog);
-        hold(e, alert_event(e, flow_id, f, &f->violations[i], sev), slog);
+        hold(e, alert_event(o, f, &f->violations[i], sev), slog);
     }
+    json_decref(o);
 }
 
 void eve_run_start(struct eve *e, const struct eve_run *r)
