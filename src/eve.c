@@ -70,6 +70,7 @@ static void rfc3339(uint64_t us, char out[40])
     snprintf(out + n, 40 - n, ".%06u%c%02ld:%02ld", (unsigned)(us % 1000000u), sign, off / 60, off % 60);
 }
 
+/* The wall clock in microseconds (run and stats events, syslog headers). */
 static uint64_t now_us(void)
 {
     struct timeval tv;
@@ -91,6 +92,7 @@ static void say(struct eve *e, const char *fmt, ...)
         snprintf(e->trouble, sizeof e->trouble, "%s", m);
 }
 
+/* The EVE file's name as given: its path, or "-". */
 static const char *eve_name(const struct eve *e)
 {
     return e->path ? e->path : "-";
@@ -98,6 +100,8 @@ static const char *eve_name(const struct eve *e)
 
 /* ---- the EVE file ---- */
 
+/* Opens path for appending (created 0644 less the umask); its size and
+ * whether it is a regular file into *size and *regular. The fd, or -1. */
 static int open_file(const char *path, uint64_t *size, bool *regular)
 {
     int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
@@ -194,6 +198,7 @@ static void file_lines(struct eve *e, size_t from, size_t to)
 
 /* ---- syslog ---- */
 
+/* A datagram socket connected to the syslog socket, or -1 (errno says why). */
 static int slog_connect(struct eve *e)
 {
     int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
@@ -382,6 +387,7 @@ static json_t *detail_value(const char *d)
     return j ? j : json_string(d);
 }
 
+/* lync.tunnel: the outermost tunnel of the flow's first packet, or NULL. */
 static json_t *tunnel_obj(const struct store_flow *f)
 {
     if (!f->tunnel)

@@ -115,6 +115,7 @@ json_t *report_versions(void)
                      version_word(LUA_RELEASE, "Lua "));
 }
 
+/* One label's row into the "apps" array (ctx). */
 static void json_app(const struct store_app_row *row, void *ctx)
 {
     json_array_append_new(ctx, json_pack("{s:s, s:I, s:I, s:I}", "app", row->app, "flows", (json_int_t)row->flows,
@@ -137,6 +138,7 @@ struct json_list {
     size_t n;
 };
 
+/* One stored violation into the list (ctx: struct json_list), counted. */
 static void json_violation(const struct store_violation_row *v, void *ctx)
 {
     struct json_list *l = ctx;
