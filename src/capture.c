@@ -17,6 +17,7 @@ double capture_now(void)
 void capture_init(struct capture *c)
 {
     double t0 = capture_now();
+    c->started = t0;
     c->next_commit = t0 + 2;
     c->next_stats = t0 + (double)c->stats_every;
     c->next_progress = t0 + 0.5;
@@ -57,6 +58,23 @@ void capture_print_stats(struct capture *c, struct source *src)
             (unsigned long long)c->in.n.packets, (unsigned long long)flow_table_stats(c->in.ft)->live,
             (unsigned long long)rc.flows, (unsigned long long)rc.violations, (unsigned long long)st.received,
             (unsigned long long)st.dropped, (unsigned long long)st.ifdropped);
+}
+
+/* The `stats` event: the run's counters with the capture statistics as
+ * they are now (the --stats line's figures). */
+static void stats_event(struct capture *c, struct source *src, double now)
+{
+    if (!c->eve)
+        return;
+    struct source_stats st;
+    source_stats(src, &st);
+    struct store_counters sc;
+    record_counters(c->rec, &sc);
+    sc.live = source_is_live(src);
+    sc.pcap_received = st.received;
+    sc.pcap_dropped = st.dropped;
+    sc.pcap_ifdropped = st.ifdropped;
+    eve_stats(c->eve, &sc, flow_table_stats(c->in.ft)->live, now - c->started);
 }
 
 static void show_progress(const struct source *src, uint64_t packets, bool final)
@@ -103,6 +121,7 @@ static void tick(struct capture *c, struct source *src, bool progress)
         live_clock(c);
     if (c->stats_every && now >= c->next_stats) {
         capture_print_stats(c, src);
+        stats_event(c, src, now);
         c->next_stats = now + (double)c->stats_every;
     }
     if (progress && now >= c->next_progress) {

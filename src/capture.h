@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "eve.h"
 #include "ingest.h"
 #include "pipeline.h"
 #include "record.h"
@@ -30,12 +31,13 @@ struct capture {
     long stats_every;                /* --stats seconds (0: none) */
     double deadline;                 /* --duration, on the monotonic clock (0: none) */
     bool progress;                   /* a progress line on stderr (files, on a terminal) */
+    struct eve *eve;                 /* a `stats` event with each --stats line, or NULL */
     /* the loop's own */
     bool cut;                        /* a stop or a bound ended a source before its end */
     bool timed_out;                  /* the --duration deadline was reached */
     bool live;                       /* a live source was read: the capture statistics mean something */
     struct source_stats live_stats;  /* as they were at the last commit */
-    double next_commit, next_stats, next_progress;
+    double started, next_commit, next_stats, next_progress;
 };
 
 /* Sets up the periodic work from now; the caller fills the rest. */

@@ -25,6 +25,7 @@
 #include "capture.h"
 #include "classify.h"
 #include "decode.h"
+#include "eve.h"
 #include "flow.h"
 #include "paths.h"
 #include "pipeline.h"
@@ -49,6 +50,56 @@ static struct source *volatile g_live;  /* the live source, to break its wait */
 static char g_where[600];               /* "file:line" of the Lua statement being loaded */
 
 #define LOAD_SECONDS 4
+
+/* What lyncaudit said last on stderr (a "lyncaudit: " line, without it):
+ * stderr passes through tee_write, so that with --json trouble reaches
+ * stdout too, whichever stage said it. */
+static char g_said[1024];
+static char g_line[1024];
+static size_t g_line_len;
+
+static ssize_t tee_write(void *cookie, const char *buf, size_t n)
+{
+    (void)cookie;
+    for (size_t done = 0; done < n;) {
+        ssize_t w = write(STDERR_FILENO, buf + done, n - done);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            break; /* a closed stderr: said nowhere, as before */
+        done += (size_t)w;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (buf[i] != '\n') {
+            if (g_line_len < sizeof g_line - 1)
+                g_line[g_line_len++] = buf[i];
+            continue;
+        }
+        g_line[g_line_len] = '\0';
+        if (!strncmp(g_line, "lyncaudit: ", 11))
+            snprintf(g_said, sizeof g_said, "%s", g_line + 11);
+        g_line_len = 0;
+    }
+    return (ssize_t)n;
+}
+
+/* stderr, unbuffered as it was, through tee_write. */
+static void tee_stderr(void)
+{
+    FILE *f = fopencookie(NULL, "w", (cookie_io_functions_t){.write = tee_write});
+    if (f && setvbuf(f, NULL, _IONBF, 0) == 0)
+        stderr = f;
+}
+
+/* --json among the options (before '--'), known before they are parsed:
+ * a usage error is JSON too. */
+static bool json_wanted(int argc, char **argv)
+{
+    for (int i = 1; i < argc && strcmp(argv[i], "--"); i++)
+        if (!strcmp(argv[i], "--json"))
+            return true;
+    return false;
+}
 
 /* A topology or rule file whose load does not end (a library call in C
  * that no instruction limit sees): say where, and stop before anything is
@@ -110,6 +161,8 @@ struct options {
     int vlan_flows;        /* --vlan-flows */
     long lock_wait;        /* --lock-wait seconds (files) */
     long backlog;          /* --backlog flows (live) */
+    struct eve_config eve; /* --eve, --eve-rotate, --syslog, --syslog-facility */
+    int facility_set;
 };
 
 static void usage(FILE *out)
@@ -137,7 +190,8 @@ static void usage(FILE *out)
             "      --rules DIR        the rule files (default: the rules/ folder installed with lyncaudit)\n"
             "  -q, --quiet            print nothing but errors\n"
             "  -v, --verbose          say more (threads, per file, undecodable packets)\n"
-            "      --json             print the end-of-run summary as JSON on stdout\n"
+            "      --json             print the end-of-run summary as JSON on stdout (also on\n"
+            "                         trouble: the error, with exit code 2)\n"
             "      --count N          stop after N packets\n"
             "      --single-thread    do all the work on one thread (default: nDPI and the Lync\n"
             "                         dissectors on a second thread when the process may use two\n"
@@ -149,6 +203,18 @@ static void usage(FILE *out)
             "      --lock-wait S      files: wait up to S seconds for another writer's lock on the\n"
             "                         database before the run gives up (default 30)\n"
             "\n"
+            "Events (docs/usage.md, \"Events\"):\n"
+            "      --eve FILE         append one JSON object per line to FILE ('-': stdout, the\n"
+            "                         summary then goes to stderr), Suricata's EVE field names:\n"
+            "                         run, flow, alert (one per violation), stats (with --stats);\n"
+            "                         SIGHUP opens FILE again (after logrotate moved it)\n"
+            "      --eve-rotate SIZE  past SIZE bytes (K, M, G), FILE is renamed\n"
+            "                         FILE.YYYYMMDD-HHMMSS and a new FILE begun\n"
+            "      --syslog           send each alert to the local syslog socket (/dev/log) as an\n"
+            "                         RFC 5424 message whose text is the alert's JSON\n"
+            "      --syslog-facility NAME\n"
+            "                         daemon, user, auth, authpriv or local0..local7 (default local5)\n"
+            "\n"
             "Live capture:\n"
             "  -i, --interface IFACE  capture on IFACE ('any' for all); flows are written as they\n"
             "                         end and the database is committed every 2 s\n"
@@ -159,7 +225,8 @@ static void usage(FILE *out)
             "      --immediate        deliver packets at once, not in batches\n"
             "  -Z, --user USER        drop to USER once the interface and database are open\n"
             "                         (default when started as root: nobody)\n"
-            "      --stats S          print capture statistics to stderr every S seconds\n"
+            "      --stats S          print capture statistics to stderr every S seconds (and a\n"
+            "                         stats event with --eve)\n"
             "      --backlog N        flows held while another writer locks the database, written\n"
             "                         when it lets go; past N the oldest are dropped and counted in\n"
             "                         runs.flows_dropped (default 65536)\n"
@@ -233,7 +300,8 @@ static bool looks_like_path(const char *w)
 }
 
 enum { OPT_JSON = 1000, OPT_IDLE, OPT_MAXFLOWS, OPT_RULES, OPT_IMMEDIATE, OPT_STATS, OPT_DURATION,
-       OPT_COUNT, OPT_SINGLE, OPT_VXLAN_PORT, OPT_VLAN_FLOWS, OPT_LOCK_WAIT, OPT_BACKLOG };
+       OPT_COUNT, OPT_SINGLE, OPT_VXLAN_PORT, OPT_VLAN_FLOWS, OPT_LOCK_WAIT, OPT_BACKLOG, OPT_EVE, OPT_EVE_ROTATE,
+       OPT_SYSLOG, OPT_SYSLOG_FACILITY };
 
 static const struct option LONGS[] = {
     {"database", required_argument, NULL, 'd'}, {"quiet", no_argument, NULL, 'q'},
@@ -251,6 +319,8 @@ static const struct option LONGS[] = {
     {"single-thread", no_argument, NULL, OPT_SINGLE},
     {"vxlan-port", required_argument, NULL, OPT_VXLAN_PORT}, {"vlan-flows", no_argument, NULL, OPT_VLAN_FLOWS},
     {"lock-wait", required_argument, NULL, OPT_LOCK_WAIT}, {"backlog", required_argument, NULL, OPT_BACKLOG},
+    {"eve", required_argument, NULL, OPT_EVE}, {"eve-rotate", required_argument, NULL, OPT_EVE_ROTATE},
+    {"syslog", no_argument, NULL, OPT_SYSLOG}, {"syslog-facility", required_argument, NULL, OPT_SYSLOG_FACILITY},
     {NULL, 0, NULL, 0}};
 
 /* An option's value as a whole number in lo..hi; prints the usage error. */
@@ -375,6 +445,45 @@ static int take_operands(int argc, char **argv, int i, struct options *o)
     return take_filter(argc, argv, i, o);
 }
 
+/* --eve, --eve-rotate, --syslog, --syslog-facility. false after a usage error. */
+static bool event_option(int c, const char *arg, struct options *o)
+{
+    if (c == OPT_EVE && !arg[0]) {
+        fprintf(stderr, "lyncaudit: --eve wants a file name ('-': stdout)\n");
+        return false;
+    }
+    if (c == OPT_EVE)
+        o->eve.path = arg;
+    else if (c == OPT_SYSLOG)
+        o->eve.syslog = true;
+    else if (c == OPT_EVE_ROTATE && !(o->eve.rotate_bytes = eve_size(arg))) {
+        fprintf(stderr, "lyncaudit: --eve-rotate wants a size in bytes >= 1 (K, M, G: times 1024), not '%s'\n", arg);
+        return false;
+    } else if (c == OPT_SYSLOG_FACILITY && (o->eve.facility = eve_facility(arg)) < 0) {
+        fprintf(stderr, "lyncaudit: --syslog-facility wants daemon, user, auth, authpriv or local0..local7, "
+                        "not '%s'\n", arg);
+        return false;
+    }
+    o->facility_set |= c == OPT_SYSLOG_FACILITY;
+    return true;
+}
+
+/* The event options that go together. false after a usage error. */
+static bool events_usable(const struct options *o)
+{
+    const char *why = NULL;
+    bool to_stdout = o->eve.path && !strcmp(o->eve.path, "-");
+    if (o->eve.rotate_bytes && (!o->eve.path || to_stdout))
+        why = "--eve-rotate wants --eve FILE (a file, not stdout)";
+    else if (to_stdout && o->json)
+        why = "--eve - and --json both write to stdout: give one of them";
+    else if (o->facility_set && !o->eve.syslog)
+        why = "--syslog-facility wants --syslog";
+    if (why)
+        fprintf(stderr, "lyncaudit: %s\n", why);
+    return !why;
+}
+
 /* Parses the command line; returns -1 to exit 0 (help, version), 1 on a
  * usage error (already reported), 0 to run. */
 static int parse_args(int argc, char **argv, struct options *o)
@@ -386,6 +495,7 @@ static int parse_args(int argc, char **argv, struct options *o)
     o->live.buffer_kib = 32768; /* 2 MiB (libpcap's) lost packets at 200k pps on lo (bench/README.md) */
     o->lock_wait = 30;
     o->backlog = 65536;
+    o->eve.facility = 21; /* local5, as Suricata's eve syslog output */
     int c;
     while ((c = getopt_long(argc, argv, "d:t:qvhVi:Dps:B:Z:r:F:", LONGS, NULL)) != -1) {
         switch (c) {
@@ -408,6 +518,10 @@ static int parse_args(int argc, char **argv, struct options *o)
         case OPT_IMMEDIATE: o->live.immediate = 1; break;
         case OPT_SINGLE: o->single_thread = 1; break;
         case OPT_VLAN_FLOWS: o->vlan_flows = 1; break;
+        case OPT_EVE: case OPT_EVE_ROTATE: case OPT_SYSLOG: case OPT_SYSLOG_FACILITY:
+            if (!event_option(c, optarg, o))
+                return 1;
+            break;
         case OPT_VXLAN_PORT: case OPT_IDLE: case OPT_MAXFLOWS: case OPT_STATS: case OPT_DURATION:
         case OPT_COUNT: case 's': case 'B': case OPT_LOCK_WAIT: case OPT_BACKLOG:
             if (!number_option(c, optarg, o))
@@ -432,6 +546,8 @@ static int parse_args(int argc, char **argv, struct options *o)
         fprintf(stderr, "lyncaudit: -d wants a database file name\n");
         return 1;
     }
+    if (!events_usable(o))
+        return 1;
     return o->list_ifaces ? 0 : take_operands(argc, argv, optind, o);
 }
 
@@ -492,8 +608,12 @@ struct sensor {
     struct pipeline *pl;
     struct flow_table *ft;
     struct capture cap;
+    struct eve *eve;           /* --eve, --syslog; NULL: no events */
+    char live_source[300];     /* "interface:IFACE" */
+    const char *live_list[1];
     int64_t run_id;
     int files_read;            /* files read to their end (or to a damage) */
+    bool summed_up;            /* the summary (or the --json trouble object) was printed */
 };
 
 /* SIGHUP: the new topology and rules take over for flows that end from now
@@ -503,6 +623,7 @@ static void reload(void *ctx)
 {
     struct sensor *x = ctx;
     bool no_topology;
+    eve_reopen(x->eve); /* as Suricata: a SIGHUP also opens the EVE file again, for logrotate */
     /* A trial load in a child first: one that never ends must not take the
      * capture with it (the child is cut off by the load alarm). */
     pid_t pid = fork();
@@ -569,14 +690,31 @@ static int open_inputs(struct sensor *x)
     }
     if (o->iface && !(x->live = source_open_live(o->iface, &o->live, o->filter, err, sizeof err)))
         goto bad;
-    /* The database is opened before root is dropped: the capturing user
-     * never needs write access to its folder (docs/usage.md). */
+    /* The event file and the database are opened before root is dropped:
+     * the capturing user never needs write access to their folders
+     * (docs/usage.md). */
+    if (!(x->eve = eve_open(&o->eve, err, sizeof err)) && (o->eve.path || o->eve.syslog))
+        goto bad;
     if (!(x->store = store_open(o->db_path, (int)o->lock_wait * 1000, err, sizeof err)))
         goto bad;
     return 0;
 bad:
     fprintf(stderr, "lyncaudit: %s\n", err);
     return -1;
+}
+
+/* The run's sources as the runs table names them: the capture files, or
+ * "interface:IFACE". */
+static const char *const *run_sources(struct sensor *x, int *n)
+{
+    if (!x->live) {
+        *n = x->o->nfiles;
+        return (const char *const *)x->o->files;
+    }
+    snprintf(x->live_source, sizeof x->live_source, "interface:%s", x->o->iface);
+    x->live_list[0] = x->live_source;
+    *n = 1;
+    return x->live_list;
 }
 
 /* The run row, the privilege drop, the record stage, the pipeline and the
@@ -596,6 +734,9 @@ static int start_run(struct sensor *x)
         fprintf(stderr, "lyncaudit: %s\n", store_error(x->store));
         return -1;
     }
+    struct eve_run er = {x->run_id, o->db_path, NULL, 0, &sr};
+    er.sources = run_sources(x, &er.nsources);
+    eve_run_start(x->eve, &er);
     /* A live capture goes on through another writer's lock: flows are held
      * in a backlog, and the lock is tried for 100 ms at each commit. */
     if (x->live)
@@ -610,8 +751,10 @@ static int start_run(struct sensor *x)
     if (o->idle_timeout >= 0)
         fc.tcp_idle_us = fc.udp_idle_us = fc.other_idle_us = (uint64_t)o->idle_timeout * 1000000u;
     x->rec = record_new(x->audit, x->store, capture_counters, &x->cap, o->quiet, x->live ? (size_t)o->backlog : 0);
-    if (x->rec)
+    if (x->rec) {
         x->audit = NULL; /* the record stage's now */
+        record_set_eve(x->rec, x->eve);
+    }
     x->pl = x->rec ? pipeline_new(x->cls, !o->single_thread && usable_cpus() >= 2, record_flow, x->rec, err,
                                   sizeof err)
                    : NULL;
@@ -637,6 +780,9 @@ static void start_capture(struct sensor *x)
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    /* A reload must not break off a read from a pipe (EINTR there ends the
+     * input as damaged): it is done at the next packet or timeout. */
+    sa.sa_flags = SA_RESTART;
     sigaction(SIGHUP, &sa, NULL);
     struct capture *c = &x->cap;
     ingest_init(&c->in, x->ft, &o->decode, pipeline_packet, x->pl);
@@ -649,6 +795,7 @@ static void start_capture(struct sensor *x)
     c->count = o->count > 0 ? (uint64_t)o->count : 0;
     c->stats_every = o->stats_every;
     c->progress = !o->quiet && isatty(STDERR_FILENO);
+    c->eve = x->eve;
     capture_init(c);
     c->deadline = o->duration ? capture_now() + (double)o->duration : 0;
 }
@@ -683,6 +830,24 @@ static void read_all(struct sensor *x, struct run_outcome *out)
         x->files_read += !x->cap.cut;
         source_close(src);
     }
+}
+
+/* The run's identity for the JSON summary, as far as it is known: sources,
+ * filter, topology, rules, exit code, and with exit code 2 the error (the
+ * last thing lyncaudit said on stderr). */
+static void run_identity(struct sensor *x, struct report_run *rr, int rc)
+{
+    const struct options *o = x->o;
+    const struct audit *a = x->rec ? record_audit(x->rec) : x->audit;
+    rr->run_id = x->run_id > 0 ? x->run_id : 0;
+    rr->db_path = o->db_path;
+    rr->sources = run_sources(x, &rr->nsources);
+    rr->filter = o->filter;
+    rr->topology = a ? audit_topology_path(a) : NULL;
+    rr->topology_name = a ? audit_topology_name(a) : NULL;
+    rr->rules_loaded = a ? audit_rule_count(a) : 0;
+    rr->exit_code = rc;
+    rr->error = rc == RUN_EXIT_TROUBLE ? (g_said[0] ? g_said : "trouble (see stderr)") : NULL;
 }
 
 /* Every flow down the pipeline, the run closed, the summary printed.
@@ -721,15 +886,31 @@ static int finish_run(struct sensor *x, struct run_outcome *out, double t0)
     }
     if (out->write_failed)
         fprintf(stderr, "lyncaudit: %s\n", out->message);
+    if (eve_trouble(x->eve) && !out->message[0])
+        snprintf(out->message, sizeof out->message, "%s", eve_trouble(x->eve));
     bool closed = run_close(x->store, x->rec, &c, status, out->message[0] ? out->message : NULL) == 0;
+    (closed ? eve_commit : eve_discard)(x->eve); /* the events of the last batch */
     if (!closed && !out->write_failed)
         fprintf(stderr, "lyncaudit: %s\n", store_error(x->store));
-    if (closed && (!o->quiet || o->json)) {
-        struct report_run rr = {x->run_id, o->db_path, status, x->live ? 0 : o->nfiles, c, seconds, peak,
-                                !x->no_topology};
-        (o->json ? report_json : report_text)(stdout, x->store, &rr);
+    eve_run_end(x->eve, closed ? status : "error", closed ? (out->message[0] ? out->message : NULL)
+                                                          : store_error(x->store), &c);
+    int rc = run_exit_code(out, closed);
+    struct report_run rr = {.run_id = x->run_id, .db_path = o->db_path, .status = closed ? status : "error",
+                            .files = x->live ? 0 : o->nfiles, .counters = c, .seconds = seconds,
+                            .peak_live_flows = peak, .audited = !x->no_topology};
+    if (o->json) {
+        run_identity(x, &rr, rc);
+        rr.message = out->message[0] ? out->message : NULL;
+        if (closed)
+            report_json(stdout, x->store, &rr);
+        else
+            report_json_trouble(stdout, &rr);
+        x->summed_up = true;
+    } else if (closed && !o->quiet) {
+        /* --eve -: stdout is the event stream's */
+        report_text(o->eve.path && !strcmp(o->eve.path, "-") ? stderr : stdout, x->store, &rr);
     }
-    return run_exit_code(out, closed);
+    return rc;
 }
 
 /* Frees what the sensor holds (the pipeline first: it may hold flows). */
@@ -747,6 +928,7 @@ static void sensor_free(struct sensor *x)
     classify_free(x->cls);
     audit_free(record_free(x->rec));
     audit_free(x->audit);
+    eve_close(x->eve);
     free(x->o->filter);
     free(x->o->files);
 }
@@ -759,7 +941,8 @@ int main(int argc, char **argv)
         return report_main(argc - 1, argv + 1);
     signal(SIGXFSZ, SIG_IGN); /* past `ulimit -f` a write must fail (and be reported), not kill us */
     signal(SIGPIPE, SIG_IGN); /* a closed stdout or stderr (| head) must not end a capture */
-    struct options o = {0};
+    tee_stderr();
+    struct options o = {.json = json_wanted(argc, argv)};
     struct sensor x = {.o = &o};
     int rc = RUN_EXIT_TROUBLE, pa = parse_args(argc, argv, &o);
     char err[1024];
@@ -775,6 +958,12 @@ int main(int argc, char **argv)
         struct run_outcome out = {0};
         read_all(&x, &out);
         rc = finish_run(&x, &out, t0);
+    }
+    if (o.json && rc == RUN_EXIT_TROUBLE && !x.summed_up) {
+        struct report_run rr = {0};
+        run_identity(&x, &rr, rc);
+        rr.status = x.run_id > 0 ? "error" : NULL;
+        report_json_trouble(stdout, &rr);
     }
     sensor_free(&x);
     return rc;

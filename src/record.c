@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "eve.h"
+
 /* Ended flows are held, labelled but not yet audited, and written in one
  * short transaction at each commit (every 2 s, or every RECORD_BATCH
  * flows): no write lock is held while the input is waited for. */
@@ -32,6 +34,7 @@ struct record {
     struct pending *back; /* ring of ended flows waiting for the next write, oldest at head */
     size_t back_max, back_head, back_n;
     bool may_wait;        /* a live run: flows wait through another writer's lock */
+    struct eve *eve;      /* the event stream, or NULL */
 };
 
 static int drain(struct record *r);
@@ -118,6 +121,20 @@ int record_flush(struct record *r)
     return store_flush_stats(r->store);
 }
 
+void record_set_eve(struct record *r, struct eve *e)
+{
+    r->eve = e;
+}
+
+/* Commits the open batch: its rows' events are written once they are in
+ * the database, dropped when the batch was rolled back. 0 or -1. */
+static int commit(struct record *r, const struct store_counters *c)
+{
+    int rc = store_commit(r->store, c);
+    (rc == 0 ? eve_commit : eve_discard)(r->eve);
+    return rc;
+}
+
 void record_commit(void *record, void *unused)
 {
     (void)unused;
@@ -128,7 +145,7 @@ void record_commit(void *record, void *unused)
     if (w == 1)
         return; /* locked by another writer: what ended waits, the next commit tries again */
     struct store_counters c;
-    if (w < 0 || record_flush(r) || (record_counters(r, &c), store_commit(r->store, &c)) != 0)
+    if (w < 0 || record_flush(r) || (record_counters(r, &c), commit(r, &c)) != 0)
         r->failed = true;
 }
 
@@ -209,6 +226,7 @@ static int audit_and_store(struct record *r, const struct flow *f, const struct 
     sf.nviolations = ar.nviolations;
     if (store_add_flow(r->store, &sf) != 0)
         return -1;
+    eve_flow(r->eve, store_last_flow_id(r->store), &sf);
     r->counts.flows++;
     r->counts.violations += (uint64_t)ar.nviolations;
     if (f->end == FLOW_END_EVICTED)
@@ -289,7 +307,7 @@ void record_reload(void *record, void *audit)
         audit_free(a);
         return;
     }
-    if (r->failed || (n && !w) || record_flush(r) || store_commit(r->store, &c)) {
+    if (r->failed || (n && !w) || record_flush(r) || commit(r, &c)) {
         r->failed = true;
         free(w);
         audit_free(a);

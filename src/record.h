@@ -17,6 +17,7 @@
 #include "store.h"
 
 struct record;
+struct eve;
 
 /* Fills the reader's part of the run counters (packets, decode reasons,
  * capture statistics) as they are now; record adds its own counts. */
@@ -57,6 +58,11 @@ int record_flush(struct record *r);
 /* pipeline_mark_fn: writes the old rules' match counts, then takes the
  * audit `audit` (struct audit *) for the flows that follow. */
 void record_reload(void *record, void *audit);
+
+/* The event stream (eve.h) for the flows stored from now on, or NULL: each
+ * stored row gives its events, written when the commit holding the row
+ * succeeds and dropped when it is rolled back. The caller keeps e. */
+void record_set_eve(struct record *r, struct eve *e);
 
 /* True once a write failed: nothing more is written. */
 bool record_failed(const struct record *r);

@@ -38,6 +38,7 @@ struct store {
     int pending;          /* flows queued in the open transaction */
     int pending_viol;     /* their violation rows */
     uint64_t flows_committed, viol_committed; /* what the database really holds of this run */
+    int64_t last_flow_id; /* flows.id of the last row store_add_flow wrote */
     bool in_tx;
     int lock_wait_ms;     /* how long a write waits for another writer's lock */
     double wait_started;  /* monotonic seconds when the current wait began; 0: none */
@@ -754,6 +755,7 @@ int store_add_flow(struct store *s, const struct store_flow *f)
     if (rc != SQLITE_DONE)
         return fail(s, "cannot write flow");
     sqlite3_int64 flow_id = sqlite3_last_insert_rowid(s->db);
+    s->last_flow_id = flow_id;
     for (int i = 0; i < f->nviolations; i++) {
         const struct store_violation *v = &f->violations[i];
         sqlite3_stmt *vs = s->ins_viol;
@@ -1011,6 +1013,35 @@ int store_app_summary(struct store *s, int64_t run_id, int limit,
     }
     sqlite3_finalize(st);
     return rc == SQLITE_DONE ? 0 : fail(s, "cannot read summary");
+}
+
+int64_t store_last_flow_id(const struct store *s)
+{
+    return s->last_flow_id;
+}
+
+int store_violation_list(struct store *s, int64_t run_id, int limit,
+                         void (*fn)(const struct store_violation_row *row, void *ctx), void *ctx)
+{
+    static const char SQL[] =
+        "SELECT violation_id, flow_id, kind, severity, rule_id, message, reference, transport, src_ip, src_port,"
+        " src_role, dst_ip, dst_port, dst_role, app, first_seen, last_seen"
+        " FROM violation_report WHERE run_id=?1 ORDER BY violation_id LIMIT ?2";
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(s->db, SQL, -1, &st, NULL);
+    if (rc == SQLITE_OK && sqlite3_bind_int64(st, 1, run_id) == SQLITE_OK && sqlite3_bind_int(st, 2, limit) == SQLITE_OK)
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+            const char *t[17];
+            for (int i = 0; i < 17; i++)
+                t[i] = (const char *)sqlite3_column_text(st, i);
+            struct store_violation_row row = {sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 1), t[2], t[3],
+                                              t[4], t[5], t[6], t[7], t[8], (unsigned)sqlite3_column_int(st, 9),
+                                              t[10], t[11], (unsigned)sqlite3_column_int(st, 12), t[13], t[14],
+                                              t[15], t[16]};
+            fn(&row, ctx);
+        }
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : fail(s, "cannot read violations");
 }
 
 int store_mark_failed(struct store *s, const char *message)

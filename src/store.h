@@ -108,6 +108,26 @@ int store_verdict_summary(struct store *s, int64_t run_id,
 int store_app_summary(struct store *s, int64_t run_id, int limit,
                       void (*fn)(const struct store_app_row *row, void *ctx), void *ctx);
 
+/* One stored violation with its flow (the violation_report view); strings
+ * NULL where the column is. */
+struct store_violation_row {
+    int64_t id, flow_id;
+    const char *kind, *severity, *rule_id, *message, *reference, *transport, *src_ip;
+    unsigned src_port;
+    const char *src_role, *dst_ip;
+    unsigned dst_port;
+    const char *dst_role, *app, *first_seen, *last_seen;
+};
+
+/* Calls fn for the run's violations, in the order they were stored, at
+ * most `limit`. 0 or -1. */
+int store_violation_list(struct store *s, int64_t run_id, int limit,
+                         void (*fn)(const struct store_violation_row *row, void *ctx), void *ctx);
+
+/* flows.id of the row the last successful store_add_flow wrote (the event
+ * stream names flows by it). */
+int64_t store_last_flow_id(const struct store *s);
+
 /* Closes the run as "error" in one small write, when store_end_run could
  * not (a full disk). 0 or -1. */
 int store_mark_failed(struct store *s, const char *message);

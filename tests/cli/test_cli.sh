@@ -2,7 +2,8 @@
 # The command line as a user meets it: help, versions, exit codes, errors
 # with the file named, filters, several files in one run, the default
 # database in the working folder, appending runs, a run stopped by SIGINT,
-# and databases that cannot be written.
+# databases that cannot be written, and the --json summary (identity,
+# versions, the violation list; on trouble the error as JSON, exit 2).
 # Usage: test_cli.sh LYNCAUDIT PCAP_DIR
 set -u
 LA="$(realpath "$1")"
@@ -116,8 +117,8 @@ expect_rc 0 "filter" "$LA" -q -d f.db "$SIP" udp port 5060
 expect_rc 0 "two files" "$LA" -q -d two.db "$SIP" "$JAB"
 [ "$(q two.db 'select count(*) from runs')" = 1 ] && ok || bad "two files, one run"
 [ "$(q two.db 'select sources from runs')" = "$SIP $JAB" ] && ok || bad "run names both files"
-n1=$("$LA" --json -d one.db "$SIP" | grep -o '"packets":[0-9]*' | head -1 | cut -d: -f2)
-n2=$("$LA" --json -d one.db "$JAB" | grep -o '"packets":[0-9]*' | head -1 | cut -d: -f2)
+n1=$("$LA" --json -d one.db "$SIP" | jq .packets)
+n2=$("$LA" --json -d one.db "$JAB" | jq .packets)
 [ "$(q two.db 'select packets from runs')" = $((n1 + n2)) ] && ok || bad "two-file run counts both files' packets"
 [ "$(q two.db "select count(*) from flows where app='xmpp'")" -ge 1 ] && ok || bad "jabber.pcap gives an xmpp flow"
 
@@ -165,6 +166,56 @@ expect_rc 1 "violations found" "$LA" -q -d "$T/topo.db" "$SIP"
 [ "$(q topo.db "select count(*) from flows where verdict='violation'")" = "$(q topo.db "select count(distinct flow_id) from violations")" ] && ok || bad "violation flows match"
 [ "$(q topo.db "select count(*) from rules where run_id=1")" -gt 150 ] && ok || bad "rules of the run stored"
 rm -f "$T/topology.lua"
+
+# --json (issue 18): the run's identity, versions, the violation list; on
+# trouble the error as JSON with exit 2 (stdout was empty).
+if command -v jq >/dev/null; then
+    J() { jq -r "$1" "$T/out"; }
+    printf 'return { name = "t", roles = { front_end = { "212.242.33.35" }, client_internal = { "192.168.1.0/24" } } }\n' >"$T/topo.lua"
+    expect_rc 1 "--json with violations" "$LA" --json -q -t "$T/topo.lua" -d "$T/j.db" "$SIP"
+    [ "$(wc -l <"$T/out")" = 1 ] && J 'type' | grep -qx object && ok || bad "--json: one object on one line: $(head -c 300 "$T/out")"
+    [ "$(J '[.run_id, .database, .status, .exit_code, .error, .message] | map(tostring) | join("|")')" = "1|$T/j.db|complete|1|null|null" ] &&
+        ok || bad "--json identity: $(J '[.run_id, .database, .status, .exit_code, .error, .message]')"
+    [ "$(J '[.sources[], .filter, .topology.path, .topology.name, .rules_loaded] | map(tostring) | join("|")')" = \
+      "$SIP|null|$T/topo.lua|t|$(q "$T/j.db" "select rules_loaded from runs")" ] && ok || bad "--json sources/topology: $(J '[.sources, .topology, .rules_loaded]')"
+    [ "$(J '"lyncaudit \(.versions.lyncaudit) (nDPI \(.versions.ndpi), libpcap: libpcap version \(.versions.libpcap)"')" = \
+      "$("$LA" -V | head -n 1 | sed 's/ (with.*//; s/)$//')" ] && ok || bad "--json versions vs -V: $(J .versions) / $("$LA" -V)"
+    [ "$(J '"SQLite \(.versions.sqlite), Lua \(.versions.lua)"')" = "$("$LA" -V | tail -n 1 | cut -d, -f1-2)" ] && ok ||
+        bad "--json SQLite and Lua versions vs -V: $(J .versions) / $("$LA" -V | tail -n 1)"
+    [ "$(J '.versions.sqlite')" = "$(sqlite3 -version | cut -d' ' -f1)" ] && ok || bad "--json versions.sqlite: $(J .versions.sqlite)"
+    J '.versions.lua' | grep -qE '^5\.4\.[0-9]+$' && ok || bad "--json versions.lua: $(J .versions.lua)"
+    [ "$(J '[.packets, .flows] | map(tostring) | join("|")')" = "$(q "$T/j.db" "select packets, flows from runs")" ] && ok || bad "--json counters"
+    [ "$(J '.violation_list[] | [.violation_id, .flow_id, .kind, (.rule_id // "-"), .severity, .message, .src_ip, .dst_port] | map(tostring) | join("|")')" = \
+      "$(q "$T/j.db" "select v.id, flow_id, kind, coalesce(v.rule_id, '-'), severity, message, src_ip, dst_port from violations v join flows f on f.id = v.flow_id order by v.id")" ] &&
+        ok || bad "--json violation_list = the violations rows: $(J '.violation_list | length') vs $(q "$T/j.db" "select count(*) from violations")"
+    [ "$(J '.violation_list | length')" -ge 1 ] && [ "$(J .violation_list_truncated)" = false ] && ok || bad "--json: violations listed, not truncated"
+    [ "$(J '.violations | to_entries | map("\(.key)|\(.value)") | sort | .[]')" = \
+      "$(q "$T/j.db" "select kind, count(*) from violations group by kind order by 1")" ] && ok || bad "--json violation counts by kind"
+    expect_rc 0 "--json, -r twice and a filter" "$LA" --json -d "$T/j2.db" -r "$SIP" -r "$JAB" udp
+    [ "$(J '[.sources[], .filter, .topology, .exit_code, (.violation_list | length)] | map(tostring) | join("|")')" = "$SIP|$JAB|udp|null|0|0" ] &&
+        ok || bad "--json sources and filter: $(J '[.sources, .filter, .topology]')"
+    # trouble: the same object, error set, exit 2; before a run exists run_id is null
+    trouble() { # WHAT REGEX ARGS...: exit 2, one JSON object with .error matching REGEX
+        local what=$1 re=$2
+        shift 2
+        expect_rc 2 "--json trouble: $what" "$LA" "$@"
+        if [ "$(wc -l <"$T/out")" = 1 ] && [ "$(J .exit_code)" = 2 ] && J .error | grep -qE -e "$re" &&
+            [ "lyncaudit: $(J .error)" = "$(grep '^lyncaudit: ' "$T/err" | tail -n 1)" ]; then ok; else
+            bad "--json trouble: $what: stdout '$(head -c 300 "$T/out")' stderr '$(head -c 200 "$T/err")'"
+        fi
+    }
+    trouble "missing capture" "nope.pcap: cannot read capture: No such file" --json -d "$T/jt.db" "$T/nope.pcap"
+    [ "$(J '[.run_id, .status, .database] | map(tostring) | join("|")')" = "null|null|$T/jt.db" ] && ok || bad "--json trouble before a run: $(J '[.run_id, .status]')"
+    trouble "bad option value, --json after it" "max-flows wants a whole number" --max-flows -3 "$SIP" --json
+    trouble "bad topology" "bad.lua:3: unknown role 'fornt_end'" --json -t "$T/bad.lua" -d "$T/jt.db" "$SIP"
+    trouble "database that is not one" "notdb.db: .*not a database" --json -d "$T/notdb.db" "$SIP"
+    [ ! -e "$T/jt.db" ] && ok || bad "--json trouble wrote a database"
+    trouble "damaged capture" "cut.pcap: unreadable after record" --json -q -d "$T/jcut.db" "$T/cut.pcap"
+    [ "$(J '[.run_id, .status, .flows > 0, .message == .error] | map(tostring) | join("|")')" = "1|error|true|true" ] &&
+        [ "$(J .message)" = "$(q "$T/jcut.db" "select message from runs")" ] && ok || bad "--json damaged run: $(J '[.run_id, .status, .flows, .message]')"
+else
+    echo "SKIP: --json checks need jq (scripts/install-deps.sh all)"
+fi
 
 # SIGINT mid-run: the run is closed as interrupted, flows kept, exit 0.
 mkfifo "$T/fifo"
