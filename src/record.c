@@ -124,7 +124,9 @@ void record_commit(void *record, void *unused)
         return; /* locked by another writer: what ended waits, the next commit tries again */
     struct store_counters c;
     record_counters(r, &c);
-    if (w < 0 || record_flush(r) || store_commit(r->store, &c) != 0)
+    /* store_commit's 1: a PostgreSQL server away, the batch kept for the
+     * next commit (and flows held meanwhile, store_busy being true). */
+    if (w < 0 || record_flush(r) || store_commit(r->store, &c) < 0)
         r->failed = true;
 }
 
@@ -223,6 +225,9 @@ static void drop_flow(struct flow *f)
 static void hold(struct record *r, struct flow *f, const struct classify_names *n)
 {
     if (r->back_n == r->back_max) {
+        if (!r->counts.flows_dropped)
+            fprintf(stderr, "lyncaudit: backlog full (%zu flows): the oldest held flows are dropped, and counted in "
+                            "runs.flows_dropped, until the database can be written\n", r->back_max);
         drop_flow(r->back[r->back_head].f);
         r->back_head = (r->back_head + 1) % r->back_max;
         r->back_n--;
@@ -286,7 +291,7 @@ void record_reload(void *record, void *audit)
         audit_free(a);
         return;
     }
-    if (r->failed || (n && !w) || record_flush(r) || store_commit(r->store, &c)) {
+    if (r->failed || (n && !w) || record_flush(r) || store_commit(r->store, &c) < 0) {
         r->failed = true;
         free(w);
         audit_free(a);
