@@ -723,10 +723,10 @@ static int finish_run(struct sensor *x, struct run_outcome *out, double t0)
     if (c.flows_dropped) {
         fprintf(stderr, "lyncaudit: %llu flows dropped: the database stayed locked or unreachable longer than "
                         "--backlog %ld lasted\n", (unsigned long long)c.flows_dropped, o->backlog);
-        if (!out->message[0])
-            snprintf(out->message, sizeof out->message,
-                     "%llu flows dropped while the database was locked or unreachable",
-                     (unsigned long long)c.flows_dropped);
+        size_t used = strlen(out->message);
+        snprintf(out->message + used, sizeof out->message - used,
+                 "%s%llu flows dropped while the database was locked or unreachable", used ? "; " : "",
+                 (unsigned long long)c.flows_dropped);
     }
     if (out->write_failed)
         fprintf(stderr, "lyncaudit: %s\n", out->message);
