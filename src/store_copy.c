@@ -410,8 +410,8 @@ static void export_usage(FILE *out)
             "  -q, --quiet  say nothing per run\n"
             "  -h, --help   this help\n"
             "\n"
-            "Exit codes: 0 every run is there, 2 trouble (bad arguments, a database that cannot\n"
-            "be read or written).\n");
+            "Exit codes: 0 done (every run is there), 2 trouble (bad arguments, a database that\n"
+            "cannot be read or written).\n");
 }
 
 int export_main(int argc, char **argv)

@@ -10,6 +10,8 @@
 #   pg_up          starts the stopped server again on the same folder
 #   psqlq SQL      runs SQL in the test database, unaligned, no headers
 #
+# PG_FSYNC=on makes the server flush to disk as a real one does (tests: off).
+#
 # Needs root (to run the server as the user) or an unprivileged caller.
 # Returns 77 from pg_start when PostgreSQL is not installed.
 
@@ -40,7 +42,7 @@ pg_start() {
 
 pg_up() {
     as_pg "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/data/server.log" -w -t 30 \
-        -o "-p $PGPORT_TEST -k $PG_DIR/sock -c listen_addresses= -c fsync=off -c max_connections=40" \
+        -o "-p $PGPORT_TEST -k $PG_DIR/sock -c listen_addresses= -c fsync=${PG_FSYNC:-off} -c max_connections=40" \
         start >/dev/null || { tail -n 20 "$PG_DIR/data/server.log" >&2; return 1; }
     PGSERVER_PID=$(head -n 1 "$PG_DIR/data/postmaster.pid")
 }
