@@ -188,6 +188,16 @@ static int insert_staged(struct copy *c, int t, const struct cols *k, char run_i
     return st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK ? 0 : pg_error(c, name);
 }
 
+/* The new id of each copied flow (old -> new), in blocks of the flows'
+ * sequence, as a sensor takes them (store_pg.c: the sequence steps by the
+ * block's size, 65536). */
+static const char *ID_MAP =
+    "CREATE TEMP TABLE lyncaudit_x_map ON COMMIT DROP AS"
+    " WITH f AS (SELECT id, row_number() OVER (ORDER BY id) - 1 AS rn FROM lyncaudit_x_flows),"
+    " b AS (SELECT array_agg(v ORDER BY v) AS blocks FROM (SELECT nextval(pg_get_serial_sequence('flows', 'id'))"
+    "  AS v FROM generate_series(0, (SELECT count(*) FROM f) / 65536)) s)"
+    " SELECT f.id AS old, b.blocks[f.rn / 65536 + 1] + f.rn % 65536 AS new FROM f, b";
+
 /* The run's rows, table by table, into the open transaction. The new run's
  * id is written to run_id (24 bytes). 0 or -1. */
 static int export_rows(struct copy *c, int64_t run, char run_id[24])
@@ -197,9 +207,7 @@ static int export_rows(struct copy *c, int64_t run, char run_id[24])
         if (common_cols(c, TABLES[t].name, &k) || stage_table(c, t, &k, run))
             return -1;
         if (!strcmp(TABLES[t].name, "flows") &&
-            pg_exec_plain(c->pg, "CREATE TEMP TABLE lyncaudit_x_map ON COMMIT DROP AS SELECT id AS old,"
-                                 " nextval(pg_get_serial_sequence('flows', 'id')) AS new FROM"
-                                 " (SELECT id FROM lyncaudit_x_flows ORDER BY id) f"))
+            pg_exec_plain(c->pg, ID_MAP))
             return pg_error(c, "flows");
         if (insert_staged(c, t, &k, run_id))
             return -1;
