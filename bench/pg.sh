@@ -28,7 +28,7 @@ while [ $# -gt 0 ]; do
 done
 [[ $runs =~ ^[0-9]+$ ]] && [ "$runs" -gt 0 ] || die "--runs takes a whole number"
 if [ -z "$capture" ]; then
-    capture=$(ls -t "$BENCH_DIR"/bench-*.pcap 2>/dev/null | head -n 1 || true)
+    capture=$(ls -t "$BENCH_DIR"/bench-4700000-s1.0-*.pcap 2>/dev/null | head -n 1 || true) # run.sh's default
     [ -n "$capture" ] || die "no bench capture in $BENCH_DIR: run bench/run.sh once (it builds it), or --capture FILE"
 fi
 [ -r "$capture" ] || die "cannot read $capture"
