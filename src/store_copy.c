@@ -292,6 +292,10 @@ int store_copy_export(struct store *from, int64_t run, struct store *to, FILE *l
     int rc = 0, n = 0;
     while (rc == 0 && sqlite3_step(st) == SQLITE_ROW) {
         n++;
+        if (sqlite3_column_type(st, 1) == SQLITE_NULL) { /* store_open gave every run one: not ours */
+            rc = copy_fail(&c, store_name(from), "a run without a uuid");
+            break;
+        }
         rc = export_run(&c, sqlite3_column_int64(st, 0), (const char *)sqlite3_column_text(st, 1),
                         (const char *)sqlite3_column_text(st, 2), sqlite3_column_int64(st, 3), log);
     }

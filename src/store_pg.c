@@ -268,10 +268,15 @@ static double mono_now(void)
 static int pg_fail(struct store_pg *p, const char *what)
 {
     const char *m = p->conn ? PQerrorMessage(p->conn) : "no connection to the server";
-    size_t n = strlen(m);
-    while (n && (m[n - 1] == '\n' || m[n - 1] == ' '))
+    char line[400]; /* libpq's message on one line: its hint after a newline and a tab */
+    size_t n = 0;
+    for (; *m && n < sizeof line - 1; m++)
+        if (*m != '\t')
+            line[n++] = *m == '\n' ? ' ' : *m;
+    while (n && line[n - 1] == ' ')
         n--;
-    snprintf(p->err, sizeof p->err, "%s: %s: %.*s", p->target, what, (int)n, m);
+    line[n] = '\0';
+    snprintf(p->err, sizeof p->err, "%.200s: %.40s: %.260s", p->target, what, line);
     return -1;
 }
 
