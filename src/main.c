@@ -37,6 +37,7 @@
 #include "run.h"
 #include "source.h"
 #include "store.h"
+#include "store_copy.h"
 #include "topo_cmd.h"
 
 #ifndef LYNCAUDIT_VERSION
@@ -163,6 +164,7 @@ struct options {
     long backlog;          /* --backlog flows (live) */
     struct eve_config eve; /* --eve, --eve-rotate, --syslog, --syslog-facility */
     int facility_set;
+    const char *sensor;    /* --sensor; NULL: the host name */
 };
 
 static void usage(FILE *out)
@@ -172,10 +174,11 @@ static void usage(FILE *out)
             "       lyncaudit [options] -r FILE [-r FILE]... [FILTER]\n"
             "       lyncaudit [options] -i IFACE [FILTER]\n"
             "       lyncaudit topology import|check|discover ...  (lyncaudit topology --help)\n"
-            "       lyncaudit report DB [--run N] [--since RUN] [-o FILE] [--format html|json|md]\n"
+            "       lyncaudit report DB [--run N] [--since RUN] [--sensor NAME] [-o FILE] [--format html|json|md]\n"
+            "       lyncaudit export SQLITE_DB postgresql://...  (lyncaudit export --help)\n"
             "Audit Lync Server 2013 / Skype for Business traffic in capture files (pcap or\n"
             "pcapng, several in a row as one run) or live on an interface (a SPAN port), and\n"
-            "store every flow, its roles, verdict and violations in SQLite.\n"
+            "store every flow, its roles, verdict and violations in SQLite or PostgreSQL.\n"
             "A tcpdump-style FILTER expression selects packets (e.g. 'udp port 3478'). Options\n"
             "may come anywhere; '--' ends them. With -r or -i every other word is the filter;\n"
             "without, the first word is a capture, and so is each next word while it names a\n"
@@ -184,7 +187,10 @@ static void usage(FILE *out)
             "Options:\n"
             "  -r, --read FILE        read the capture FILE ('-': stdin); repeat for several\n"
             "  -F, --filter-file FILE take the filter expression from FILE (not with a FILTER)\n"
-            "  -d, --database FILE    SQLite database to append this run to (default: lyncaudit.db)\n"
+            "  -d, --database DB      the database to append this run to: a SQLite file (default:\n"
+            "                         lyncaudit.db), or PostgreSQL: postgresql://USER@HOST/DB (a libpq\n"
+            "                         URI), or postgresql: alone for the PG* environment variables\n"
+            "      --sensor NAME      this sensor's name in runs.sensor (default: the host name)\n"
             "  -t, --topology FILE    the deployment: roles, NAT, options (Lua; default: ./topology.lua,\n"
             "                         else " LYNCAUDIT_SYSCONF_DIR "/topology.lua, else none: nothing audited)\n"
             "      --rules DIR        the rule files (default: the rules/ folder installed with lyncaudit)\n"
@@ -201,7 +207,8 @@ static void usage(FILE *out)
             "      --vlan-flows       the VLAN id is part of a flow's key: the same addresses and\n"
             "                         ports on two VLANs are two flows (default: one, as tshark)\n"
             "      --lock-wait S      files: wait up to S seconds for another writer's lock on the\n"
-            "                         database before the run gives up (default 30)\n"
+            "                         database, or for a PostgreSQL server to come back, before the\n"
+            "                         run gives up (default 30)\n"
             "\n"
             "Events (docs/usage.md, \"Events\"):\n"
             "      --eve FILE         append one JSON object per line to FILE ('-': stdout, the\n"
@@ -227,8 +234,9 @@ static void usage(FILE *out)
             "                         (default when started as root: nobody)\n"
             "      --stats S          print capture statistics to stderr every S seconds (and a\n"
             "                         stats event with --eve)\n"
-            "      --backlog N        flows held while another writer locks the database, written\n"
-            "                         when it lets go; past N the oldest are dropped and counted in\n"
+            "      --backlog N        flows held while another writer locks the database or the\n"
+            "                         PostgreSQL server is away, written when it lets go or comes\n"
+            "                         back; past N the oldest are dropped and counted in\n"
             "                         runs.flows_dropped (default 65536)\n"
             "  SIGHUP reloads the topology and rules; SIGINT/SIGTERM end the run cleanly,\n"
             "  a second one exits at once.\n"
@@ -245,7 +253,7 @@ static void usage(FILE *out)
             "  2  trouble: bad arguments, an unreadable or damaged capture, a database\n"
             "     that cannot be written (the run keeps every flow read before it)\n"
             "\n"
-            "Query the results with: sqlite3 lyncaudit.db  (schema: docs/schema.md)\n");
+            "Query the results with: sqlite3 lyncaudit.db, or psql for PostgreSQL (schema: docs/schema.md)\n");
 }
 
 /* True when path starts with a pcap or pcapng magic number, or is "-". */
@@ -301,7 +309,7 @@ static bool looks_like_path(const char *w)
 
 enum { OPT_JSON = 1000, OPT_IDLE, OPT_MAXFLOWS, OPT_RULES, OPT_IMMEDIATE, OPT_STATS, OPT_DURATION,
        OPT_COUNT, OPT_SINGLE, OPT_VXLAN_PORT, OPT_VLAN_FLOWS, OPT_LOCK_WAIT, OPT_BACKLOG, OPT_EVE, OPT_EVE_ROTATE,
-       OPT_SYSLOG, OPT_SYSLOG_FACILITY };
+       OPT_SYSLOG, OPT_SYSLOG_FACILITY, OPT_SENSOR };
 
 static const struct option LONGS[] = {
     {"database", required_argument, NULL, 'd'}, {"quiet", no_argument, NULL, 'q'},
@@ -321,6 +329,7 @@ static const struct option LONGS[] = {
     {"lock-wait", required_argument, NULL, OPT_LOCK_WAIT}, {"backlog", required_argument, NULL, OPT_BACKLOG},
     {"eve", required_argument, NULL, OPT_EVE}, {"eve-rotate", required_argument, NULL, OPT_EVE_ROTATE},
     {"syslog", no_argument, NULL, OPT_SYSLOG}, {"syslog-facility", required_argument, NULL, OPT_SYSLOG_FACILITY},
+    {"sensor", required_argument, NULL, OPT_SENSOR},
     {NULL, 0, NULL, 0}};
 
 /* An option's value as a whole number in lo..hi; prints the usage error. */
@@ -508,6 +517,7 @@ static int parse_args(int argc, char **argv, struct options *o)
         case 'F': o->filter_file = optarg; break;
         case 't': o->topology = optarg; break;
         case OPT_RULES: o->rules_dir = optarg; break;
+        case OPT_SENSOR: o->sensor = optarg; break;
         case 'q': o->quiet = 1; break;
         case 'v': o->verbose++; break;
         case OPT_JSON: o->json = 1; break;
@@ -727,9 +737,12 @@ static int start_run(struct sensor *x)
         snprintf(sources, sizeof sources, "interface:%s", o->iface);
     for (int i = 0; i < o->nfiles; i++)
         snprintf(sources + strlen(sources), sizeof sources - strlen(sources), "%s%s", i ? " " : "", o->files[i]);
+    char host[256] = "";
+    if (!o->sensor && gethostname(host, sizeof host - 1) != 0)
+        host[0] = '\0';
     struct store_run sr = {LYNCAUDIT_VERSION,          classify_ndpi_version(), sources, o->filter,
                            audit_topology_path(x->audit), audit_topology_name(x->audit),
-                           audit_rule_count(x->audit)};
+                           audit_rule_count(x->audit), o->sensor ? o->sensor : host[0] ? host : NULL};
     if ((x->run_id = run_open(x->store, &sr, x->audit)) < 0) {
         fprintf(stderr, "lyncaudit: %s\n", store_error(x->store));
         return -1;
@@ -878,11 +891,12 @@ static int finish_run(struct sensor *x, struct run_outcome *out, double t0)
     out->violations = c.violations;
     const char *status = run_status(out, x->store);
     if (c.flows_dropped) {
-        fprintf(stderr, "lyncaudit: %llu flows dropped: the database stayed locked longer than --backlog %ld lasted\n",
-                (unsigned long long)c.flows_dropped, o->backlog);
-        if (!out->message[0])
-            snprintf(out->message, sizeof out->message, "%llu flows dropped while the database was locked",
-                     (unsigned long long)c.flows_dropped);
+        fprintf(stderr, "lyncaudit: %llu flows dropped: the database stayed locked or unreachable longer than "
+                        "--backlog %ld lasted\n", (unsigned long long)c.flows_dropped, o->backlog);
+        size_t used = strlen(out->message);
+        snprintf(out->message + used, sizeof out->message - used,
+                 "%s%llu flows dropped while the database was locked or unreachable", used ? "; " : "",
+                 (unsigned long long)c.flows_dropped);
     }
     if (out->write_failed)
         fprintf(stderr, "lyncaudit: %s\n", out->message);
@@ -895,7 +909,7 @@ static int finish_run(struct sensor *x, struct run_outcome *out, double t0)
     eve_run_end(x->eve, closed ? status : "error", closed ? (out->message[0] ? out->message : NULL)
                                                           : store_error(x->store), &c);
     int rc = run_exit_code(out, closed);
-    struct report_run rr = {.run_id = x->run_id, .db_path = o->db_path, .status = closed ? status : "error",
+    struct report_run rr = {.run_id = x->run_id, .db_path = store_name(x->store), .status = closed ? status : "error",
                             .files = x->live ? 0 : o->nfiles, .counters = c, .seconds = seconds,
                             .peak_live_flows = peak, .audited = !x->no_topology};
     if (o->json) {
@@ -939,6 +953,8 @@ int main(int argc, char **argv)
         return topology_main(argc - 1, argv + 1);
     if (argc > 1 && !strcmp(argv[1], "report"))
         return report_main(argc - 1, argv + 1);
+    if (argc > 1 && !strcmp(argv[1], "export"))
+        return export_main(argc - 1, argv + 1);
     signal(SIGXFSZ, SIG_IGN); /* past `ulimit -f` a write must fail (and be reported), not kill us */
     signal(SIGPIPE, SIG_IGN); /* a closed stdout or stderr (| head) must not end a capture */
     tee_stderr();

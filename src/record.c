@@ -131,7 +131,11 @@ void record_set_eve(struct record *r, struct eve *e)
 static int commit(struct record *r, const struct store_counters *c)
 {
     int rc = store_commit(r->store, c);
-    (rc == 0 ? eve_commit : eve_discard)(r->eve);
+    if (rc == 0)
+        eve_commit(r->eve);
+    else if (rc < 0)
+        eve_discard(r->eve);
+    /* 1: the batch is kept for the next commit, and so are its events */
     return rc;
 }
 
@@ -145,7 +149,7 @@ void record_commit(void *record, void *unused)
     if (w == 1)
         return; /* locked by another writer: what ended waits, the next commit tries again */
     struct store_counters c;
-    if (w < 0 || record_flush(r) || (record_counters(r, &c), commit(r, &c)) != 0)
+    if (w < 0 || record_flush(r) || (record_counters(r, &c), commit(r, &c)) < 0)
         r->failed = true;
 }
 
@@ -282,6 +286,9 @@ void record_flow(void *record, struct flow *f, const struct classify_names *n)
     if (r->back_n == r->back_max) {
         record_commit(r, NULL); /* a file run's batch is full; a live run tries its backlog */
         if (r->back_n == r->back_max) { /* still locked: the oldest flow goes */
+            if (!r->counts.flows_dropped)
+                fprintf(stderr, "lyncaudit: backlog full (%zu flows): the oldest held flows are dropped, and counted "
+                                "in runs.flows_dropped, until the database can be written\n", r->back_max);
             drop_flow(pop(r)->f);
             r->counts.flows_dropped++;
         }
@@ -307,7 +314,7 @@ void record_reload(void *record, void *audit)
         audit_free(a);
         return;
     }
-    if (r->failed || (n && !w) || record_flush(r) || commit(r, &c)) {
+    if (r->failed || (n && !w) || record_flush(r) || commit(r, &c) < 0) {
         r->failed = true;
         free(w);
         audit_free(a);

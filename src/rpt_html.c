@@ -233,7 +233,7 @@ static int html_summary(struct rpt *r, FILE *out)
                                       " coalesce(capture_start || ' to ' || capture_end, 'no flows'),"
                                       " packets, flows, coalesce(topology_name, ''), coalesce(topology, ''),"
                                       " rules_loaded, violations, started_at, version, ndpi_version,"
-                                      " coalesce(message, '') FROM r_run");
+                                      " coalesce(message, ''), coalesce(sensor, 'unnamed') FROM r_run");
     if (!st)
         return -1;
     if (sqlite3_step(st) != SQLITE_ROW) {
@@ -244,6 +244,7 @@ static int html_summary(struct rpt *r, FILE *out)
     fputs("<section id=\"run\"><h2>The run</h2><div class=\"cards\">\n", out);
     snprintf(n, sizeof n, "%lld (%s)", (long long)sqlite3_column_int64(st, 0), rpt_text(st, 1));
     card(out, "Run", n, 0);
+    card(out, "Sensor", rpt_text(st, 15), 0);
     card(out, "Topology", rpt_text(st, 7), 0);
     snprintf(n, sizeof n, "%lld", (long long)sqlite3_column_int64(st, 9));
     card(out, "Rules loaded", n, 0);

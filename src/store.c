@@ -1,6 +1,10 @@
 #define _GNU_SOURCE /* O_TMPFILE, mkostemp */
-/* store.c - SQLite storage (see store.h and docs/schema.md). */
+/* store.c - the store's interface (store.h) and its SQLite back end; the
+ * PostgreSQL back end is store_pg.c, and each public function here hands a
+ * PostgreSQL store to it. docs/schema.md. */
 #include "store.h"
+#include "store_pg.h"
+#include "store_stats.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -9,31 +13,23 @@
 #include <stdlib.h>
 #include <string.h>
 #include <signal.h>
+#include <sys/random.h>
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <sqlite3.h>
 
-#define SCHEMA_VERSION 3
+#define STR_(x) #x
+#define STR(x) STR_(x)
 /* Disk space held beside the database for the whole run and given back
  * when a write fails for want of space, so the run can still be closed. */
 #define RESERVE_BYTES (256 * 1024)
-/* role_stats rows summed in memory at most; past it they are written out
- * (into the open transaction) and the sums start again. */
-#define STATS_MAX 65536
-
-/* One role_stats row being summed: the key is "src|dst|transport|port|app". */
-struct stat_slot {
-    char *key;
-    uint64_t flows, packets, bytes, violations;
-};
-
 struct store {
+    struct store_pg *pg;  /* the PostgreSQL back end; NULL: this file's SQLite one */
     sqlite3 *db;
     sqlite3_stmt *ins_flow, *upd_run, *ins_viol, *ins_rule;
-    struct stat_slot *stats;  /* open addressing, power-of-two size */
-    size_t nstats, capstats;
+    struct store_stats *stats; /* role_stats rows summed since the last flush */
     int64_t run_id;
     int pending;          /* flows queued in the open transaction */
     int pending_viol;     /* their violation rows */
@@ -86,7 +82,10 @@ static const char *SCHEMA =
     " time_outliers INTEGER NOT NULL DEFAULT 0,"
     " pid INTEGER,"
     " host TEXT,"
-    " process_start TEXT);"
+    " process_start TEXT,"
+    " sensor TEXT,"
+    " uuid TEXT);"
+    "CREATE UNIQUE INDEX IF NOT EXISTS runs_uuid ON runs(uuid);"
     "CREATE TABLE IF NOT EXISTS flows ("
     " id INTEGER PRIMARY KEY,"
     " run_id INTEGER NOT NULL REFERENCES runs(id),"
@@ -173,30 +172,39 @@ static const char *SCHEMA =
     " bytes INTEGER NOT NULL,"
     " violations INTEGER NOT NULL,"
     " PRIMARY KEY (run_id, src_role, dst_role, transport, dst_port, app));"
+    /* Every view names the run's sensor: per sensor with WHERE, across
+     * sensors with GROUP BY. */
     "CREATE VIEW IF NOT EXISTS violation_report AS"
-    " SELECT v.run_id, v.id AS violation_id, v.kind, v.severity, v.severity_rank, v.rule_id, v.message, v.reference,"
+    " SELECT v.run_id, ru.sensor, v.id AS violation_id, v.kind, v.severity, v.severity_rank, v.rule_id, v.message, v.reference,"
     " f.id AS flow_id, f.transport, f.src_ip, f.src_port, f.src_role, f.dst_ip, f.dst_port, f.dst_role,"
     " f.app, f.app_detail, f.first_seen, f.last_seen,"
     " f.packets_src2dst + f.packets_dst2src AS packets, f.bytes_src2dst + f.bytes_dst2src AS bytes,"
     " r.doc, r.doc_table, r.doc_row, r.row_text"
-    " FROM violations v JOIN flows f ON f.id = v.flow_id"
+    " FROM violations v JOIN flows f ON f.id = v.flow_id JOIN runs ru ON ru.id = v.run_id"
     " LEFT JOIN rules r ON r.run_id = v.run_id AND r.id = v.rule_id;"
     "CREATE VIEW IF NOT EXISTS role_matrix AS"
-    " SELECT run_id, src_role, dst_role, sum(flows) AS flows, sum(packets) AS packets,"
-    " sum(bytes) AS bytes, sum(violations) AS violations"
-    " FROM role_stats GROUP BY run_id, src_role, dst_role;"
+    " SELECT s.run_id, ru.sensor, src_role, dst_role, sum(s.flows) AS flows, sum(s.packets) AS packets,"
+    " sum(s.bytes) AS bytes, sum(s.violations) AS violations"
+    " FROM role_stats s JOIN runs ru ON ru.id = s.run_id GROUP BY s.run_id, ru.sensor, src_role, dst_role;"
     "CREATE VIEW IF NOT EXISTS unused_rules AS"
-    " SELECT run_id, id, kind, from_roles, to_roles, transport, dports, doc, doc_table, doc_row, row_text"
-    " FROM rules WHERE active = 1 AND matched = 0 AND kind = 'allow';"
+    " SELECT r.run_id, ru.sensor, r.id, kind, from_roles, to_roles, transport, dports, doc, doc_table, doc_row,"
+    " row_text FROM rules r JOIN runs ru ON ru.id = r.run_id WHERE active = 1 AND matched = 0 AND kind = 'allow';"
+    /* One row per sensor: its runs, the last one's start, what they saw. */
+    "CREATE VIEW IF NOT EXISTS sensors AS"
+    " SELECT sensor, count(*) AS runs, max(started_at) AS last_started_at, sum(packets) AS packets,"
+    " sum(flows) AS flows, sum(violations) AS violations FROM runs GROUP BY sensor;"
     /* The flows of one call: its MS-TURN relay flows name the SIP Call-ID. */
     "CREATE VIEW IF NOT EXISTS calls AS"
-    " SELECT run_id, msturn_call_id AS call_id, count(*) AS flows,"
+    " SELECT f.run_id, ru.sensor, msturn_call_id AS call_id, count(*) AS flows,"
     " group_concat(DISTINCT msturn_dialog_id) AS dialog_ids,"
     " group_concat(DISTINCT msturn_federation) AS federation,"
     " min(first_seen) AS first_seen, max(last_seen) AS last_seen,"
     " sum(packets_src2dst + packets_dst2src) AS packets, sum(bytes_src2dst + bytes_dst2src) AS bytes,"
     " sum(verdict = 'violation') AS violations"
-    " FROM flows WHERE msturn_call_id IS NOT NULL GROUP BY run_id, msturn_call_id;";
+    " FROM flows f JOIN runs ru ON ru.id = f.run_id WHERE msturn_call_id IS NOT NULL"
+    " GROUP BY f.run_id, ru.sensor, msturn_call_id;";
+
+#define SCHEMA_VERSION 4
 
 /* Version 1 databases (before roles and rules) gain the new columns. */
 static const char *MIGRATE_1_2 =
@@ -243,6 +251,20 @@ static const char *MIGRATE_2_3 =
     "ALTER TABLE flows ADD COLUMN msturn_self_location TEXT;"
     "ALTER TABLE flows ADD COLUMN msturn_peer_location TEXT;"
     "ALTER TABLE flows ADD COLUMN msturn_federation TEXT;";
+
+/* Version 3 databases (one sensor) gain the run's sensor and identity (a
+ * random UUID for the runs already there); every view names the sensor now,
+ * so each is made again by SCHEMA. */
+static const char *MIGRATE_3_4 =
+    "DROP VIEW IF EXISTS violation_report;"
+    "DROP VIEW IF EXISTS role_matrix;"
+    "DROP VIEW IF EXISTS unused_rules;"
+    "DROP VIEW IF EXISTS calls;"
+    "ALTER TABLE runs ADD COLUMN sensor TEXT;"
+    "ALTER TABLE runs ADD COLUMN uuid TEXT;"
+    "UPDATE runs SET uuid = lower(hex(randomblob(4)) || '-' || hex(randomblob(2)) || '-4' ||"
+    " substr(hex(randomblob(2)), 2) || '-' || substr('89ab', 1 + abs(random()) % 4, 1) ||"
+    " substr(hex(randomblob(2)), 2) || '-' || hex(randomblob(6)));";
 
 static double mono_seconds(void)
 {
@@ -299,6 +321,8 @@ static int fail(struct store *s, const char *what)
  * (the database itself will say why) gets no reserve. */
 static int take_reserve(struct store *s)
 {
+    if (!strcmp(s->path, ":memory:"))
+        return 0;
     char dir[sizeof s->path];
     snprintf(dir, sizeof dir, "%s", s->path);
     char *slash = strrchr(dir, '/');
@@ -386,7 +410,7 @@ void store_format_time(uint64_t us, char out[32])
     *p = '\0';
 }
 
-static void now_text(char out[32])
+void store_now_text(char out[32])
 {
     struct timeval tv;
     gettimeofday(&tv, NULL);
@@ -452,7 +476,7 @@ static int mark_killed(struct store *s)
 {
     char host[256] = "", now[32];
     gethostname(host, sizeof host - 1);
-    now_text(now);
+    store_now_text(now);
     sqlite3_stmt *sel, *upd;
     if (sqlite3_prepare_v2(s->db, "SELECT id, pid, process_start FROM runs WHERE status = 'running'"
                                   " AND host = ? AND pid IS NOT NULL", -1, &sel, NULL) != SQLITE_OK)
@@ -482,12 +506,36 @@ static int mark_killed(struct store *s)
     return rc == SQLITE_DONE ? 0 : fail(s, "cannot mark killed runs");
 }
 
+bool store_is_url(const char *target)
+{
+    return !strncmp(target, "postgresql:", 11) || !strncmp(target, "postgres:", 9);
+}
+
+const char *store_name(const struct store *s)
+{
+    return s->pg ? store_pg_target(s->pg) : s->path;
+}
+
+const char *store_kind(const struct store *s)
+{
+    return s->pg ? "postgresql" : "sqlite";
+}
+
 struct store *store_open(const char *path, int lock_wait_ms, char *err, size_t errlen)
 {
     struct store *s = calloc(1, sizeof *s);
-    if (!s) {
+    if (!s || (!store_is_url(path) && !(s->stats = store_stats_new()))) {
         snprintf(err, errlen, "%s: out of memory", path);
+        free(s);
         return NULL;
+    }
+    s->reserve_fd = -1;
+    if (store_is_url(path)) {
+        if (!(s->pg = store_pg_open(path, lock_wait_ms, err, errlen))) {
+            free(s);
+            return NULL;
+        }
+        return s;
     }
     snprintf(s->path, sizeof s->path, "%s", path);
     s->run_id = -1;
@@ -537,8 +585,9 @@ struct store *store_open(const char *path, int lock_wait_ms, char *err, size_t e
         exec(s, "BEGIN IMMEDIATE", "cannot write database") ||
         (ver == 1 && exec(s, MIGRATE_1_2, "cannot upgrade schema")) ||
         ((ver == 1 || ver == 2) && exec(s, MIGRATE_2_3, "cannot upgrade schema")) ||
+        (ver >= 1 && ver <= 3 && exec(s, MIGRATE_3_4, "cannot upgrade schema")) ||
         exec(s, SCHEMA, "cannot create schema") || mark_killed(s) ||
-        exec(s, "PRAGMA user_version=3", "cannot write database") ||
+        exec(s, "PRAGMA user_version=" STR(SCHEMA_VERSION), "cannot write database") ||
         exec(s, "COMMIT", "cannot write database")) {
         sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
         goto bad;
@@ -580,10 +629,43 @@ static void bind_text_or_null(sqlite3_stmt *st, int i, const char *v)
         sqlite3_bind_null(st, i);
 }
 
+void store_new_uuid(char out[37])
+{
+    uint8_t b[16];
+    size_t got = 0;
+    while (got < sizeof b) {
+        ssize_t n = getrandom(b + got, sizeof b - got, 0);
+        if (n > 0)
+            got += (size_t)n;
+        else if (errno != EINTR)
+            break;
+    }
+    if (got < sizeof b) { /* no entropy source: the time and the process tell runs apart */
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        uint64_t v[2] = {(uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec, (uint64_t)getpid()};
+        memcpy(b, v, sizeof b);
+    }
+    b[6] = (uint8_t)((b[6] & 0x0f) | 0x40); /* version 4 */
+    b[8] = (uint8_t)((b[8] & 0x3f) | 0x80); /* RFC 4122 variant */
+    static const char hex[] = "0123456789abcdef";
+    char *p = out;
+    for (int i = 0; i < 16; i++) {
+        if (i == 4 || i == 6 || i == 8 || i == 10)
+            *p++ = '-';
+        *p++ = hex[b[i] >> 4];
+        *p++ = hex[b[i] & 15];
+    }
+    *p = '\0';
+}
+
 int64_t store_begin_run(struct store *s, const struct store_run *r)
 {
-    char now[32];
-    now_text(now);
+    if (s->pg)
+        return s->run_id = store_pg_begin_run(s->pg, r);
+    char now[32], uuid[37];
+    store_now_text(now);
+    store_new_uuid(uuid);
     sqlite3_stmt *st;
     /* Who writes the run, so that a later open can tell when it died (mark_killed). */
     char host[256] = "", ident[128];
@@ -592,7 +674,7 @@ int64_t store_begin_run(struct store *s, const struct store_run *r)
     bool have_ident = process_identity(getpid(), ident, sizeof ident, &dead);
     if (sqlite3_prepare_v2(s->db,
                            "INSERT INTO runs(started_at,version,ndpi_version,sources,filter,topology,"
-                           "topology_name,rules_loaded,pid,host,process_start) VALUES(?,?,?,?,?,?,?,?,?,?,?)",
+                           "topology_name,rules_loaded,pid,host,process_start,sensor,uuid) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?)",
                            -1, &st, NULL) != SQLITE_OK)
         return fail(s, "cannot start run");
     sqlite3_bind_int64(st, 9, (sqlite3_int64)getpid());
@@ -609,6 +691,8 @@ int64_t store_begin_run(struct store *s, const struct store_run *r)
     bind_text_or_null(st, 6, r->topology);
     bind_text_or_null(st, 7, r->topology_name);
     sqlite3_bind_int64(st, 8, (sqlite3_int64)r->rules_loaded);
+    bind_text_or_null(st, 12, r->sensor);
+    sqlite3_bind_text(st, 13, uuid, -1, SQLITE_TRANSIENT);
     int rc = sqlite3_step(st);
     sqlite3_finalize(st);
     if (rc != SQLITE_DONE)
@@ -617,74 +701,16 @@ int64_t store_begin_run(struct store *s, const struct store_run *r)
     return s->run_id;
 }
 
-static uint64_t fnv1a(const char *k)
-{
-    uint64_t h = 0xcbf29ce484222325ULL;
-    for (; *k; k++)
-        h = (h ^ (uint8_t)*k) * 0x100000001b3ULL;
-    return h;
-}
-
-/* Sums the flow into its role_stats row in memory (a GROUP BY over the run's
- * flows at the end cost a tenth of a run). */
+/* Sums the flow into its role_stats row in memory (store_stats.h), first
+ * writing the sums out when they reached their bound. */
 static int stats_add(struct store *s, const struct store_flow *f)
 {
-    if (s->nstats >= STATS_MAX && store_flush_stats(s))
+    if (store_stats_count(s->stats) >= STORE_STATS_MAX && store_flush_stats(s))
         return -1;
-    if (s->nstats * 2 >= s->capstats) {
-        size_t cap = s->capstats ? s->capstats * 2 : 1024;
-        struct stat_slot *n = calloc(cap, sizeof *n);
-        if (!n) {
-            snprintf(s->err, sizeof s->err, "%s: out of memory", s->path);
-            return -1;
-        }
-        for (size_t i = 0; i < s->capstats; i++) {
-            if (!s->stats[i].key)
-                continue;
-            size_t j = fnv1a(s->stats[i].key) & (cap - 1);
-            while (n[j].key)
-                j = (j + 1) & (cap - 1);
-            n[j] = s->stats[i];
-        }
-        free(s->stats);
-        s->stats = n;
-        s->capstats = cap;
-    }
-    /* "src_role|dst_role|transport|dst_port|app", by hand (once per flow) */
-    char key[256], port[8];
-    const char *parts[5] = {f->src_role ? f->src_role : "any", f->dst_role ? f->dst_role : "any", f->transport,
-                            port, f->app};
-    char *pp = port + sizeof port - 1;
-    *pp = '\0';
-    unsigned v = f->dst_port;
-    do
-        *--pp = (char)('0' + v % 10);
-    while ((v /= 10));
-    parts[3] = pp;
-    size_t used = 0;
-    for (int i = 0; i < 5; i++) {
-        for (const char *c = parts[i]; *c && used < sizeof key - 1; c++)
-            key[used++] = *c;
-        if (i < 4 && used < sizeof key - 1)
-            key[used++] = '|';
-    }
-    key[used] = '\0';
-    size_t j = fnv1a(key) & (s->capstats - 1);
-    while (s->stats[j].key && strcmp(s->stats[j].key, key))
-        j = (j + 1) & (s->capstats - 1);
-    struct stat_slot *e = &s->stats[j];
-    if (!e->key) {
-        if (!(e->key = strdup(key))) {
-            snprintf(s->err, sizeof s->err, "%s: out of memory", s->path);
-            return -1;
-        }
-        s->nstats++;
-    }
-    e->flows++;
-    e->packets += f->pkts_fwd + f->pkts_rev;
-    e->bytes += f->bytes_fwd + f->bytes_rev;
-    e->violations += f->nviolations > 0;
-    return 0;
+    if (store_stats_add(s->stats, f) == 0)
+        return 0;
+    snprintf(s->err, sizeof s->err, "%s: out of memory", s->path);
+    return -1;
 }
 
 /* The tunnel and VLAN columns from position i on (NULL where there is none). */
@@ -709,6 +735,8 @@ static void bind_tunnel_vlan(sqlite3_stmt *st, int i, const struct store_flow *f
 
 int store_add_flow(struct store *s, const struct store_flow *f)
 {
+    if (s->pg)
+        return store_pg_add_flow(s->pg, f);
     if (!s->in_tx) {
         if (exec(s, "BEGIN IMMEDIATE", "cannot write flows"))
             return -1;
@@ -813,6 +841,8 @@ static int update_run(struct store *s, const struct store_counters *c)
 
 int store_commit(struct store *s, const struct store_counters *c)
 {
+    if (s->pg)
+        return store_pg_commit(s->pg, c);
     if (!s->in_tx) {
         if (exec(s, "BEGIN IMMEDIATE", "cannot write run"))
             return -1;
@@ -834,12 +864,14 @@ int store_commit(struct store *s, const struct store_counters *c)
 int store_end_run(struct store *s, const struct store_counters *c, const char *status,
                   const char *message)
 {
+    if (s->pg)
+        return store_pg_end_run(s->pg, c, status, message);
     /* Counters, status and end time land in the same transaction as the
      * last flows: a reader never sees a closed run with flows missing. */
     if (store_begin(s) || update_run(s, c))
         goto bad;
     char now[32];
-    now_text(now);
+    store_now_text(now);
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(s->db, "UPDATE runs SET finished_at=?, status=?, message=? WHERE id=?",
                            -1, &st, NULL) != SQLITE_OK) {
@@ -872,6 +904,8 @@ bad:
 
 int store_add_rule(struct store *s, const struct store_rule *r)
 {
+    if (s->pg)
+        return store_pg_add_rule(s->pg, r);
     if (!s->ins_rule && sqlite3_prepare_v2(s->db,
                            "INSERT INTO rules(run_id,id,kind,severity,from_roles,to_roles,transport,"
                            "dports,sports,apps,when_options,active,doc,doc_table,doc_row,row_text,note,matched)"
@@ -905,6 +939,8 @@ int store_add_rule(struct store *s, const struct store_rule *r)
 
 int store_begin(struct store *s)
 {
+    if (s->pg)
+        return store_pg_begin(s->pg);
     if (s->in_tx)
         return 0;
     s->wait_started = 0;
@@ -914,9 +950,29 @@ int store_begin(struct store *s)
     return 0;
 }
 
+/* Binds and steps the role_stats upsert for one summed row. */
+static int stat_row(void *ctx, const struct store_stat_row *row)
+{
+    sqlite3_stmt *st = ctx;
+    sqlite3_bind_text(st, 2, row->src_role, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 3, row->dst_role, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 4, row->transport, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int(st, 5, (int)row->dst_port);
+    sqlite3_bind_text(st, 6, row->app, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 7, (sqlite3_int64)row->flows);
+    sqlite3_bind_int64(st, 8, (sqlite3_int64)row->packets);
+    sqlite3_bind_int64(st, 9, (sqlite3_int64)row->bytes);
+    sqlite3_bind_int64(st, 10, (sqlite3_int64)row->violations);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? 0 : -1;
+}
+
 int store_flush_stats(struct store *s)
 {
-    if (!s->nstats)
+    if (s->pg)
+        return store_pg_flush_stats(s->pg);
+    if (!store_stats_count(s->stats))
         return 0;
     if (store_begin(s))
         return -1;
@@ -929,52 +985,22 @@ int store_flush_stats(struct store *s)
                            " bytes=bytes+excluded.bytes, violations=violations+excluded.violations",
                            -1, &st, NULL) != SQLITE_OK)
         return fail(s, "cannot write role statistics");
-    int rc = SQLITE_DONE;
-    for (size_t i = 0; i < s->capstats && rc == SQLITE_DONE; i++) {
-        struct stat_slot *e = &s->stats[i];
-        if (!e->key)
-            continue;
-        /* The key's five fields, split in place of a copy. */
-        char buf[256], *f[5];
-        snprintf(buf, sizeof buf, "%s", e->key);
-        char *p = buf;
-        for (int k = 0; k < 5; k++) {
-            f[k] = p;
-            p = k < 4 ? strchr(p, '|') : NULL;
-            if (p)
-                *p++ = '\0';
-            else if (k < 4)
-                p = buf + strlen(buf);
-        }
-        sqlite3_bind_int64(st, 1, s->run_id);
-        sqlite3_bind_text(st, 2, f[0], -1, SQLITE_TRANSIENT);
-        sqlite3_bind_text(st, 3, f[1], -1, SQLITE_TRANSIENT);
-        sqlite3_bind_text(st, 4, f[2], -1, SQLITE_TRANSIENT);
-        sqlite3_bind_int(st, 5, atoi(f[3]));
-        sqlite3_bind_text(st, 6, f[4], -1, SQLITE_TRANSIENT);
-        sqlite3_bind_int64(st, 7, (sqlite3_int64)e->flows);
-        sqlite3_bind_int64(st, 8, (sqlite3_int64)e->packets);
-        sqlite3_bind_int64(st, 9, (sqlite3_int64)e->bytes);
-        sqlite3_bind_int64(st, 10, (sqlite3_int64)e->violations);
-        rc = sqlite3_step(st);
-        sqlite3_reset(st);
-    }
+    sqlite3_bind_int64(st, 1, s->run_id);
+    int rc = store_stats_each(s->stats, stat_row, st);
     sqlite3_finalize(st);
-    if (rc != SQLITE_DONE)
+    if (rc)
         return fail(s, "cannot write role statistics");
     /* Summed into the database: the memory starts again (it holds at most
-     * what ended between two flushes, and no more than STATS_MAX keys). */
-    for (size_t i = 0; i < s->capstats; i++) {
-        free(s->stats[i].key);
-        s->stats[i] = (struct stat_slot){0};
-    }
-    s->nstats = 0;
+     * what ended between two flushes, and no more than STORE_STATS_MAX keys). */
+    store_stats_clear(s->stats);
     return 0;
 }
 
 int store_verdict_summary(struct store *s, int64_t run_id,
                           void (*fn)(const char *what, const char *name, uint64_t n, void *ctx), void *ctx)
 {
+    if (s->pg)
+        return store_pg_verdict_summary(s->pg, run_id, fn, ctx);
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(s->db,
                            "SELECT 'verdict', verdict, count(*) FROM flows WHERE run_id=?1 GROUP BY verdict"
@@ -994,6 +1020,8 @@ int store_verdict_summary(struct store *s, int64_t run_id,
 int store_app_summary(struct store *s, int64_t run_id, int limit,
                       void (*fn)(const struct store_app_row *row, void *ctx), void *ctx)
 {
+    if (s->pg)
+        return store_pg_app_summary(s->pg, run_id, limit, fn, ctx);
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(s->db,
                            "SELECT app, count(*), sum(packets_src2dst+packets_dst2src),"
@@ -1046,12 +1074,14 @@ int store_violation_list(struct store *s, int64_t run_id, int limit,
 
 int store_mark_failed(struct store *s, const char *message)
 {
+    if (s->pg)
+        return store_pg_mark_failed(s->pg, message);
     if (s->in_tx) {
         sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
         s->in_tx = false;
     }
     char now[32];
-    now_text(now);
+    store_now_text(now);
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(s->db, "UPDATE runs SET finished_at=?, status='error', message=? WHERE id=?", -1, &st,
                            NULL) != SQLITE_OK)
@@ -1066,22 +1096,30 @@ int store_mark_failed(struct store *s, const char *message)
 
 void store_set_lock_wait(struct store *s, int ms)
 {
+    if (s->pg)
+        store_pg_set_lock_wait(s->pg, ms);
     s->lock_wait_ms = ms;
 }
 
 bool store_busy(const struct store *s)
 {
+    if (s->pg)
+        return store_pg_busy(s->pg);
     int rc = sqlite3_errcode(s->db) & 0xff;
     return rc == SQLITE_BUSY || rc == SQLITE_LOCKED;
 }
 
 uint64_t store_flows_written(const struct store *s)
 {
+    if (s->pg)
+        return store_pg_flows_written(s->pg);
     return s->flows_committed;
 }
 
 const char *store_error(const struct store *s)
 {
+    if (s->pg)
+        return store_pg_error(s->pg);
     return s->err;
 }
 
@@ -1089,18 +1127,27 @@ void store_close(struct store *s)
 {
     if (!s)
         return;
+    store_pg_close(s->pg);
     if (s->in_tx)
         sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
     sqlite3_finalize(s->ins_flow);
     sqlite3_finalize(s->upd_run);
     sqlite3_finalize(s->ins_viol);
     sqlite3_finalize(s->ins_rule);
-    for (size_t i = 0; i < s->capstats; i++)
-        free(s->stats[i].key);
-    free(s->stats);
+    store_stats_free(s->stats);
     sqlite3_close(s->db);
     release_reserve(s);
     free(s);
+}
+
+struct store_pg *store_pg_backend(struct store *s)
+{
+    return s->pg;
+}
+
+struct sqlite3 *store_sqlite_db(struct store *s)
+{
+    return s->pg ? NULL : s->db;
 }
 
 const char *store_sqlite_version(void)

@@ -1,8 +1,23 @@
-/* store.h - the SQLite database: schema, runs, flows.
+/* store.h - the database: schema, runs, flows; one interface, two back ends.
  *
- * One store per process. Flows are written in batched transactions (WAL);
- * each commit also updates the run's counters, so what a reader sees of a
- * run is always consistent with the flows committed for it. */
+ * A store is a SQLite file (store.c, the embedded default) or a PostgreSQL
+ * database (store_pg.c, many sensors into one place), chosen by the target
+ * store_open is given; everything above this header is the same for both.
+ * One store per process. Flows are written in batched transactions; each
+ * commit also updates the run's counters, so what a reader sees of a run is
+ * always consistent with the flows committed for it.
+ *
+ * Where the two differ:
+ *   - another writer: SQLite has one writer at a time (a lock, waited for up
+ *     to lock_wait_ms); PostgreSQL takes every sensor's writes at once.
+ *   - a server that goes away (PostgreSQL): the open batch is kept, and the
+ *     store reconnects with backoff (store_begin and store_commit try for up
+ *     to lock_wait_ms); meanwhile store_busy is true, as for SQLite's lock,
+ *     so the record stage holds flows in its backlog (record.h).
+ *
+ * Adding a column: store.c (SCHEMA, a migration, the INSERT and its binds)
+ * and store_pg.c (PG_SCHEMA, its migration, the COPY column list and
+ * pg_flow_line); export and the report copy every column both have. */
 #ifndef LYNCAUDIT_STORE_H
 #define LYNCAUDIT_STORE_H
 
@@ -16,6 +31,7 @@ struct store_run {
     const char *version, *ndpi_version, *sources, *filter; /* filter may be NULL */
     const char *topology, *topology_name;                  /* NULL without a topology */
     uint64_t rules_loaded;
+    const char *sensor;                                    /* runs.sensor; NULL: none */
 };
 
 struct store_counters {
@@ -69,18 +85,34 @@ struct store_app_row {
     uint64_t flows, packets, bytes;
 };
 
-/* Opens (creating if needed) the database and its schema; a write waits up
- * to lock_wait_ms for another writer's lock (store_set_lock_wait). NULL on
- * failure, with the reason in err. */
-struct store *store_open(const char *path, int lock_wait_ms, char *err, size_t errlen);
+/* Opens (creating if needed) the database and its schema: a PostgreSQL
+ * database when target is a URL (store_is_url), else the SQLite file of that
+ * path. A write waits up to lock_wait_ms for another writer's lock or for the
+ * server to come back (store_set_lock_wait). NULL on failure, with the
+ * reason in err. */
+struct store *store_open(const char *target, int lock_wait_ms, char *err, size_t errlen);
 
-/* Starts a run; returns its id, or -1. */
+/* True when target names a PostgreSQL database: a libpq connection URI
+ * (postgresql://..., postgres://...), or "postgresql:" alone for the PG*
+ * environment variables. */
+bool store_is_url(const char *target);
+
+/* The database as shown to a person: the file's path, or the URL without
+ * its password. */
+const char *store_name(const struct store *s);
+
+/* "sqlite" or "postgresql". */
+const char *store_kind(const struct store *s);
+
+/* Starts a run (a new runs.uuid, the sensor's name); returns its id, or -1. */
 int64_t store_begin_run(struct store *s, const struct store_run *r);
 
 /* Queues a flow in the open transaction (opening one if needed). 0 or -1. */
 int store_add_flow(struct store *s, const struct store_flow *f);
 
-/* Commits queued flows and the run counters. 0 or -1. */
+/* Commits queued flows and the run counters. 0, or -1 (the batch is lost:
+ * the run failed), or 1: the PostgreSQL server is away and the batch is
+ * kept for the next commit. */
 int store_commit(struct store *s, const struct store_counters *c);
 
 /* Commits and closes the run with its status ("complete", "interrupted",
@@ -152,5 +184,16 @@ const char *store_sqlite_version(void);
 
 /* Formats microseconds since the epoch as 2026-11-21T23:22:55.123456Z. */
 void store_format_time(uint64_t us, char out[32]);
+
+/* The time now, formatted as store_format_time does. */
+void store_now_text(char out[32]);
+
+/* A new random (version 4) UUID as 36 characters: a run's identity across
+ * databases (export). */
+void store_new_uuid(char out[37]);
+
+/* The SQLite back end's connection (NULL for PostgreSQL): the report and
+ * export read it with SQL. */
+struct sqlite3 *store_sqlite_db(struct store *s);
 
 #endif

@@ -2,7 +2,8 @@
 # The bash completion (issue 14), sourced into bash with bash-completion's
 # own library and driven as bash drives it (COMP_WORDS, COMP_CWORD,
 # COMP_LINE, COMP_POINT):
-#   1  the options offered for `lyncaudit -`, `lyncaudit report DB -` and
+#   1  the options offered for `lyncaudit -`, `lyncaudit report DB -`,
+#      `lyncaudit export DB -` and
 #      `lyncaudit topology import|check|discover X -` are exactly the ones
 #      the matching --help defines (so an option added to --help and not to
 #      the completion fails here, by name);
@@ -90,6 +91,8 @@ same "lyncaudit --vl" "$(complete_line lyncaudit --vl)" "--vlan-flows"
 # 2. commands
 same "lyncaudit top" "$(complete_line lyncaudit top)" "topology"
 same "lyncaudit rep" "$(complete_line lyncaudit rep)" "report"
+same "lyncaudit export DB -" "$(complete_line lyncaudit export "$W/audit.db" -)" "$("$LA" export --help | defined_options)"
+same "lyncaudit exp" "$(complete_line lyncaudit exp)" "export"
 same "lyncaudit topology " "$(complete_line lyncaudit topology '')" "$(printf '%s\n' check discover import)"
 same "lyncaudit -d x.db top (not a command there)" "$(complete_line lyncaudit -d "$W/audit.db" top)" ""
 

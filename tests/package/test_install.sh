@@ -2,7 +2,7 @@
 # `cmake --install` (issue 14), into a DESTDIR (nothing on this machine is
 # touched):
 #   1  exactly the FHS files under the build's prefix: bin/lyncaudit,
-#      share/lyncaudit/{lua,rules}, share/man/man1 (three pages),
+#      share/lyncaudit/{lua,rules}, share/man/man1 (four pages),
 #      lib/systemd/system/lyncaudit@.service, share/bash-completion/completions/
 #      lyncaudit, share/doc/lyncaudit, and SYSCONFDIR/lyncaudit/topology.lua
 #      (/etc for the prefix /usr, PREFIX/etc otherwise);
@@ -47,7 +47,7 @@ fi
     echo "$P/bin/lyncaudit"
     echo "$P/share/lyncaudit/lua/dsl.lua"
     for f in "$SRC"/rules/*; do echo "$P/share/lyncaudit/rules/$(basename "$f")"; done
-    for m in lyncaudit lyncaudit-topology lyncaudit-report; do echo "$P/share/man/man1/$m.1"; done
+    for m in lyncaudit lyncaudit-topology lyncaudit-report lyncaudit-export; do echo "$P/share/man/man1/$m.1"; done
     echo "$UNITDIR/lyncaudit@.service"
     echo "$P/share/bash-completion/completions/lyncaudit"
     echo "$P/share/doc/lyncaudit/README.md"

@@ -24,7 +24,8 @@ import sys
 # 5062-5087 and lyncaudit-topology(1) are not options).
 OPTION = re.compile(r"(?<![\w-])--?[A-Za-z][A-Za-z0-9-]*")
 
-PAGES = [("lyncaudit.1", []), ("lyncaudit-topology.1", ["topology"]), ("lyncaudit-report.1", ["report"])]
+PAGES = [("lyncaudit.1", []), ("lyncaudit-topology.1", ["topology"]), ("lyncaudit-report.1", ["report"]),
+         ("lyncaudit-export.1", ["export"])]
 
 failures = []
 
