@@ -25,6 +25,7 @@
 #include "capture.h"
 #include "classify.h"
 #include "decode.h"
+#include "evidence.h"
 #include "flow.h"
 #include "paths.h"
 #include "pipeline.h"
@@ -109,6 +110,8 @@ struct options {
     int vlan_flows;        /* --vlan-flows */
     long lock_wait;        /* --lock-wait seconds (files) */
     long backlog;          /* --backlog flows (live) */
+    const char *evidence;  /* --evidence FILE */
+    struct evidence_caps evidence_caps; /* --evidence-flow-bytes, --evidence-bytes */
 };
 
 static void usage(FILE *out)
@@ -147,6 +150,16 @@ static void usage(FILE *out)
             "                         ports on two VLANs are two flows (default: one, as tshark)\n"
             "      --lock-wait S      files: wait up to S seconds for another writer's lock on the\n"
             "                         database before the run gives up (default 30)\n"
+            "\n"
+            "Evidence:\n"
+            "      --evidence FILE    write the packets of every flow that got a violation to FILE\n"
+            "                         (pcapng, from each flow's first packet, a comment on it naming\n"
+            "                         the violations); flows.evidence says which flows are in it\n"
+            "      --evidence-flow-bytes N\n"
+            "                         hold at most N bytes of one flow's packets while its verdict\n"
+            "                         is pending (default 1M; K, M, G: KiB, MiB, GiB)\n"
+            "      --evidence-bytes N hold at most N bytes of all flows' packets (default 64M); what\n"
+            "                         a cap leaves out is counted in runs.evidence_cut\n"
             "\n"
             "Live capture:\n"
             "  -i, --interface IFACE  capture on IFACE ('any' for all); flows are written as they\n"
@@ -232,7 +245,8 @@ static bool looks_like_path(const char *w)
 }
 
 enum { OPT_JSON = 1000, OPT_IDLE, OPT_MAXFLOWS, OPT_RULES, OPT_IMMEDIATE, OPT_STATS, OPT_DURATION,
-       OPT_COUNT, OPT_SINGLE, OPT_VXLAN_PORT, OPT_VLAN_FLOWS, OPT_LOCK_WAIT, OPT_BACKLOG };
+       OPT_COUNT, OPT_SINGLE, OPT_VXLAN_PORT, OPT_VLAN_FLOWS, OPT_LOCK_WAIT, OPT_BACKLOG, OPT_EVIDENCE,
+       OPT_EVIDENCE_FLOW, OPT_EVIDENCE_TOTAL };
 
 static const struct option LONGS[] = {
     {"database", required_argument, NULL, 'd'}, {"quiet", no_argument, NULL, 'q'},
@@ -250,6 +264,9 @@ static const struct option LONGS[] = {
     {"single-thread", no_argument, NULL, OPT_SINGLE},
     {"vxlan-port", required_argument, NULL, OPT_VXLAN_PORT}, {"vlan-flows", no_argument, NULL, OPT_VLAN_FLOWS},
     {"lock-wait", required_argument, NULL, OPT_LOCK_WAIT}, {"backlog", required_argument, NULL, OPT_BACKLOG},
+    {"evidence", required_argument, NULL, OPT_EVIDENCE},
+    {"evidence-flow-bytes", required_argument, NULL, OPT_EVIDENCE_FLOW},
+    {"evidence-bytes", required_argument, NULL, OPT_EVIDENCE_TOTAL},
     {NULL, 0, NULL, 0}};
 
 /* An option's value as a whole number in lo..hi; prints the usage error. */
@@ -269,10 +286,39 @@ static bool number_arg(int c, const char *arg, long lo, long hi, const char *wan
     return true;
 }
 
+/* A byte count: a whole number, with K, M or G for KiB, MiB, GiB; 1 to
+ * 2^40. Prints the usage error. */
+static bool bytes_arg(int c, const char *arg, uint64_t *out)
+{
+    errno = 0;
+    char *end;
+    long long v = strtoll(arg, &end, 10);
+    unsigned shift = 0;
+    if (*end && end != arg && !end[1]) {
+        const char *u = strchr("KMG", end[0] & ~0x20);
+        shift = u ? 10u * (unsigned)(u - "KMG" + 1) : 0;
+        end += u != NULL;
+    }
+    if (errno || *end || end == arg || v < 1 || v > (1ll << 40) >> shift) {
+        const struct option *lo_opt = LONGS;
+        while (lo_opt->name && lo_opt->val != c)
+            lo_opt++;
+        fprintf(stderr, "lyncaudit: --%s wants a size in bytes (e.g. 65536, 512K, 64M), not '%s'\n", lo_opt->name,
+                arg);
+        return false;
+    }
+    *out = (uint64_t)v << shift;
+    return true;
+}
+
 /* The options that take a number. false after a usage error. */
 static bool number_option(int c, const char *arg, struct options *o)
 {
     long v;
+    if (c == OPT_EVIDENCE_FLOW)
+        return bytes_arg(c, arg, &o->evidence_caps.flow_bytes);
+    if (c == OPT_EVIDENCE_TOTAL)
+        return bytes_arg(c, arg, &o->evidence_caps.total_bytes);
     if (c == OPT_VXLAN_PORT) {
         if (!number_arg(c, arg, 1, 65535, "a UDP port (1-65535)", &v))
             return false;
@@ -385,6 +431,7 @@ static int parse_args(int argc, char **argv, struct options *o)
     o->live.buffer_kib = 32768; /* 2 MiB (libpcap's) lost packets at 200k pps on lo (bench/README.md) */
     o->lock_wait = 30;
     o->backlog = 65536;
+    o->evidence_caps = (struct evidence_caps){EVIDENCE_FLOW_BYTES, EVIDENCE_TOTAL_BYTES};
     int c;
     while ((c = getopt_long(argc, argv, "d:t:qvhVi:Dps:B:Z:r:F:", LONGS, NULL)) != -1) {
         switch (c) {
@@ -407,8 +454,10 @@ static int parse_args(int argc, char **argv, struct options *o)
         case OPT_IMMEDIATE: o->live.immediate = 1; break;
         case OPT_SINGLE: o->single_thread = 1; break;
         case OPT_VLAN_FLOWS: o->vlan_flows = 1; break;
+        case OPT_EVIDENCE: o->evidence = optarg; break;
         case OPT_VXLAN_PORT: case OPT_IDLE: case OPT_MAXFLOWS: case OPT_STATS: case OPT_DURATION:
-        case OPT_COUNT: case 's': case 'B': case OPT_LOCK_WAIT: case OPT_BACKLOG:
+        case OPT_COUNT: case 's': case 'B': case OPT_LOCK_WAIT: case OPT_BACKLOG: case OPT_EVIDENCE_FLOW:
+        case OPT_EVIDENCE_TOTAL:
             if (!number_option(c, optarg, o))
                 return 1;
             break;
@@ -486,6 +535,7 @@ struct sensor {
     struct pipeline *pl;
     struct flow_table *ft;
     struct capture cap;
+    struct evidence *ev;       /* --evidence */
     int64_t run_id;
     int files_read;            /* files read to their end (or to a damage) */
 };
@@ -544,6 +594,35 @@ static int check_files(struct sensor *x)
     return 0;
 }
 
+/* True when a and b name the same existing file. */
+static bool same_file(const char *a, const char *b)
+{
+    struct stat sa, sb;
+    return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
+/* The --evidence file, prepared (written only once the run starts); never
+ * one of the inputs or the database. 0 or -1 (printed). */
+static int open_evidence(struct sensor *x)
+{
+    const struct options *o = x->o;
+    char err[1024];
+    bool clash = !o->evidence[0] || same_file(o->evidence, o->db_path);
+    for (int i = 0; i < o->nfiles && !clash; i++)
+        clash = same_file(o->evidence, o->files[i]);
+    if (clash) {
+        fprintf(stderr, "lyncaudit: --evidence '%s': %s\n", o->evidence,
+                o->evidence[0] ? "is an input or the database, not a file to write the evidence to"
+                               : "wants a file name");
+        return -1;
+    }
+    if (!(x->ev = evidence_open(o->evidence, &o->evidence_caps, err, sizeof err))) {
+        fprintf(stderr, "lyncaudit: %s\n", err);
+        return -1;
+    }
+    return 0;
+}
+
 /* The inputs, rules, classifier, interface and database, in the order that
  * writes nothing until everything that can be checked was. 0 or -1 (printed). */
 static int open_inputs(struct sensor *x)
@@ -563,13 +642,32 @@ static int open_inputs(struct sensor *x)
     }
     if (o->iface && !(x->live = source_open_live(o->iface, &o->live, o->filter, err, sizeof err)))
         goto bad;
-    /* The database is opened before root is dropped: the capturing user
-     * never needs write access to its folder (docs/usage.md). */
+    /* The database and the evidence file are opened before root is
+     * dropped: the capturing user never needs write access to their
+     * folders (docs/usage.md). */
+    if (o->evidence && open_evidence(x))
+        return -1;
     if (!(x->store = store_open(o->db_path, (int)o->lock_wait * 1000, err, sizeof err)))
         goto bad;
     return 0;
 bad:
     fprintf(stderr, "lyncaudit: %s\n", err);
+    return -1;
+}
+
+/* Puts the evidence file in place, its header naming the run. 0 or -1
+ * (printed, the run closed as "error"). */
+static int start_evidence(struct sensor *x)
+{
+    char comment[1024];
+    snprintf(comment, sizeof comment,
+             "lyncaudit: the packets of every flow that got a violation in run %lld of %s (flows.evidence "
+             "says which; lyncaudit report %s --run %lld); each flow's first packet names its violations",
+             (long long)x->run_id, x->o->db_path, x->o->db_path, (long long)x->run_id);
+    if (evidence_start(x->ev, comment) == 0)
+        return 0;
+    fprintf(stderr, "lyncaudit: %s\n", evidence_error(x->ev));
+    store_end_run(x->store, &(struct store_counters){0}, "error", evidence_error(x->ev));
     return -1;
 }
 
@@ -585,11 +683,13 @@ static int start_run(struct sensor *x)
         snprintf(sources + strlen(sources), sizeof sources - strlen(sources), "%s%s", i ? " " : "", o->files[i]);
     struct store_run sr = {LYNCAUDIT_VERSION,          classify_ndpi_version(), sources, o->filter,
                            audit_topology_path(x->audit), audit_topology_name(x->audit),
-                           audit_rule_count(x->audit)};
+                           audit_rule_count(x->audit), o->evidence};
     if ((x->run_id = run_open(x->store, &sr, x->audit)) < 0) {
         fprintf(stderr, "lyncaudit: %s\n", store_error(x->store));
         return -1;
     }
+    if (x->ev && start_evidence(x) != 0)
+        return -1;
     /* A live capture goes on through another writer's lock: flows are held
      * in a backlog, and the lock is tried for 100 ms at each commit. */
     if (x->live)
@@ -606,6 +706,10 @@ static int start_run(struct sensor *x)
     x->rec = record_new(x->audit, x->store, capture_counters, &x->cap, o->quiet, x->live ? (size_t)o->backlog : 0);
     if (x->rec)
         x->audit = NULL; /* the record stage's now */
+    if (x->rec && x->ev) {
+        record_set_evidence(x->rec, x->ev, x->cls);
+        evidence_set_judge(x->ev, record_in_scope, record_verdict_now, x->rec);
+    }
     x->pl = x->rec ? pipeline_new(x->cls, !o->single_thread && usable_cpus() >= 2, record_flow, x->rec, err,
                                   sizeof err)
                    : NULL;
@@ -634,6 +738,10 @@ static void start_capture(struct sensor *x)
     sigaction(SIGHUP, &sa, NULL);
     struct capture *c = &x->cap;
     ingest_init(&c->in, x->ft, &o->decode, pipeline_packet, x->pl);
+    if (x->ev) {
+        c->in.on_frame = evidence_frame;
+        c->in.frame_ctx = x->ev;
+    }
     c->pl = x->pl;
     c->rec = x->rec;
     c->stop = &g_stop;
@@ -679,6 +787,29 @@ static void read_all(struct sensor *x, struct run_outcome *out)
     }
 }
 
+/* Closes the evidence file and says what it holds and what the caps cut;
+ * a write that failed makes the run's status "error". */
+static void close_evidence(struct sensor *x, struct run_outcome *out)
+{
+    const struct options *o = x->o;
+    if (evidence_close(x->ev) != 0) {
+        out->damaged = true; /* an output the run was asked for is not whole */
+        snprintf(out->message, sizeof out->message, "%s", evidence_error(x->ev));
+    }
+    struct evidence_counts e;
+    evidence_counts(x->ev, &e);
+    if (o->quiet)
+        return;
+    fprintf(stderr, "lyncaudit: evidence %s: %llu packets of %llu flows", o->evidence,
+            (unsigned long long)e.packets, (unsigned long long)e.flows);
+    if (e.cut || e.missed)
+        fprintf(stderr, "; %llu packets left out (%llu flows cut by --evidence-flow-bytes, %llu by "
+                        "--evidence-bytes), %llu violating flows not in it",
+                (unsigned long long)e.cut, (unsigned long long)e.cut_flow_cap, (unsigned long long)e.cut_total_cap,
+                (unsigned long long)e.missed);
+    fprintf(stderr, "\n");
+}
+
 /* Every flow down the pipeline, the run closed, the summary printed.
  * Returns the exit code. */
 static int finish_run(struct sensor *x, struct run_outcome *out, double t0)
@@ -689,6 +820,8 @@ static int finish_run(struct sensor *x, struct run_outcome *out, double t0)
     flow_table_end_all(x->ft);
     pipeline_finish(x->pl);
     x->pl = NULL;
+    if (x->ev)
+        close_evidence(x, out);
     struct store_counters c;
     record_counters(x->rec, &c);
     out->write_failed = record_failed(x->rec);
@@ -736,6 +869,7 @@ static void sensor_free(struct sensor *x)
     store_close(x->store);
     classify_free(x->cls);
     audit_free(record_free(x->rec));
+    evidence_free(x->ev); /* after the record stage: flows it held give their slots back */
     audit_free(x->audit);
     free(x->o->filter);
     free(x->o->files);

@@ -77,7 +77,11 @@ static const char *SCHEMA =
     " malformed INTEGER NOT NULL DEFAULT 0,"
     " bad_link INTEGER NOT NULL DEFAULT 0,"
     " tunnel_depth INTEGER NOT NULL DEFAULT 0,"
-    " flows_dropped INTEGER NOT NULL DEFAULT 0);"
+    " flows_dropped INTEGER NOT NULL DEFAULT 0,"
+    " evidence TEXT,"
+    " evidence_flows INTEGER NOT NULL DEFAULT 0,"
+    " evidence_packets INTEGER NOT NULL DEFAULT 0,"
+    " evidence_cut INTEGER NOT NULL DEFAULT 0);"
     "CREATE TABLE IF NOT EXISTS flows ("
     " id INTEGER PRIMARY KEY,"
     " run_id INTEGER NOT NULL REFERENCES runs(id),"
@@ -109,7 +113,8 @@ static const char *SCHEMA =
     " tunnel_dst TEXT,"
     " tunnel_id INTEGER,"
     " vlan INTEGER,"
-    " vlan_inner INTEGER);"
+    " vlan_inner INTEGER,"
+    " evidence TEXT);"
     /* One index on flows: every index is paid on every insert (a third of
      * the run's time with four), and nearly every question is per run. */
     "CREATE INDEX IF NOT EXISTS flows_run ON flows(run_id, verdict);"
@@ -202,7 +207,12 @@ static const char *MIGRATE_2_3 =
     "ALTER TABLE flows ADD COLUMN tunnel_dst TEXT;"
     "ALTER TABLE flows ADD COLUMN tunnel_id INTEGER;"
     "ALTER TABLE flows ADD COLUMN vlan INTEGER;"
-    "ALTER TABLE flows ADD COLUMN vlan_inner INTEGER;";
+    "ALTER TABLE flows ADD COLUMN vlan_inner INTEGER;"
+    "ALTER TABLE runs ADD COLUMN evidence TEXT;"
+    "ALTER TABLE runs ADD COLUMN evidence_flows INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE runs ADD COLUMN evidence_packets INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE runs ADD COLUMN evidence_cut INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE flows ADD COLUMN evidence TEXT;";
 
 static double mono_seconds(void)
 {
@@ -419,8 +429,8 @@ struct store *store_open(const char *path, int lock_wait_ms, char *err, size_t e
                            "src_ip,src_port,dst_ip,dst_port,packets_src2dst,bytes_src2dst,"
                            "packets_dst2src,bytes_dst2src,app,app_detail,ndpi_master,ndpi_app,"
                            "ndpi_confidence,end_reason,src_role,dst_role,verdict,rule_id,icmp_errors,"
-                           "tunnel,tunnel_src,tunnel_dst,tunnel_id,vlan,vlan_inner) "
-                           "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                           "tunnel,tunnel_src,tunnel_dst,tunnel_id,vlan,vlan_inner,evidence) "
+                           "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                            -1, &s->ins_flow, NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(s->db,
                            "INSERT INTO violations(run_id,flow_id,kind,rule_id,severity,message,reference) "
@@ -429,7 +439,8 @@ struct store *store_open(const char *path, int lock_wait_ms, char *err, size_t e
         sqlite3_prepare_v2(s->db,
                            "UPDATE runs SET packets=?,bytes=?,undecodable=?,flows=?,flows_evicted=?,"
                            "violations=?,pcap_received=?,pcap_dropped=?,pcap_ifdropped=?,icmp_errors=?,"
-                           "tunnelled=?,not_ip=?,truncated=?,malformed=?,bad_link=?,tunnel_depth=?,flows_dropped=? WHERE id=?",
+                           "tunnelled=?,not_ip=?,truncated=?,malformed=?,bad_link=?,tunnel_depth=?,flows_dropped=?,"
+                           "evidence_flows=?,evidence_packets=?,evidence_cut=? WHERE id=?",
                            -1, &s->upd_run, NULL) != SQLITE_OK) {
         fail(s, "cannot prepare statements");
         goto bad;
@@ -456,7 +467,7 @@ int64_t store_begin_run(struct store *s, const struct store_run *r)
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(s->db,
                            "INSERT INTO runs(started_at,version,ndpi_version,sources,filter,topology,"
-                           "topology_name,rules_loaded) VALUES(?,?,?,?,?,?,?,?)",
+                           "topology_name,rules_loaded,evidence) VALUES(?,?,?,?,?,?,?,?,?)",
                            -1, &st, NULL) != SQLITE_OK)
         return fail(s, "cannot start run");
     sqlite3_bind_text(st, 1, now, -1, SQLITE_TRANSIENT);
@@ -470,6 +481,7 @@ int64_t store_begin_run(struct store *s, const struct store_run *r)
     bind_text_or_null(st, 6, r->topology);
     bind_text_or_null(st, 7, r->topology_name);
     sqlite3_bind_int64(st, 8, (sqlite3_int64)r->rules_loaded);
+    bind_text_or_null(st, 9, r->evidence);
     int rc = sqlite3_step(st);
     sqlite3_finalize(st);
     if (rc != SQLITE_DONE)
@@ -604,6 +616,7 @@ int store_add_flow(struct store *s, const struct store_flow *f)
     bind_text_or_null(st, 23, f->rule_id);
     sqlite3_bind_int64(st, 24, f->icmp_errors);
     bind_tunnel_vlan(st, 25, f);
+    bind_text_or_null(st, 31, f->evidence);
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);
@@ -653,10 +666,11 @@ static int update_run(struct store *s, const struct store_counters *c)
     }
     sqlite3_bind_int64(st, 10, (sqlite3_int64)c->icmp_errors);
     sqlite3_bind_int64(st, 11, (sqlite3_int64)c->tunnelled);
-    const uint64_t more[] = {c->not_ip, c->truncated, c->malformed, c->bad_link, c->tunnel_depth, c->flows_dropped};
-    for (int i = 0; i < 6; i++)
+    const uint64_t more[] = {c->not_ip,        c->truncated,      c->malformed,       c->bad_link,  c->tunnel_depth,
+                             c->flows_dropped, c->evidence_flows, c->evidence_packets, c->evidence_cut};
+    for (int i = 0; i < 9; i++)
         sqlite3_bind_int64(st, 12 + i, (sqlite3_int64)more[i]);
-    sqlite3_bind_int64(st, 18, s->run_id);
+    sqlite3_bind_int64(st, 21, s->run_id);
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
     if (rc != SQLITE_DONE)

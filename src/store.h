@@ -16,6 +16,7 @@ struct store_run {
     const char *version, *ndpi_version, *sources, *filter; /* filter may be NULL */
     const char *topology, *topology_name;                  /* NULL without a topology */
     uint64_t rules_loaded;
+    const char *evidence;                                  /* --evidence FILE, or NULL */
 };
 
 struct store_counters {
@@ -24,6 +25,8 @@ struct store_counters {
     uint64_t flows_dropped;                          /* not written: the database stayed locked too long */
     uint64_t icmp_errors;                            /* counted with the flow they quote */
     uint64_t tunnelled;                              /* decoded packets taken out of a tunnel */
+    uint64_t evidence_flows, evidence_packets;       /* flows and packets in the --evidence file */
+    uint64_t evidence_cut;                           /* packets of violating flows it left out */
     int live;                                        /* the pcap_* figures mean something */
     uint64_t pcap_received, pcap_dropped, pcap_ifdropped;
 };
@@ -56,6 +59,7 @@ struct store_flow {
     const uint8_t *tunnel_src, *tunnel_dst;
     int64_t tunnel_id;                     /* VNI, ERSPAN session, GRE key; -1: none */
     unsigned vlan, vlan_inner;             /* VLAN ids, 0: none */
+    const char *evidence;                  /* what the --evidence file holds of it (evidence.h), or NULL */
     const struct store_violation *violations;
     int nviolations;
 };
