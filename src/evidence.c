@@ -448,15 +448,17 @@ void evidence_frame(void *evidence, struct flow *f, bool is_new, const struct in
     if (!f->evidence)
         return;
     struct slot *s = &ev->slots[f->evidence];
-    if (s->state == SLOT_HELD && classify_decided(f)) {
-        decide(ev, f, s);
-        if (!f->evidence)
-            return;
-    }
-    if (s->cut) {
+    if (s->state == SLOT_HELD) {
+        /* Held first, so a label decided at this very frame (one thread)
+         * still writes it with the comment. */
+        if (s->cut)
+            s->left_out++;
+        else
+            hold(ev, s, raw);
+        if (classify_decided(f))
+            decide(ev, f, s);
+    } else if (s->cut) {
         s->left_out++;
-    } else if (s->state == SLOT_HELD) {
-        hold(ev, s, raw);
     } else if (ev->failed) {
         s->cut = CUT_WRITE;
         s->left_out++;
@@ -491,13 +493,13 @@ const char *evidence_flow_end(struct evidence *ev, struct flow *f, bool violatio
         if (violation)
             count_cut(ev, s);
         ev->n.flows += s->written > 0;
-        if (s->written == 0)
+        if (s->cut && violation)
+            what = "cut"; /* from its first packet on, if the cap was full then */
+        else if (s->written == 0)
             what = violation ? "missed" : NULL;
-        else if (!violation)
-            what = "cleared";
         else
-            what = s->cut ? "cut" : "complete";
-        ev->n.missed += violation && s->written == 0;
+            what = violation ? "complete" : "cleared";
+        ev->n.missed += violation && s->written == 0 && !s->cut;
     }
     slot_free(ev, f);
     return what;

@@ -35,13 +35,16 @@
  * frame of its flow: the file holds each flow from its first packet with no
  * gap, and the flow is 'cut'. flows.evidence (docs/schema.md):
  *   NULL        none of its packets are in the file, and it is no violation
- *   'complete'  every packet of the flow is in the file
- *   'cut'       its first packets are; a cap (or a failed write) left the rest out
- *   'missed'    a violation none of whose packets are in the file: the audit at
- *               its end found what the verdict at its label did not (a rule's
- *               check that counts packets, a reload), or a cap left out its first
- *   'cleared'   its packets are in the file, but the audit at its end found no
- *               violation (the comment says what the earlier verdict was) */
+ *   'complete'  a violation, every packet of it in the file
+ *   'cut'       a violation whose first packets are in the file, up to the one a
+ *               cap (or a failed write) left out with all after it: none when
+ *               that was its first
+ *   'missed'    a violation none of whose packets are in the file because the
+ *               verdict when its label was decided found none (a rule's check
+ *               that counts packets, a reload in between) and let them go
+ *   'cleared'   no violation at its end, but its packets are in the file: the
+ *               verdict when its label was decided found one (the comment says
+ *               which) */
 #ifndef LYNCAUDIT_EVIDENCE_H
 #define LYNCAUDIT_EVIDENCE_H
 
@@ -72,10 +75,10 @@ typedef bool (*evidence_verdict_fn)(void *ctx, const struct flow *f, char *why, 
 struct evidence_counts {
     uint64_t flows;          /* flows with packets in the file */
     uint64_t packets;        /* packets written */
-    uint64_t cut;            /* packets of violating flows left out (caps, a failed write) */
+    uint64_t cut;            /* packets of violating flows left out by the caps or a failed write */
     uint64_t cut_flow_cap;   /* violating flows cut by the per-flow cap */
     uint64_t cut_total_cap;  /* ... by the total cap */
-    uint64_t missed;         /* violating flows with no packet in the file */
+    uint64_t missed;         /* violating flows let go by an earlier verdict ('missed') */
     uint64_t held, held_peak; /* bytes held in memory now, and at the most */
 };
 
