@@ -52,6 +52,7 @@ struct held {
 
 /* A flow's evidence, while it is held or written. */
 struct slot {
+    struct flow *f;        /* valid while the slot is: record frees a flow only after evidence_flow_end/_drop */
     uint8_t *buf;          /* held frames */
     size_t used, cap;
     uint64_t written;      /* frames in the file */
@@ -289,7 +290,7 @@ int evidence_start(struct evidence *ev, const char *comment)
 /* --- slots ----------------------------------------------------------------- */
 
 /* A free slot's index, or 0 when memory runs out (the flow goes without). */
-static uint32_t slot_new(struct evidence *ev)
+static uint32_t slot_new(struct evidence *ev, struct flow *f)
 {
     if (!ev->free_head) {
         uint32_t n = ev->nslots ? ev->nslots * 2 : 1024;
@@ -307,7 +308,7 @@ static uint32_t slot_new(struct evidence *ev)
     uint32_t id = ev->free_head;
     struct slot *s = &ev->slots[id];
     ev->free_head = s->next_free;
-    *s = (struct slot){.state = SLOT_HELD};
+    *s = (struct slot){.f = f, .state = SLOT_HELD};
     return id;
 }
 
@@ -444,7 +445,7 @@ void evidence_frame(void *evidence, struct flow *f, bool is_new, const struct in
 {
     struct evidence *ev = evidence;
     if (is_new && ev->scope(ev->ctx, f))
-        f->evidence = slot_new(ev);
+        f->evidence = slot_new(ev, f);
     if (!f->evidence)
         return;
     struct slot *s = &ev->slots[f->evidence];
@@ -466,6 +467,15 @@ void evidence_frame(void *evidence, struct flow *f, bool is_new, const struct in
         struct held h = {raw->ts_us, raw->wirelen, raw->caplen, raw->dlt, 0};
         write_frame(ev, &h, raw->data, NULL);
         s->written++;
+    }
+}
+
+void evidence_sweep(struct evidence *ev)
+{
+    for (uint32_t i = 1; ev && i < ev->nslots; i++) {
+        struct slot *s = &ev->slots[i];
+        if (s->state == SLOT_HELD && classify_decided(s->f))
+            decide(ev, s->f, s);
     }
 }
 

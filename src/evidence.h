@@ -22,7 +22,8 @@
  *   none     its first packet, when audit_in_scope says no       -
  *            rule can apply (the scope callback), or let go
  *   held     evidence_frame() on its first packet                its frames, within the caps
- *   written  evidence_frame() sees classify_decided() and the    none: frames go to the file
+ *   written  evidence_frame() (its next frame) or evidence_sweep none: frames go to the file
+ *            (each commit) sees classify_decided() and the
  *            verdict callback says violation: the held frames
  *            are written, the comment on the first
  *   let go   ... and the verdict says none: the frames freed     -
@@ -105,6 +106,11 @@ const char *evidence_flow_end(struct evidence *ev, struct flow *f, bool violatio
 
 /* Flow f ended and is not stored (dropped): frees its slot. */
 void evidence_flow_drop(struct evidence *ev, struct flow *f);
+
+/* Judges the held flows whose label classify has decided since their
+ * last frame (a flow that goes quiet, a flow that ended and waits in the
+ * pipeline): the written or let-go transitions without a next frame. */
+void evidence_sweep(struct evidence *ev);
 
 /* Writes what is buffered (a live reader of the file sees whole blocks). */
 void evidence_flush(struct evidence *ev);

@@ -135,8 +135,12 @@ void record_commit(void *record, void *unused)
     record_counters(r, &c);
     if (w < 0 || record_flush(r) || store_commit(r->store, &c) != 0)
         r->failed = true;
-    if (r->ev)
-        evidence_flush(r->ev); /* a reader of the file sees what the database does */
+    if (r->ev) {
+        /* Flows decided since their last packet are judged, and a reader of
+         * the file sees them when the database does. */
+        evidence_sweep(r->ev);
+        evidence_flush(r->ev);
+    }
 }
 
 /* The row of a flow: its fields, the audit's verdict and the label's words.
