@@ -515,6 +515,11 @@ const char *evidence_flow_end(struct evidence *ev, struct flow *f, bool violatio
     return what;
 }
 
+bool evidence_held(const struct evidence *ev, const struct flow *f)
+{
+    return f->evidence && ev->slots[f->evidence].state == SLOT_HELD;
+}
+
 void evidence_flow_drop(struct evidence *ev, struct flow *f)
 {
     if (ev && f->evidence)

@@ -104,6 +104,10 @@ void evidence_frame(void *evidence, struct flow *f, bool is_new, const struct in
  * for flows.evidence (NULL or a static string). */
 const char *evidence_flow_end(struct evidence *ev, struct flow *f, bool violation, const char *why);
 
+/* True when flow f's frames are held (evidence_flow_end would write them
+ * with the words it is given). */
+bool evidence_held(const struct evidence *ev, const struct flow *f);
+
 /* Flow f ended and is not stored (dropped): frees its slot. */
 void evidence_flow_drop(struct evidence *ev, struct flow *f);
 

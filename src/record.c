@@ -259,8 +259,8 @@ static int audit_and_store(struct record *r, struct flow *f, const struct classi
     if (r->ev) {
         char why[1024];
         why[0] = '\0';
-        if (ar.nviolations)
-            violations_text(&ar, why, sizeof why);
+        if (ar.nviolations && evidence_held(r->ev, f))
+            violations_text(&ar, why, sizeof why); /* for the comment of what it writes now */
         sf.evidence = evidence_flow_end(r->ev, f, ar.nviolations > 0, why);
     }
     if (store_add_flow(r->store, &sf) != 0)
