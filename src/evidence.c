@@ -73,6 +73,7 @@ struct evidence {
     uint32_t nslots, free_head;
     int links[MAX_LINKS];       /* the DLT of each interface written, by interface id */
     int nlinks;
+    bool started;               /* evidence_start wrote the header: a failure from now on is said here */
     bool failed;
     struct evidence_counts n;
     size_t out_n;
@@ -157,13 +158,14 @@ static void write_failed(struct evidence *ev, int e)
         return;
     ev->failed = true;
     snprintf(ev->err, sizeof ev->err, "%s: cannot write the evidence: %s", ev->path, strerror(e));
-    fprintf(stderr, "lyncaudit: %s; the audit goes on without it\n", ev->err);
+    if (ev->started)
+        fprintf(stderr, "lyncaudit: %s; the audit goes on without it\n", ev->err);
 }
 
 /* All of p to the file, through short writes and signals. */
 static void write_all(struct evidence *ev, const uint8_t *p, size_t k)
 {
-    while (k && !ev->failed) {
+    while (k && !ev->failed && ev->fd >= 0) {
         ssize_t r = write(ev->fd, p, k);
         if (r < 0 && errno == EINTR)
             continue;
@@ -284,6 +286,7 @@ int evidence_start(struct evidence *ev, const char *comment)
     w_close_block(&w, true, 0);
     emit(ev, b, w.n);
     evidence_flush(ev);
+    ev->started = !ev->failed;
     return ev->failed ? -1 : 0;
 }
 
@@ -414,7 +417,10 @@ static void write_held(struct evidence *ev, const struct flow *f, struct slot *s
         memcpy(&h, s->buf + off, sizeof h);
         uint64_t before = ev->n.packets;
         write_frame(ev, &h, s->buf + off + sizeof h, s->written ? NULL : comment);
-        s->written += ev->n.packets - before;
+        if (ev->n.packets > before)
+            s->written++;
+        else
+            s->left_out++; /* the file could not be written */
         off += sizeof h + align8(h.caplen);
     }
     if (ev->failed && !s->cut)
@@ -498,6 +504,9 @@ const char *evidence_flow_end(struct evidence *ev, struct flow *f, bool violatio
     struct slot *s = &ev->slots[f->evidence];
     if (s->state == SLOT_HELD && violation)
         write_held(ev, f, s, "judged at its end", why ? why : "");
+    /* After a failed write nothing vouches for what was buffered then. */
+    if (ev->failed && s->state == SLOT_WRITTEN && !s->cut)
+        s->cut = CUT_WRITE;
     const char *what = NULL;
     if (s->state == SLOT_WRITTEN) {
         if (violation)
@@ -601,19 +610,9 @@ void evidence_counts(const struct evidence *ev, struct evidence_counts *out)
     *out = ev->n;
 }
 
-bool evidence_failed(const struct evidence *ev)
-{
-    return ev->failed;
-}
-
 const char *evidence_error(const struct evidence *ev)
 {
     return ev->err;
-}
-
-const char *evidence_path(const struct evidence *ev)
-{
-    return ev->path;
 }
 
 void evidence_free(struct evidence *ev)

@@ -125,14 +125,8 @@ int evidence_close(struct evidence *ev);
 
 void evidence_counts(const struct evidence *ev, struct evidence_counts *out);
 
-/* True once a write failed: nothing more is written. */
-bool evidence_failed(const struct evidence *ev);
-
 /* The last error, as "FILE: what". */
 const char *evidence_error(const struct evidence *ev);
-
-/* The path given to evidence_open. */
-const char *evidence_path(const struct evidence *ev);
 
 /* Frees ev (what flows still hold too); removes the new file if
  * evidence_start never put it in place. */

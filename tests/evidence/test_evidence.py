@@ -12,7 +12,7 @@ violating flows, read back with tshark (evcheck.py says how).
       run's counts; --evidence-bytes: flows cut or missed, never a gap; a
       rule whose check counts packets: the verdict at the label differs from
       the one at the end ('missed', 'cleared'); bad option values; the file
-      left alone by a run that fails before it starts.
+      left alone by a run that fails before it starts; a write that fails.
   check DB EVIDENCE INPUT... [--slack-ms N] [--md5-only]
       holds an evidence file against run 1 of DB (the live test uses it).
 Exit 0 all passed, 1 a check failed, 77 skipped (tshark missing).
@@ -127,6 +127,7 @@ def caps(la, src, pcaps, tmp):
         ok(f"{cut} packets left out ({want}" in err, f"{name}: the run says what the cap cut: {err.strip()[-300:]!r}")
     verdict_changes(la, src, tmp, sample, topo)
     bad_values(la, tmp, sample, topo)
+    write_fails(la, src, pcaps, tmp)
 
 
 def verdict_changes(la, src, tmp, sample, topo):
@@ -180,6 +181,33 @@ def bad_values(la, tmp, sample, topo):
                      "keep")
     ok(rc == 2 and open(keep).read() == "old", f"a run that fails to start keeps the old file (exit {rc})")
     ok(not glob.glob(keep + ".*"), f"no temporary file left: {glob.glob(keep + '.*')}")
+
+
+def write_fails(la, src, pcaps, tmp):
+    """The file's reader goes away mid-run (a FIFO read by `head -c`): the
+    audit goes on, the run ends 'error' with the reason, exit 2, every flow
+    stored, the violating flows' evidence 'cut' or 'complete'."""
+    fifo = os.path.join(tmp, "ev.fifo")
+    os.mkfifo(fifo)
+    reader = subprocess.Popen(["head", "-c", "200000", fifo], stdout=subprocess.DEVNULL)
+    cap = [os.path.join(pcaps, "nDPI", "1kxun.pcap")]
+    wide = ["-t", os.path.join(src, "tests", "evidence", "wide.lua"), "--single-thread"]
+    rc, err, db = run(la, wide + ["--evidence", fifo, *cap], tmp, "broken")
+    reader.wait(timeout=30)
+    _, _, plain = run(la, wide + ["-q", *cap], tmp, "broken-plain")
+    st = q(db, "SELECT status, message, flows, evidence_cut FROM runs")[0]
+    ok(rc == 2 and st[0] == "error" and "cannot write the evidence: Broken pipe" in (st[1] or ""),
+       f"a failed write: exit {rc}, run {st[:2]} (wanted 2, error, the reason)")
+    ok(err.count("the audit goes on without it") == 1, f"a failed write is said once: {err.strip()[:300]!r}")
+    ok(st[2] == q(plain, "SELECT flows FROM runs")[0][0], f"a failed write: {st[2]} flows stored, as without it")
+    rows = dict(q(db, "SELECT evidence, count(*) FROM flows WHERE verdict = 'violation' GROUP BY 1"))
+    ok(set(rows) <= {"cut", "complete"} and rows.get("cut", 0) > 0 and st[3] > 0,
+       f"a failed write: violating flows {rows}, runs.evidence_cut {st[3]}: the flows after it are cut")
+    rc, err, db = run(la, ["-q", "-t", os.path.join(src, "samples", "topology.lua"), "--evidence", "/dev/full",
+                           os.path.join(src, "samples", "lync-sample.pcap")], tmp, "full")
+    st = q(db, "SELECT status, message, flows FROM runs")
+    ok(rc == 2 and st == [("error", "/dev/full: cannot write the evidence: No space left on device", 0)]
+       and err.count("No space left") == 1, f"--evidence /dev/full: exit {rc}, runs {st}, stderr {err.strip()!r}")
 
 
 def main():
