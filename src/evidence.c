@@ -20,8 +20,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "classify.h"
-
 #define BT_SHB 0x0A0D0D0Au
 #define BT_IDB 1u
 #define BT_EPB 6u
@@ -429,13 +427,19 @@ static void write_held(struct evidence *ev, const struct flow *f, struct slot *s
     s->state = SLOT_WRITTEN;
 }
 
-/* The label is decided: the verdict says whether the held frames go to the
- * file or are let go. */
+/* True once classify has decided f's label, and its label (written by the
+ * classify thread before it said so, with a release store: classify.c
+ * finalize) is safe to read here. classify_decided() is only a relaxed
+ * hint, enough for ingest's gate but not for reading the label. */
+static bool label_ready(const struct flow *f)
+{
+    return __atomic_load_n(&f->label.done, __ATOMIC_ACQUIRE);
+}
+
+/* The label is decided (label_ready): the verdict says whether the held
+ * frames go to the file or are let go. */
 static void decide(struct evidence *ev, struct flow *f, struct slot *s)
 {
-    /* classify_decided() is a relaxed load; the label classify published
-     * with it (a release store, classify.c) is read after this fence. */
-    __atomic_thread_fence(__ATOMIC_ACQUIRE);
     char why[COMMENT_MAX];
     why[0] = '\0';
     char when[64];
@@ -462,7 +466,7 @@ void evidence_frame(void *evidence, struct flow *f, bool is_new, const struct in
             s->left_out++;
         else
             hold(ev, s, raw);
-        if (classify_decided(f))
+        if (label_ready(f))
             decide(ev, f, s);
     } else if (s->cut) {
         s->left_out++;
@@ -480,7 +484,7 @@ void evidence_sweep(struct evidence *ev)
 {
     for (uint32_t i = 1; ev && i < ev->nslots; i++) {
         struct slot *s = &ev->slots[i];
-        if (s->state == SLOT_HELD && classify_decided(s->f))
+        if (s->state == SLOT_HELD && label_ready(s->f))
             decide(ev, s->f, s);
     }
 }

@@ -23,9 +23,10 @@
  *            rule can apply (the scope callback), or let go
  *   held     evidence_frame() on its first packet                its frames, within the caps
  *   written  evidence_frame() (its next frame) or evidence_sweep none: frames go to the file
- *            (each commit) sees classify_decided() and the
- *            verdict callback says violation: the held frames
- *            are written, the comment on the first
+ *            (each commit) sees the label decided (an acquire
+ *            load of label.done) and the verdict callback says
+ *            violation: the held frames are written, the comment
+ *            on the first
  *   let go   ... and the verdict says none: the frames freed     -
  *   ended    evidence_flow_end() from record.c with the audit    freed
  *            at the flow's end: held frames written if it is a

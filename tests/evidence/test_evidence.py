@@ -225,7 +225,7 @@ def main():
         match_time = "--md5-only" not in args
         args = [a for a in args if a != "--md5-only"]
         n = evcheck.check(args[0], 1, args[1], args[2:], fail, slack_us=slack or 0, match_time=match_time)
-        print(f"evidence: {n[1]} packets of {n[0]} flows; {passed} checks passed, {failed} failed")
+        print(f"evidence: {n[1]} packets of {n[0]} flows held against the run: {failed} findings")
         return 1 if failed else 0
     if mode not in ("files", "caps") or len(sys.argv) != 5:
         print(__doc__)
