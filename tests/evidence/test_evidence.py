@@ -6,7 +6,8 @@ violating flows, read back with tshark (evcheck.py says how).
       the sample with its topology (two threads and one), and every shared
       capture with tests/evidence/wide.lua (a topology that puts every
       address in a role, so the captures give violations): every violating
-      flow 'complete', the file exactly their packets, runs.evidence_*.
+      flow 'complete', the file exactly their packets, runs.evidence_*;
+      three captures of three link types in one run: three interfaces.
   caps LYNCAUDIT SRCDIR PCAPS
       --evidence-flow-bytes: flows cut at the longest prefix that fits, the
       run's counts; --evidence-bytes: flows cut or missed, never a gap; a
@@ -104,6 +105,13 @@ def files(la, src, pcaps, tmp):
         for f in glob.glob(os.path.join(tmp, name + ".*")):
             os.unlink(f)
     ok(total > 300, f"the shared captures gave {total} violating flows in evidence files (wanted > 300)")
+    # Three link types in one run (raw IP, NFLOG, Ethernet): one interface
+    # each, every packet under its own.
+    mixed = [os.path.join(pcaps, p) for p in ("nDPI/ocs.pcap", "arkime/nflog.pcap", "nDPI/sip.pcap")]
+    db, ev, _ = held(la, wide, tmp, "mixed-links", mixed)
+    if db:
+        ifaces = {(r["iface"], r["encap"]) for r in evcheck.read_evidence(ev)}
+        ok(len(ifaces) == 3, f"mixed-links: (interface, link type) pairs in the file {sorted(ifaces)}, wanted 3")
 
 
 def caps(la, src, pcaps, tmp):
