@@ -607,13 +607,14 @@ static int open_evidence(struct sensor *x)
 {
     const struct options *o = x->o;
     char err[1024];
-    bool clash = !o->evidence[0] || same_file(o->evidence, o->db_path);
+    bool named = o->evidence[0] && strcmp(o->evidence, "-");
+    bool clash = !named || same_file(o->evidence, o->db_path);
     for (int i = 0; i < o->nfiles && !clash; i++)
         clash = same_file(o->evidence, o->files[i]);
     if (clash) {
         fprintf(stderr, "lyncaudit: --evidence '%s': %s\n", o->evidence,
-                o->evidence[0] ? "is an input or the database, not a file to write the evidence to"
-                               : "wants a file name");
+                named ? "is an input or the database, not a file to write the evidence to"
+                      : "wants a file name (standard output holds the summary; a FIFO works)");
         return -1;
     }
     if (!(x->ev = evidence_open(o->evidence, &o->evidence_caps, err, sizeof err))) {

@@ -172,6 +172,7 @@ def bad_values(la, tmp, sample, topo):
     for args, want in ((["--evidence-bytes", "0"], "--evidence-bytes wants a size"),
                        (["--evidence-flow-bytes", "12Q"], "--evidence-flow-bytes wants a size"),
                        (["--evidence", ""], "wants a file name"),
+                       (["--evidence", "-"], "wants a file name"),
                        (["--evidence", sample[0]], "is an input or the database"),
                        (["--evidence", tmp], "is a directory"),
                        (["--evidence", "/nonexistent/dir/e.pcapng"], "cannot write the evidence there")):
