@@ -88,6 +88,7 @@ struct audit {
     struct nat_entry *nat;
     int nnat;
     bool capture_outside;
+    bool peek;              /* audit_flow_peek: the rules' match counts stay as they are */
     uint16_t media_lo, media_hi;
     char *topo_name, *topo_path;
 };
@@ -1231,7 +1232,7 @@ static bool judge(struct audit *a, const struct audit_flow *f, int t, int sr, in
     n = m;
     struct rule *hit = restriction(a, f, t, sr, dr, res->app, c, n);
     if (hit) {
-        hit->matched++;
+        hit->matched += !a->peek;
         bool deny = !strcmp(hit->kind, "deny");
         struct audit_violation *v = add_violation(res, deny ? "no_rule" : "port_range", deny ? NULL : hit, NULL);
         if (v) {
@@ -1252,17 +1253,40 @@ static bool judge(struct audit *a, const struct audit_flow *f, int t, int sr, in
         if (app_accepted(&a->rules[c[i]], res->app))
             ok = &a->rules[c[i]];
     if (ok) {
-        ok->matched++;
+        ok->matched += !a->peek;
         res->rule_id = ok->id;
         return true;
     }
     struct rule *r = &a->rules[c[0]];
-    r->matched++;
+    r->matched += !a->peek;
     struct audit_violation *v = add_violation(res, "wrong_protocol", r, NULL);
     if (v)
         snprintf(v->message, sizeof v->message, "%s: rule %s expects %s, the flow is %s", path, r->id, r->apps_s,
                  res->app);
     return true;
+}
+
+/* False when flows from role sr to role dr are unscoped whatever they
+ * carry: between peers, except client to client and an internal client to
+ * a partner (the client rows speak of those). */
+static bool pair_in_scope(int sr, int dr)
+{
+    bool peers = (PEER_ROLES & (1u << sr)) && (PEER_ROLES & (1u << dr));
+    return !peers || ((ROLE_CLIENTS & (1u << sr)) && (ROLE_CLIENTS & (1u << dr))) ||
+           (sr == ROLE_CLIENT_INTERNAL && (ROLE_PARTNERS & (1u << dr)));
+}
+
+bool audit_in_scope(const struct audit *a, const uint8_t *src, const uint8_t *dst, int ipver)
+{
+    bool spriv, dpriv;
+    return pair_in_scope(role_of(a, src, ipver, &spriv), role_of(a, dst, ipver, &dpriv));
+}
+
+void audit_flow_peek(struct audit *a, const struct audit_flow *f, struct audit_result *r)
+{
+    a->peek = true;
+    audit_flow(a, f, r);
+    a->peek = false;
 }
 
 void audit_flow(struct audit *a, const struct audit_flow *f, struct audit_result *res)
@@ -1278,8 +1302,7 @@ void audit_flow(struct audit *a, const struct audit_flow *f, struct audit_result
      * speak of: client to client, and an internal client through the
      * firewall to a partner; those are judged when a rule matches. */
     bool peers = (PEER_ROLES & (1u << sr)) && (PEER_ROLES & (1u << dr));
-    if (peers && !((ROLE_CLIENTS & (1u << sr)) && (ROLE_CLIENTS & (1u << dr))) &&
-        !(sr == ROLE_CLIENT_INTERNAL && (ROLE_PARTNERS & (1u << dr)))) {
+    if (!pair_in_scope(sr, dr)) {
         res->verdict = "unscoped";
         return;
     }
@@ -1293,7 +1316,7 @@ void audit_flow(struct audit *a, const struct audit_flow *f, struct audit_result
      * is judged like any flow (allowed where ipsec_deployed says so). */
     struct rule *ex = is_ipsec(f) ? ipsec_exemption(a, f, t, sr, dr) : NULL;
     if (ex) {
-        ex->matched++;
+        ex->matched += !a->peek;
         struct audit_violation *v = add_violation(res, "ipsec", ex, NULL);
         if (v)
             snprintf(v->message, sizeof v->message, "%s: IPsec (%s) on a path the IPsec exceptions exempt (rule %s)",

@@ -63,6 +63,15 @@ struct audit_result {
 /* Audits one flow (at its end). */
 void audit_flow(struct audit *a, const struct audit_flow *f, struct audit_result *r);
 
+/* audit_flow without counting a rule's match: a verdict before the flow
+ * ends (the evidence capture's, when the label is decided). */
+void audit_flow_peek(struct audit *a, const struct audit_flow *f, struct audit_result *r);
+
+/* False when a flow from src to dst (its initiator first) is unscoped
+ * whatever it carries and on whatever ports: it can never be a violation
+ * (with the topology in use). */
+bool audit_in_scope(const struct audit *a, const uint8_t *src, const uint8_t *dst, int ipver);
+
 /* The loaded rules, for the `rules` table. */
 struct audit_rule_info {
     const char *id, *kind, *severity, *from, *to, *transport, *dports, *sports, *apps, *when;

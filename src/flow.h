@@ -74,6 +74,7 @@ struct flow {
     bool tun_has_id;
     uint32_t tun_id;
     uint8_t tun_src[16], tun_dst[16]; /* its outer addresses, as that packet had them */
+    uint32_t evidence;            /* the reader's: the flow's slot in the evidence capture (src/evidence.c), 0: none */
     /* the reader's, on every packet */
     struct flow *prev, *next;     /* activity list, oldest first */
     uint64_t last_us;

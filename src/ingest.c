@@ -50,6 +50,10 @@ enum decode_result ingest_frame(struct ingest *in, int dlt, uint64_t ts_us, uint
         struct flow *f = flow_packet(in->ft, &pkt, &dir, &is_new);
         if (f && !classify_decided(f))
             in->classify(in->ctx, f, &pkt, dir);
+        if (f && in->on_frame) {
+            struct ingest_raw raw = {data, ts_us, wirelen, caplen, dlt};
+            in->on_frame(in->frame_ctx, f, is_new, &raw);
+        }
     }
     flow_table_expire(in->ft, ts_us);
     return r;

@@ -5,7 +5,9 @@
  * For each frame: count it, decode it (one counter per reason it could not
  * be), route an ICMP error to the flow it quotes, find or create the flow,
  * hand the packet to the classify gate while the flow's label is
- * undecided, and move the flow table's clock (which ends idle flows). */
+ * undecided, hand the frame to the flow-frame hook when there is one (the
+ * evidence capture), and move the flow table's clock (which ends idle
+ * flows). */
 #ifndef LYNCAUDIT_INGEST_H
 #define LYNCAUDIT_INGEST_H
 
@@ -33,11 +35,25 @@ struct ingest_counters {
  * its direction as flow_packet() found it (0: from the initiator). */
 typedef void (*ingest_classify_fn)(void *ctx, struct flow *f, const struct packet *p, int dir);
 
+/* A captured frame as read, before decode. */
+struct ingest_raw {
+    const uint8_t *data;
+    uint64_t ts_us;
+    uint32_t wirelen, caplen;
+    int dlt;
+};
+
+/* The flow-frame hook: the frame that made a packet of flow f (is_new: the
+ * flow's first), after the classify gate; f stays valid until it returns. */
+typedef void (*ingest_frame_fn)(void *ctx, struct flow *f, bool is_new, const struct ingest_raw *raw);
+
 struct ingest {
     struct flow_table *ft;
     struct decode_opts decode;
     ingest_classify_fn classify;
     void *ctx;
+    ingest_frame_fn on_frame; /* NULL: none (set after ingest_init) */
+    void *frame_ctx;
     struct ingest_counters n;
 };
 

@@ -26,6 +26,7 @@
 #include "classify.h"
 #include "decode.h"
 #include "eve.h"
+#include "evidence.h"
 #include "flow.h"
 #include "paths.h"
 #include "pipeline.h"
@@ -165,6 +166,8 @@ struct options {
     struct eve_config eve; /* --eve, --eve-rotate, --syslog, --syslog-facility */
     int facility_set;
     const char *sensor;    /* --sensor; NULL: the host name */
+    const char *evidence;  /* --evidence FILE */
+    struct evidence_caps evidence_caps; /* --evidence-flow-bytes, --evidence-bytes */
 };
 
 static void usage(FILE *out)
@@ -221,6 +224,16 @@ static void usage(FILE *out)
             "                         RFC 5424 message whose text is the alert's JSON\n"
             "      --syslog-facility NAME\n"
             "                         daemon, user, auth, authpriv or local0..local7 (default local5)\n"
+            "\n"
+            "Evidence:\n"
+            "      --evidence FILE    write the packets of every flow that got a violation to FILE\n"
+            "                         (pcapng, from each flow's first packet, a comment on it naming\n"
+            "                         the violations); flows.evidence says which flows are in it\n"
+            "      --evidence-flow-bytes N\n"
+            "                         hold at most N bytes of one flow's packets while its verdict\n"
+            "                         is pending (default 1M; K, M, G: KiB, MiB, GiB)\n"
+            "      --evidence-bytes N hold at most N bytes of all flows' packets (default 64M); what\n"
+            "                         a cap leaves out is counted in runs.evidence_cut\n"
             "\n"
             "Live capture:\n"
             "  -i, --interface IFACE  capture on IFACE ('any' for all); flows are written as they\n"
@@ -309,7 +322,7 @@ static bool looks_like_path(const char *w)
 
 enum { OPT_JSON = 1000, OPT_IDLE, OPT_MAXFLOWS, OPT_RULES, OPT_IMMEDIATE, OPT_STATS, OPT_DURATION,
        OPT_COUNT, OPT_SINGLE, OPT_VXLAN_PORT, OPT_VLAN_FLOWS, OPT_LOCK_WAIT, OPT_BACKLOG, OPT_EVE, OPT_EVE_ROTATE,
-       OPT_SYSLOG, OPT_SYSLOG_FACILITY, OPT_SENSOR };
+       OPT_SYSLOG, OPT_SYSLOG_FACILITY, OPT_SENSOR, OPT_EVIDENCE, OPT_EVIDENCE_FLOW, OPT_EVIDENCE_TOTAL };
 
 static const struct option LONGS[] = {
     {"database", required_argument, NULL, 'd'}, {"quiet", no_argument, NULL, 'q'},
@@ -330,6 +343,9 @@ static const struct option LONGS[] = {
     {"eve", required_argument, NULL, OPT_EVE}, {"eve-rotate", required_argument, NULL, OPT_EVE_ROTATE},
     {"syslog", no_argument, NULL, OPT_SYSLOG}, {"syslog-facility", required_argument, NULL, OPT_SYSLOG_FACILITY},
     {"sensor", required_argument, NULL, OPT_SENSOR},
+    {"evidence", required_argument, NULL, OPT_EVIDENCE},
+    {"evidence-flow-bytes", required_argument, NULL, OPT_EVIDENCE_FLOW},
+    {"evidence-bytes", required_argument, NULL, OPT_EVIDENCE_TOTAL},
     {NULL, 0, NULL, 0}};
 
 /* An option's value as a whole number in lo..hi; prints the usage error. */
@@ -349,10 +365,39 @@ static bool number_arg(int c, const char *arg, long lo, long hi, const char *wan
     return true;
 }
 
+/* A byte count: a whole number, with K, M or G for KiB, MiB, GiB; 1 to
+ * 2^40. Prints the usage error. */
+static bool bytes_arg(int c, const char *arg, uint64_t *out)
+{
+    errno = 0;
+    char *end;
+    long long v = strtoll(arg, &end, 10);
+    unsigned shift = 0;
+    if (*end && end != arg && !end[1]) {
+        const char *u = strchr("KMG", end[0] & ~0x20);
+        shift = u ? 10u * (unsigned)(u - "KMG" + 1) : 0;
+        end += u != NULL;
+    }
+    if (errno || *end || end == arg || v < 1 || v > (1ll << 40) >> shift) {
+        const struct option *lo_opt = LONGS;
+        while (lo_opt->name && lo_opt->val != c)
+            lo_opt++;
+        fprintf(stderr, "lyncaudit: --%s wants a size in bytes (e.g. 65536, 512K, 64M), not '%s'\n", lo_opt->name,
+                arg);
+        return false;
+    }
+    *out = (uint64_t)v << shift;
+    return true;
+}
+
 /* The options that take a number. false after a usage error. */
 static bool number_option(int c, const char *arg, struct options *o)
 {
     long v;
+    if (c == OPT_EVIDENCE_FLOW)
+        return bytes_arg(c, arg, &o->evidence_caps.flow_bytes);
+    if (c == OPT_EVIDENCE_TOTAL)
+        return bytes_arg(c, arg, &o->evidence_caps.total_bytes);
     if (c == OPT_VXLAN_PORT) {
         if (!number_arg(c, arg, 1, 65535, "a UDP port (1-65535)", &v))
             return false;
@@ -505,6 +550,7 @@ static int parse_args(int argc, char **argv, struct options *o)
     o->lock_wait = 30;
     o->backlog = 65536;
     o->eve.facility = 21; /* local5, as Suricata's eve syslog output */
+    o->evidence_caps = (struct evidence_caps){EVIDENCE_FLOW_BYTES, EVIDENCE_TOTAL_BYTES};
     int c;
     while ((c = getopt_long(argc, argv, "d:t:qvhVi:Dps:B:Z:r:F:", LONGS, NULL)) != -1) {
         switch (c) {
@@ -532,8 +578,10 @@ static int parse_args(int argc, char **argv, struct options *o)
             if (!event_option(c, optarg, o))
                 return 1;
             break;
+        case OPT_EVIDENCE: o->evidence = optarg; break;
         case OPT_VXLAN_PORT: case OPT_IDLE: case OPT_MAXFLOWS: case OPT_STATS: case OPT_DURATION:
-        case OPT_COUNT: case 's': case 'B': case OPT_LOCK_WAIT: case OPT_BACKLOG:
+        case OPT_COUNT: case 's': case 'B': case OPT_LOCK_WAIT: case OPT_BACKLOG: case OPT_EVIDENCE_FLOW:
+        case OPT_EVIDENCE_TOTAL:
             if (!number_option(c, optarg, o))
                 return 1;
             break;
@@ -621,6 +669,7 @@ struct sensor {
     struct eve *eve;           /* --eve, --syslog; NULL: no events */
     char live_source[300];     /* "interface:IFACE" */
     const char *live_list[1];
+    struct evidence *ev;       /* --evidence */
     int64_t run_id;
     int files_read;            /* files read to their end (or to a damage) */
     bool summed_up;            /* the summary (or the --json trouble object) was printed */
@@ -681,6 +730,36 @@ static int check_files(struct sensor *x)
     return 0;
 }
 
+/* True when a and b name the same existing file. */
+static bool same_file(const char *a, const char *b)
+{
+    struct stat sa, sb;
+    return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
+/* The --evidence file, prepared (written only once the run starts); never
+ * one of the inputs or the database. 0 or -1 (printed). */
+static int open_evidence(struct sensor *x)
+{
+    const struct options *o = x->o;
+    char err[1024];
+    bool named = o->evidence[0] && strcmp(o->evidence, "-");
+    bool clash = !named || same_file(o->evidence, o->db_path);
+    for (int i = 0; i < o->nfiles && !clash; i++)
+        clash = same_file(o->evidence, o->files[i]);
+    if (clash) {
+        fprintf(stderr, "lyncaudit: --evidence '%s': %s\n", o->evidence,
+                named ? "is an input or the database, not a file to write the evidence to"
+                      : "wants a file name (standard output holds the summary; a FIFO works)");
+        return -1;
+    }
+    if (!(x->ev = evidence_open(o->evidence, &o->evidence_caps, err, sizeof err))) {
+        fprintf(stderr, "lyncaudit: %s\n", err);
+        return -1;
+    }
+    return 0;
+}
+
 /* The inputs, rules, classifier, interface and database, in the order that
  * writes nothing until everything that can be checked was. 0 or -1 (printed). */
 static int open_inputs(struct sensor *x)
@@ -705,6 +784,11 @@ static int open_inputs(struct sensor *x)
      * (docs/usage.md). */
     if (!(x->eve = eve_open(&o->eve, err, sizeof err)) && (o->eve.path || o->eve.syslog))
         goto bad;
+    /* The database and the evidence file are opened before root is
+     * dropped: the capturing user never needs write access to their
+     * folders (docs/usage.md). */
+    if (o->evidence && open_evidence(x))
+        return -1;
     if (!(x->store = store_open(o->db_path, (int)o->lock_wait * 1000, err, sizeof err)))
         goto bad;
     return 0;
@@ -727,6 +811,22 @@ static const char *const *run_sources(struct sensor *x, int *n)
     return x->live_list;
 }
 
+/* Puts the evidence file in place, its header naming the run. 0 or -1
+ * (printed, the run closed as "error"). */
+static int start_evidence(struct sensor *x)
+{
+    char comment[1024];
+    snprintf(comment, sizeof comment,
+             "lyncaudit: the packets of every flow that got a violation in run %lld of %s (flows.evidence "
+             "says which; lyncaudit report %s --run %lld); each flow's first packet names its violations",
+             (long long)x->run_id, x->o->db_path, x->o->db_path, (long long)x->run_id);
+    if (evidence_start(x->ev, comment) == 0)
+        return 0;
+    fprintf(stderr, "lyncaudit: %s\n", evidence_error(x->ev));
+    store_end_run(x->store, &(struct store_counters){0}, "error", evidence_error(x->ev));
+    return -1;
+}
+
 /* The run row, the privilege drop, the record stage, the pipeline and the
  * flow table. 0 or -1 (printed). */
 static int start_run(struct sensor *x)
@@ -742,7 +842,7 @@ static int start_run(struct sensor *x)
         host[0] = '\0';
     struct store_run sr = {LYNCAUDIT_VERSION,          classify_ndpi_version(), sources, o->filter,
                            audit_topology_path(x->audit), audit_topology_name(x->audit),
-                           audit_rule_count(x->audit), o->sensor ? o->sensor : host[0] ? host : NULL};
+                           audit_rule_count(x->audit), o->sensor ? o->sensor : host[0] ? host : NULL, o->evidence};
     if ((x->run_id = run_open(x->store, &sr, x->audit)) < 0) {
         fprintf(stderr, "lyncaudit: %s\n", store_error(x->store));
         return -1;
@@ -750,6 +850,8 @@ static int start_run(struct sensor *x)
     struct eve_run er = {x->run_id, o->db_path, NULL, 0, &sr};
     er.sources = run_sources(x, &er.nsources);
     eve_run_start(x->eve, &er);
+    if (x->ev && start_evidence(x) != 0)
+        return -1;
     /* A live capture goes on through another writer's lock: flows are held
      * in a backlog, and the lock is tried for 100 ms at each commit. */
     if (x->live)
@@ -767,6 +869,10 @@ static int start_run(struct sensor *x)
     if (x->rec) {
         x->audit = NULL; /* the record stage's now */
         record_set_eve(x->rec, x->eve);
+    }
+    if (x->rec && x->ev) {
+        record_set_evidence(x->rec, x->ev, x->cls);
+        evidence_set_judge(x->ev, record_in_scope, record_verdict_now, x->rec);
     }
     x->pl = x->rec ? pipeline_new(x->cls, !o->single_thread && usable_cpus() >= 2, record_flow, x->rec, err,
                                   sizeof err)
@@ -799,6 +905,10 @@ static void start_capture(struct sensor *x)
     sigaction(SIGHUP, &sa, NULL);
     struct capture *c = &x->cap;
     ingest_init(&c->in, x->ft, &o->decode, pipeline_packet, x->pl);
+    if (x->ev) {
+        c->in.on_frame = evidence_frame;
+        c->in.frame_ctx = x->ev;
+    }
     c->pl = x->pl;
     c->rec = x->rec;
     c->stop = &g_stop;
@@ -863,6 +973,29 @@ static void run_identity(struct sensor *x, struct report_run *rr, int rc)
     rr->error = rc == RUN_EXIT_TROUBLE ? (g_said[0] ? g_said : "trouble (see stderr)") : NULL;
 }
 
+/* Closes the evidence file and says what it holds and what the caps cut;
+ * a write that failed makes the run's status "error". */
+static void close_evidence(struct sensor *x, struct run_outcome *out)
+{
+    const struct options *o = x->o;
+    if (evidence_close(x->ev) != 0) {
+        out->damaged = true; /* an output the run was asked for is not whole */
+        snprintf(out->message, sizeof out->message, "%s", evidence_error(x->ev));
+    }
+    struct evidence_counts e;
+    evidence_counts(x->ev, &e);
+    if (o->quiet)
+        return;
+    fprintf(stderr, "lyncaudit: evidence %s: %llu packets of %llu flows", o->evidence,
+            (unsigned long long)e.packets, (unsigned long long)e.flows);
+    if (e.cut || e.missed)
+        fprintf(stderr, "; %llu packets left out (%llu flows cut by --evidence-flow-bytes, %llu by "
+                        "--evidence-bytes), %llu violating flows not in it",
+                (unsigned long long)e.cut, (unsigned long long)e.cut_flow_cap, (unsigned long long)e.cut_total_cap,
+                (unsigned long long)e.missed);
+    fprintf(stderr, "\n");
+}
+
 /* Every flow down the pipeline, the run closed, the summary printed.
  * Returns the exit code. */
 static int finish_run(struct sensor *x, struct run_outcome *out, double t0)
@@ -877,6 +1010,8 @@ static int finish_run(struct sensor *x, struct run_outcome *out, double t0)
      * counters are read; a live run's backlog waits --lock-wait here too. */
     store_set_lock_wait(x->store, (int)o->lock_wait * 1000);
     record_commit(x->rec, NULL);
+    if (x->ev)
+        close_evidence(x, out);
     struct store_counters c;
     record_counters(x->rec, &c);
     out->write_failed = record_failed(x->rec);
@@ -941,6 +1076,7 @@ static void sensor_free(struct sensor *x)
     store_close(x->store);
     classify_free(x->cls);
     audit_free(record_free(x->rec));
+    evidence_free(x->ev); /* after the record stage: flows it held give their slots back */
     audit_free(x->audit);
     eve_close(x->eve);
     free(x->o->filter);

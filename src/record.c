@@ -7,6 +7,9 @@
 #include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+
+#include "evidence.h"
 
 #include "eve.h"
 
@@ -35,6 +38,8 @@ struct record {
     size_t back_max, back_head, back_n;
     bool may_wait;        /* a live run: flows wait through another writer's lock */
     struct eve *eve;      /* the event stream, or NULL */
+    struct evidence *ev;  /* --evidence: the caller's; NULL without */
+    const struct classify *cls;
 };
 
 static int drain(struct record *r);
@@ -91,6 +96,13 @@ void record_counters(const struct record *r, struct store_counters *c)
     c->flows_evicted = r->counts.flows_evicted;
     c->violations = r->counts.violations;
     c->flows_dropped = r->counts.flows_dropped;
+    if (r->ev) {
+        struct evidence_counts e;
+        evidence_counts(r->ev, &e);
+        c->evidence_flows = e.flows;
+        c->evidence_packets = e.packets;
+        c->evidence_cut = e.cut;
+    }
 }
 
 /* Writes one rule of the run, its match count as what it gained since the
@@ -151,6 +163,12 @@ void record_commit(void *record, void *unused)
     struct store_counters c;
     if (w < 0 || record_flush(r) || (record_counters(r, &c), commit(r, &c)) < 0)
         r->failed = true;
+    if (r->ev) {
+        /* Flows decided since their last packet are judged, and a reader of
+         * the file sees them when the database does. */
+        evidence_sweep(r->ev);
+        evidence_flush(r->ev);
+    }
 }
 
 /* The row of a flow: its fields, the audit's verdict and the label's words.
@@ -195,14 +213,64 @@ static void flow_row(struct store_flow *sf, const struct flow *f, const struct c
     };
 }
 
-/* Audits f and queues its row with its violations. 0 or -1. */
-static int audit_and_store(struct record *r, const struct flow *f, const struct classify_names *n)
+/* The audit's view of flow f, labelled app. */
+static struct audit_flow audit_input(const struct flow *f, const char *app)
 {
     const uint8_t *src, *dst;
     uint16_t sport, dport;
     flow_endpoints(f, &src, &sport, &dst, &dport);
-    struct audit_flow af = {src, dst, f->key.ipver, f->key.proto, sport, dport, n->app, f->label.detail,
-                            f->pkts[0] + f->pkts[1], f->bytes[0] + f->bytes[1], f->label.facts};
+    return (struct audit_flow){src, dst, f->key.ipver, f->key.proto, sport, dport, app, f->label.detail,
+                               f->pkts[0] + f->pkts[1], f->bytes[0] + f->bytes[1], f->label.facts};
+}
+
+/* The violations in words, one a line, for the evidence file's comment. */
+static void violations_text(const struct audit_result *ar, char *out, size_t len)
+{
+    size_t k = 0;
+    out[0] = '\0';
+    for (int i = 0; i < ar->nviolations && k < len; i++) {
+        const struct audit_violation *v = &ar->v[i];
+        int w = snprintf(out + k, len - k, "%s%s (%s%s%s): %s%s%s", i ? "\n" : "", v->kind, v->severity,
+                         v->rule_id ? ", rule " : "", v->rule_id ? v->rule_id : "", v->message,
+                         v->ref ? " | " : "", v->ref ? v->ref : "");
+        k += w > 0 ? (size_t)w : 0;
+    }
+}
+
+bool record_in_scope(void *record, const struct flow *f)
+{
+    struct record *r = record;
+    const uint8_t *src, *dst;
+    uint16_t sport, dport;
+    flow_endpoints(f, &src, &sport, &dst, &dport);
+    return audit_in_scope(r->audit, src, dst, f->key.ipver);
+}
+
+bool record_verdict_now(void *record, const struct flow *f, char *why, size_t len)
+{
+    struct record *r = record;
+    char buf[32];
+    /* classify_app reads the decided label and nDPI's protocol names, which
+     * nDPI fills at module set-up and only reads after: safe beside the
+     * classify thread, which no longer touches a decided flow's label. */
+    struct audit_flow af = audit_input(f, classify_app(r->cls, f, buf, sizeof buf));
+    struct audit_result ar;
+    audit_flow_peek(r->audit, &af, &ar);
+    violations_text(&ar, why, len);
+    return ar.nviolations > 0;
+}
+
+void record_set_evidence(struct record *r, struct evidence *ev, const struct classify *cls)
+{
+    r->ev = ev;
+    r->cls = cls;
+}
+
+/* Audits f and queues its row with its violations. 0 or -1. */
+static int audit_and_store(struct record *r, struct flow *f, const struct classify_names *n)
+{
+    struct audit_flow af = audit_input(f, n->app);
+    const uint8_t *src = af.src, *dst = af.dst;
     struct audit_result ar;
     audit_flow(r->audit, &af, &ar);
     struct store_violation sv[AUDIT_MAX_VIOLATIONS];
@@ -228,6 +296,13 @@ static int audit_and_store(struct record *r, const struct flow *f, const struct 
     }
     sf.violations = sv;
     sf.nviolations = ar.nviolations;
+    if (r->ev) {
+        char why[1024];
+        why[0] = '\0';
+        if (ar.nviolations && evidence_held(r->ev, f))
+            violations_text(&ar, why, sizeof why); /* for the comment of what it writes now */
+        sf.evidence = evidence_flow_end(r->ev, f, ar.nviolations > 0, why);
+    }
     if (store_add_flow(r->store, &sf) != 0)
         return -1;
     eve_flow(r->eve, store_last_flow_id(r->store), &sf);
@@ -238,8 +313,10 @@ static int audit_and_store(struct record *r, const struct flow *f, const struct 
     return 0;
 }
 
-static void drop_flow(struct flow *f)
+/* Frees a flow the record stage is done with (its evidence slot too). */
+static void drop_flow(struct record *r, struct flow *f)
 {
+    evidence_flow_drop(r->ev, f);
     classify_release(f);
     flow_free(f);
 }
@@ -271,7 +348,7 @@ static int drain(struct record *r)
         struct pending *p = pop(r);
         if (rc == 0 && audit_and_store(r, p->f, &p->n) != 0)
             rc = -1;
-        drop_flow(p->f);
+        drop_flow(r, p->f);
     }
     return rc;
 }
@@ -280,7 +357,7 @@ void record_flow(void *record, struct flow *f, const struct classify_names *n)
 {
     struct record *r = record;
     if (r->failed) {
-        drop_flow(f);
+        drop_flow(r, f);
         return;
     }
     if (r->back_n == r->back_max) {
@@ -289,7 +366,7 @@ void record_flow(void *record, struct flow *f, const struct classify_names *n)
             if (!r->counts.flows_dropped)
                 fprintf(stderr, "lyncaudit: backlog full (%zu flows): the oldest held flows are dropped, and counted "
                                 "in runs.flows_dropped, until the database can be written\n", r->back_max);
-            drop_flow(pop(r)->f);
+            drop_flow(r, pop(r)->f);
             r->counts.flows_dropped++;
         }
     }
@@ -350,7 +427,7 @@ struct audit *record_free(struct record *r)
         return NULL;
     struct audit *a = r->audit;
     while (r->back_n)
-        drop_flow(pop(r)->f);
+        drop_flow(r, pop(r)->f);
     free(r->back);
     free(r->written);
     free(r);

@@ -4,7 +4,9 @@
  * row (with its violations), and the audit's rule list to stored rules.
  * It runs on the reader's thread as the pipeline's done and mark callbacks
  * (pipeline.h); it owns the audit in use (a reload swaps it) and the
- * counts of what it stored. */
+ * counts of what it stored. With --evidence it also judges flows for the
+ * evidence capture before they end (record_verdict_now) and tells it each
+ * flow's end (evidence.h). */
 #ifndef LYNCAUDIT_RECORD_H
 #define LYNCAUDIT_RECORD_H
 
@@ -81,5 +83,21 @@ struct audit *record_free(struct record *r);
 /* Writes every loaded rule of the run with its match count so far (the
  * run's first write, before a record exists). 0 or -1. */
 int record_write_rules(struct store *s, const struct audit *a);
+
+struct evidence;
+
+/* --evidence: every flow's end goes to evidence_flow_end (its value in
+ * flows.evidence), each commit flushes the file, and the run counters carry
+ * its counts. cls names labels for record_verdict_now. Both stay the
+ * caller's. */
+void record_set_evidence(struct record *r, struct evidence *ev, const struct classify *cls);
+
+/* evidence_scope_fn: false when the audit in use can never find a
+ * violation on flow f (its roles are out of scope). */
+bool record_in_scope(void *record, const struct flow *f);
+
+/* evidence_verdict_fn: the audit of flow f as it stands (its label
+ * decided), counting no rule match; true for a violation, why in words. */
+bool record_verdict_now(void *record, const struct flow *f, char *why, size_t len);
 
 #endif

@@ -84,7 +84,11 @@ static const char *SCHEMA =
     " host TEXT,"
     " process_start TEXT,"
     " sensor TEXT,"
-    " uuid TEXT);"
+    " uuid TEXT,"
+    " evidence TEXT,"
+    " evidence_flows INTEGER NOT NULL DEFAULT 0,"
+    " evidence_packets INTEGER NOT NULL DEFAULT 0,"
+    " evidence_cut INTEGER NOT NULL DEFAULT 0);"
     "CREATE UNIQUE INDEX IF NOT EXISTS runs_uuid ON runs(uuid);"
     "CREATE TABLE IF NOT EXISTS flows ("
     " id INTEGER PRIMARY KEY,"
@@ -123,7 +127,8 @@ static const char *SCHEMA =
     " msturn_dialog_id TEXT,"
     " msturn_self_location TEXT,"
     " msturn_peer_location TEXT,"
-    " msturn_federation TEXT);"
+    " msturn_federation TEXT,"
+    " evidence TEXT);"
     /* One index on flows: every index is paid on every insert (a third of
      * the run's time with four), and nearly every question is per run. */
     "CREATE INDEX IF NOT EXISTS flows_run ON flows(run_id, verdict);"
@@ -250,7 +255,13 @@ static const char *MIGRATE_2_3 =
     "ALTER TABLE flows ADD COLUMN msturn_dialog_id TEXT;"
     "ALTER TABLE flows ADD COLUMN msturn_self_location TEXT;"
     "ALTER TABLE flows ADD COLUMN msturn_peer_location TEXT;"
-    "ALTER TABLE flows ADD COLUMN msturn_federation TEXT;";
+    "ALTER TABLE flows ADD COLUMN msturn_federation TEXT;"
+    "ALTER TABLE runs ADD COLUMN evidence TEXT;"
+    "ALTER TABLE runs ADD COLUMN evidence_flows INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE runs ADD COLUMN evidence_packets INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE runs ADD COLUMN evidence_cut INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE flows ADD COLUMN evidence TEXT;";
+
 
 /* Version 3 databases (one sensor) gain the run's sensor and identity (a
  * random UUID for the runs already there); every view names the sensor now,
@@ -598,8 +609,8 @@ struct store *store_open(const char *path, int lock_wait_ms, char *err, size_t e
                            "packets_dst2src,bytes_dst2src,app,app_detail,ndpi_master,ndpi_app,"
                            "ndpi_confidence,end_reason,src_role,dst_role,verdict,rule_id,icmp_errors,"
                            "tunnel,tunnel_src,tunnel_dst,tunnel_id,vlan,vlan_inner,community_id,msturn_call_id,"
-                           "msturn_dialog_id,msturn_self_location,msturn_peer_location,msturn_federation) "
-                           "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                           "msturn_dialog_id,msturn_self_location,msturn_peer_location,msturn_federation,evidence) "
+                           "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                            -1, &s->ins_flow, NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(s->db,
                            "INSERT INTO violations(run_id,flow_id,kind,rule_id,severity,message,reference) "
@@ -609,7 +620,7 @@ struct store *store_open(const char *path, int lock_wait_ms, char *err, size_t e
                            "UPDATE runs SET packets=?,bytes=?,undecodable=?,flows=?,flows_evicted=?,"
                            "violations=?,pcap_received=?,pcap_dropped=?,pcap_ifdropped=?,icmp_errors=?,"
                            "tunnelled=?,not_ip=?,truncated=?,malformed=?,bad_link=?,tunnel_depth=?,flows_dropped=?,"
-                           "time_outliers=? WHERE id=?",
+                           "time_outliers=?,evidence_flows=?,evidence_packets=?,evidence_cut=? WHERE id=?",
                            -1, &s->upd_run, NULL) != SQLITE_OK) {
         fail(s, "cannot prepare statements");
         goto bad;
@@ -674,7 +685,8 @@ int64_t store_begin_run(struct store *s, const struct store_run *r)
     bool have_ident = process_identity(getpid(), ident, sizeof ident, &dead);
     if (sqlite3_prepare_v2(s->db,
                            "INSERT INTO runs(started_at,version,ndpi_version,sources,filter,topology,"
-                           "topology_name,rules_loaded,pid,host,process_start,sensor,uuid) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                           "topology_name,rules_loaded,pid,host,process_start,sensor,uuid,evidence)"
+                           " VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                            -1, &st, NULL) != SQLITE_OK)
         return fail(s, "cannot start run");
     sqlite3_bind_int64(st, 9, (sqlite3_int64)getpid());
@@ -693,6 +705,7 @@ int64_t store_begin_run(struct store *s, const struct store_run *r)
     sqlite3_bind_int64(st, 8, (sqlite3_int64)r->rules_loaded);
     bind_text_or_null(st, 12, r->sensor);
     sqlite3_bind_text(st, 13, uuid, -1, SQLITE_TRANSIENT);
+    bind_text_or_null(st, 14, r->evidence);
     int rc = sqlite3_step(st);
     sqlite3_finalize(st);
     if (rc != SQLITE_DONE)
@@ -777,6 +790,7 @@ int store_add_flow(struct store *s, const struct store_flow *f)
     bind_text_or_null(st, 34, f->self_location);
     bind_text_or_null(st, 35, f->peer_location);
     bind_text_or_null(st, 36, f->federation);
+    bind_text_or_null(st, 37, f->evidence);
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);
@@ -827,11 +841,12 @@ static int update_run(struct store *s, const struct store_counters *c)
     }
     sqlite3_bind_int64(st, 10, (sqlite3_int64)c->icmp_errors);
     sqlite3_bind_int64(st, 11, (sqlite3_int64)c->tunnelled);
-    const uint64_t more[] = {c->not_ip,       c->truncated,     c->malformed,
-                             c->bad_link,     c->tunnel_depth,  c->flows_dropped, c->time_outliers};
-    for (int i = 0; i < 7; i++)
+    const uint64_t more[] = {c->not_ip,         c->truncated,      c->malformed,        c->bad_link,
+                             c->tunnel_depth,   c->flows_dropped,  c->time_outliers,    c->evidence_flows,
+                             c->evidence_packets, c->evidence_cut};
+    for (int i = 0; i < 10; i++)
         sqlite3_bind_int64(st, 12 + i, (sqlite3_int64)more[i]);
-    sqlite3_bind_int64(st, 19, s->run_id);
+    sqlite3_bind_int64(st, 22, s->run_id);
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
     if (rc != SQLITE_DONE)

@@ -32,6 +32,7 @@ struct store_run {
     const char *topology, *topology_name;                  /* NULL without a topology */
     uint64_t rules_loaded;
     const char *sensor;                                    /* runs.sensor; NULL: none */
+    const char *evidence;                                  /* --evidence FILE, or NULL */
 };
 
 struct store_counters {
@@ -41,6 +42,8 @@ struct store_counters {
     uint64_t icmp_errors;                            /* counted with the flow they quote */
     uint64_t tunnelled;                              /* decoded packets taken out of a tunnel */
     uint64_t time_outliers;                          /* packets whose time was a spike (flow.h) */
+    uint64_t evidence_flows, evidence_packets;       /* flows and packets in the --evidence file */
+    uint64_t evidence_cut;                           /* packets of violating flows it left out */
     int live;                                        /* the pcap_* figures mean something */
     uint64_t pcap_received, pcap_dropped, pcap_ifdropped;
 };
@@ -76,6 +79,7 @@ struct store_flow {
     const char *community_id;              /* NULL: none (ICMP) */
     /* MS-TURN call identity ([MS-TURNBWM]); NULL: not seen */
     const char *call_id, *dialog_id, *self_location, *peer_location, *federation;
+    const char *evidence;                  /* what the --evidence file holds of it (evidence.h), or NULL */
     const struct store_violation *violations;
     int nviolations;
 };

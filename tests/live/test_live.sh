@@ -16,6 +16,10 @@
 #   6  a second SIGINT exits at once (2), the database stays consistent
 #   7  privilege drop to nobody; -Z nosuchuser; the rule sandbox after the drop
 #   8  --max-flows 5: flows evicted
+#   9  --evidence on the run of 1: the file is current during the capture (a
+#      commit flushes it), and read back with tshark it holds exactly the
+#      packets of the violating flows (tests/evidence/test_evidence.py check,
+#      against tcpdump's file)
 #
 # Usage: test_live.sh LYNCAUDIT
 # Exit: 0 all passed, 1 a check failed, 77 skipped (not root, or a tool missing).
@@ -192,7 +196,8 @@ DB1="$W/live.db"
 bg tcpdump tcpdump -i lo -s 0 -U --immediate-mode -Z root -w "$W/ref.pcap" 'net 127.22.0.0/16'
 TDPID=$LAST
 wait_for 5 grep -q 'listening on' "$W/tcpdump.log" || bad "tcpdump did not start: $(cat "$W/tcpdump.log")"
-start_la main "$DB1" -q -i lo -t "$TOPO" --stats 1 'net 127.22.0.0/16'
+EV1="$W/live-evidence.pcapng"
+start_la main "$DB1" -q -i lo -t "$TOPO" --stats 1 --evidence "$EV1" 'net 127.22.0.0/16'
 MAINPID=$LAPID
 # root is dropped right after the run row is written
 uid_is() { [ "$(awk '/^Uid:/ {print $2 "|" $3 "|" $4}' "/proc/$1/status" 2>/dev/null)" = "$2|$2|$2" ]; }
@@ -245,6 +250,12 @@ timeout 20 turnutils_uclient -L 127.22.20.10 -u alice -w lync2013 -e 127.22.20.2
     -n 5 -m 1 -l 160 -c 127.22.3.10 >"$W/turn-client.log" 2>&1 || bad "turnutils_uclient failed"
 stop "$turn" "$peer"
 sleep 1.2 # a --stats line or more with everything in it
+# 9: the evidence is flushed at each commit: cleartext SIP to the Front End
+# (violations decided on their first packets) is in the file already.
+if command -v tshark >/dev/null; then
+    n_live=$(tshark -r "$EV1" -Y 'frame.comment contains "no_rule"' 2>/dev/null | wc -l)
+    check "9: the evidence file holds commented violating flows during the capture ($n_live)" [ "$n_live" -ge 1 ]
+fi
 
 kill -INT "$MAINPID"
 wait_exit "$MAINPID" 15
@@ -321,6 +332,17 @@ relay=$(q "$DB1" "SELECT count(*), sum(verdict='ok') FROM flows
                   WHERE transport='udp' AND src_ip='127.22.3.10' AND dst_ip='127.22.20.20' AND dst_port=3478")
 check "1: TURN relay edge_av -> peer:3478 flows all ok ($relay)" \
     awk -v s="$relay" 'BEGIN { split(s, a, "|"); exit !(a[1] > 0 && a[1] == a[2]) }'
+# 9: the evidence file, read back with tshark against tcpdump's capture of
+# the same traffic (the same bytes; times from two capture sockets).
+if command -v tshark >/dev/null; then
+    EVT="$(dirname "$0")/../evidence/test_evidence.py"
+    python3 "$EVT" check "$DB1" "$EV1" "$W/ref.pcap" --md5-only --slack-ms 500 >"$W/evidence.log" 2>&1
+    ev_rc=$?
+    check "9: --evidence: $(tail -n 1 "$W/evidence.log")" [ "$ev_rc" -eq 0 ]
+    grep FAIL "$W/evidence.log" | head -n 5
+    eq "9: flows.evidence: every violating flow complete, no other" \
+        "$(q "$DB1" "SELECT count(*) FROM flows WHERE (verdict = 'violation') != (evidence IS 'complete')")" 0
+fi
 # 7: the rules ran in their sandbox after the drop to nobody.
 check "7: verdicts after the privilege drop ($(q "$DB1" "SELECT rules_loaded FROM runs") rules loaded)" \
     [ "$(q "$DB1" "SELECT count(DISTINCT verdict) FROM flows WHERE verdict IN ('ok','violation')")" = 2 ]

@@ -16,7 +16,8 @@ import sqlite3
 import subprocess
 import sys
 
-VOLATILE = {"id", "run_id", "flow_id", "started_at", "finished_at", "uuid", "sensor", "severity_rank"}
+VOLATILE = {"id", "run_id", "flow_id", "started_at", "finished_at", "uuid", "sensor", "severity_rank", "pid",
+            "process_start"}
 ORDER = {
     "runs": "id",
     "flows": "id",
