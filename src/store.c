@@ -8,6 +8,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <math.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -440,17 +441,19 @@ static bool read_small(const char *path, char *buf, size_t len)
     return n > 0;
 }
 
-/* What tells a process from a later one given the same pid: the boot it
- * runs in and its start time (/proc/PID/stat field 22, clock ticks since
- * boot), as "BOOT_ID/TICKS"; *dead is set for a zombie. False when
- * /proc cannot say (no such process, or hidden from us). */
+/* What tells a process from a later one given the same pid, in this boot
+ * or another: the wall-clock time it started, in seconds with two decimals
+ * (its start in clock ticks since boot, field 22 of /proc/PID/stat, placed
+ * on the wall clock through CLOCK_BOOTTIME: nothing is read but the
+ * process's own /proc entry, which a service's ProcSubset=pid allows);
+ * *dead is set for a zombie. False when /proc cannot say (no such process,
+ * or hidden from us). */
 static bool process_identity(pid_t pid, char *out, size_t outlen, bool *dead)
 {
-    char path[64], stat[1024], boot[64];
+    char path[64], stat[1024];
     snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-    if (!read_small("/proc/sys/kernel/random/boot_id", boot, sizeof boot) || !read_small(path, stat, sizeof stat))
+    if (!read_small(path, stat, sizeof stat))
         return false;
-    boot[strcspn(boot, "\n")] = '\0';
     /* The name (field 2) is in parentheses and may hold spaces: count from the last ')'. */
     char *p = strrchr(stat, ')');
     if (!p)
@@ -458,9 +461,12 @@ static bool process_identity(pid_t pid, char *out, size_t outlen, bool *dead)
     char state = p[1] == ' ' ? p[2] : '?';
     for (int field = 3; field <= 22 && p; field++) /* to the space before field 22 */
         p = strchr(p + 1, ' ');
-    if (!p)
+    long hz = sysconf(_SC_CLK_TCK);
+    struct timespec rt, bt;
+    if (!p || hz <= 0 || clock_gettime(CLOCK_REALTIME, &rt) || clock_gettime(CLOCK_BOOTTIME, &bt))
         return false;
-    snprintf(out, outlen, "%s/%.*s", boot, (int)strcspn(p + 1, " "), p + 1);
+    double booted = (double)(rt.tv_sec - bt.tv_sec) + (double)(rt.tv_nsec - bt.tv_nsec) / 1e9;
+    snprintf(out, outlen, "%.2f", booted + strtod(p + 1, NULL) / (double)hz);
     *dead = state == 'Z' || state == 'X';
     return true;
 }
@@ -476,7 +482,11 @@ static bool writer_gone(pid_t pid, const char *identity)
     bool dead = false;
     if (!process_identity(pid, now, sizeof now, &dead))
         return false;
-    return dead || !identity || strcmp(now, identity) != 0;
+    /* The same start within a second (the wall clock may have been set a
+     * little between the two readings): the same process. */
+    char *end;
+    double then = identity ? strtod(identity, &end) : 0;
+    return dead || !identity || end == identity || fabs(strtod(now, NULL) - then) > 1.0;
 }
 
 /* Closes as 'killed' the runs of this host left 'running' by a process

@@ -90,13 +90,22 @@ wait "$first" 2>/dev/null
 sleep 60 &
 other=$!
 PIDS+=("$other")
-boot="$(cat /proc/sys/kernel/random/boot_id)"
-start="$(awk '{ sub(/^.*\) /, ""); print $20 }' "/proc/$other/stat")"
+# The sleeper's start on the wall clock, as lyncaudit reads it (its start in
+# ticks since boot, placed through CLOCK_BOOTTIME).
+start="$(python3 - "$other" <<'PY'
+import os, sys, time
+f = open(f"/proc/{sys.argv[1]}/stat").read()
+ticks = int(f[f.rindex(")") + 2:].split()[19])
+booted = time.clock_gettime(time.CLOCK_REALTIME) - time.clock_gettime(time.CLOCK_BOOTTIME)
+print(f"{booted + ticks / os.sysconf('SC_CLK_TCK'):.2f}")
+PY
+)"
+earlier="$(python3 -c "print(f'{$start - 30:.2f}')")"
 "$LA" -q -d r.db "$SIP"
 q r.db "insert into runs(started_at, version, sources, status, pid, host, process_start) values
-  ('2026-01-01T00:00:00.000000Z', 'x', 'reused', 'running', $other, '$HOST', '$boot/1'),
-  ('2026-01-01T00:00:00.000000Z', 'x', 'other-boot', 'running', $other, '$HOST', 'another-boot/$start'),
-  ('2026-01-01T00:00:00.000000Z', 'x', 'alive', 'running', $other, '$HOST', '$boot/$start'),
+  ('2026-01-01T00:00:00.000000Z', 'x', 'reused', 'running', $other, '$HOST', '$earlier'),
+  ('2026-01-01T00:00:00.000000Z', 'x', 'other-boot', 'running', $other, '$HOST', '12.00'),
+  ('2026-01-01T00:00:00.000000Z', 'x', 'alive', 'running', $other, '$HOST', '$start'),
   ('2026-01-01T00:00:00.000000Z', 'x', 'elsewhere', 'running', 1, 'another-host', 'x/1'),
   ('2026-01-01T00:00:00.000000Z', 'x', 'old', 'running', NULL, NULL, NULL)"
 "$LA" -q -d r.db "$SIP"
