@@ -118,6 +118,10 @@ void flow_table_expire(struct flow_table *t, uint64_t now_us);
 /* Ends every live flow with FLOW_END_EOF. */
 void flow_table_end_all(struct flow_table *t);
 
+/* A hash of the flow key that is the same for both directions and every
+ * run (unseeded): which classify worker a flow goes to (pipeline.c). */
+uint32_t flow_shard(const struct flow_key *k);
+
 /* Frees a flow handed over by on_end (flow_config.handover). */
 void flow_free(struct flow *f);
 

@@ -106,6 +106,8 @@ struct options {
     long duration;         /* --duration seconds; 0 none */
     long count;            /* --count packets; 0 none */
     int single_thread;     /* --single-thread */
+    long workers;          /* --workers; -1: by the CPUs */
+    long dpi_memory;       /* --dpi-memory MiB */
     struct decode_opts decode; /* --vxlan-port */
     int vlan_flows;        /* --vlan-flows */
     long lock_wait;        /* --lock-wait seconds (files) */
@@ -139,9 +141,14 @@ static void usage(FILE *out)
             "  -v, --verbose          say more (threads, per file, undecodable packets)\n"
             "      --json             print the end-of-run summary as JSON on stdout\n"
             "      --count N          stop after N packets\n"
-            "      --single-thread    do all the work on one thread (default: nDPI and the Lync\n"
-            "                         dissectors on a second thread when the process may use two\n"
-            "                         CPUs or more; the results are the same)\n"
+            "      --workers N        classify (nDPI and the Lync dissectors) on N threads beside\n"
+            "                         the reader, flows shared out by their addresses and ports\n"
+            "                         (default: the CPUs the process may use, less one for the\n"
+            "                         reader when there are more than two; 0 = one thread)\n"
+            "      --single-thread    do all the work on one thread (--workers 0); the Lync\n"
+            "                         labels and verdicts are the same whatever the threads\n"
+            "      --dpi-memory MIB   payload nDPI may hold over all live flows (default 256; at\n"
+            "                         most 16 KiB a flow); past it nDPI gives up the oldest\n"
             "      --duration S       stop after S seconds\n"
             "      --vxlan-port N     VXLAN on UDP port N too (always on 4789; Geneve on 6081)\n"
             "      --vlan-flows       the VLAN id is part of a flow's key: the same addresses and\n"
@@ -233,7 +240,8 @@ static bool looks_like_path(const char *w)
 }
 
 enum { OPT_JSON = 1000, OPT_IDLE, OPT_MAXFLOWS, OPT_RULES, OPT_IMMEDIATE, OPT_STATS, OPT_DURATION,
-       OPT_COUNT, OPT_SINGLE, OPT_VXLAN_PORT, OPT_VLAN_FLOWS, OPT_LOCK_WAIT, OPT_BACKLOG };
+       OPT_COUNT, OPT_SINGLE, OPT_VXLAN_PORT, OPT_VLAN_FLOWS, OPT_LOCK_WAIT, OPT_BACKLOG, OPT_WORKERS,
+       OPT_DPI_MEMORY };
 
 static const struct option LONGS[] = {
     {"database", required_argument, NULL, 'd'}, {"quiet", no_argument, NULL, 'q'},
@@ -248,7 +256,8 @@ static const struct option LONGS[] = {
     {"buffer-size", required_argument, NULL, 'B'}, {"immediate", no_argument, NULL, OPT_IMMEDIATE},
     {"user", required_argument, NULL, 'Z'},      {"stats", required_argument, NULL, OPT_STATS},
     {"duration", required_argument, NULL, OPT_DURATION}, {"count", required_argument, NULL, OPT_COUNT},
-    {"single-thread", no_argument, NULL, OPT_SINGLE},
+    {"single-thread", no_argument, NULL, OPT_SINGLE}, {"workers", required_argument, NULL, OPT_WORKERS},
+    {"dpi-memory", required_argument, NULL, OPT_DPI_MEMORY},
     {"vxlan-port", required_argument, NULL, OPT_VXLAN_PORT}, {"vlan-flows", no_argument, NULL, OPT_VLAN_FLOWS},
     {"lock-wait", required_argument, NULL, OPT_LOCK_WAIT}, {"backlog", required_argument, NULL, OPT_BACKLOG},
     {NULL, 0, NULL, 0}};
@@ -278,6 +287,14 @@ static bool number_option(int c, const char *arg, struct options *o)
         if (!number_arg(c, arg, 1, 65535, "a UDP port (1-65535)", &v))
             return false;
         o->decode.vxlan_port = (uint16_t)v;
+        return true;
+    }
+    if (c == OPT_WORKERS || c == OPT_DPI_MEMORY) {
+        bool w = c == OPT_WORKERS;
+        if (!number_arg(c, arg, w ? 0 : 1, w ? 64 : 1048576, w ? "a number of threads (0-64)" : "MiB (1-1048576)",
+                        &v))
+            return false;
+        *(w ? &o->workers : &o->dpi_memory) = v;
         return true;
     }
     if (!number_arg(c, arg, 0, INT_MAX, "a whole number >= 0", &v))
@@ -382,6 +399,8 @@ static int parse_args(int argc, char **argv, struct options *o)
     o->db_path = "lyncaudit.db";
     o->idle_timeout = -1;
     o->max_flows = 1000000;
+    o->workers = -1;
+    o->dpi_memory = 256;
     o->live.promisc = 1;
     o->live.buffer_kib = 32768; /* 2 MiB (libpcap's) lost packets at 200k pps on lo (bench/README.md) */
     o->lock_wait = 30;
@@ -409,7 +428,8 @@ static int parse_args(int argc, char **argv, struct options *o)
         case OPT_SINGLE: o->single_thread = 1; break;
         case OPT_VLAN_FLOWS: o->vlan_flows = 1; break;
         case OPT_VXLAN_PORT: case OPT_IDLE: case OPT_MAXFLOWS: case OPT_STATS: case OPT_DURATION:
-        case OPT_COUNT: case 's': case 'B': case OPT_LOCK_WAIT: case OPT_BACKLOG:
+        case OPT_COUNT: case 's': case 'B': case OPT_LOCK_WAIT: case OPT_BACKLOG: case OPT_WORKERS:
+        case OPT_DPI_MEMORY:
             if (!number_option(c, optarg, o))
                 return 1;
             break;
@@ -478,12 +498,26 @@ static int usable_cpus(void)
     return n > 0 ? (int)n : 1;
 }
 
+/* Classify workers: --workers, --single-thread, else by the CPUs: one
+ * thread on one CPU, two workers on two (the reader's work is the smaller),
+ * one less than the CPUs beyond. */
+static int classify_workers(const struct options *o)
+{
+    if (o->single_thread)
+        return 0;
+    if (o->workers >= 0)
+        return (int)o->workers;
+    int cpus = usable_cpus();
+    return cpus < 2 ? 0 : cpus == 2 ? 2 : cpus - 1 > 64 ? 64 : cpus - 1;
+}
+
 /* One run's stages, wired. */
 struct sensor {
     struct options *o;
     bool no_topology;
     struct audit *audit;       /* until the record stage takes it */
-    struct classify *cls;
+    struct classify **cls;     /* one per classify worker (at least one) */
+    int workers;
     struct source *live;
     struct source **held;      /* per file: a pipe or stdin opened at the check (read once) */
     struct store *store;
@@ -560,8 +594,17 @@ static int open_inputs(struct sensor *x)
     if (x->no_topology && !o->quiet)
         fprintf(stderr, "lyncaudit: no topology (no -t FILE, no topology.lua here or in %s): every address is "
                         "'any', no flow is audited\n", paths_sysconf_dir());
-    if (!(x->cls = classify_new(err, sizeof err)))
+    x->workers = classify_workers(o);
+    int n = x->workers ? x->workers : 1;
+    if (!(x->cls = calloc((size_t)n, sizeof *x->cls))) {
+        snprintf(err, sizeof err, "out of memory");
         goto bad;
+    }
+    for (int i = 0; i < n; i++) {
+        if (!(x->cls[i] = classify_new(err, sizeof err)))
+            goto bad;
+        classify_set_budget(x->cls[i], (size_t)o->dpi_memory * 1024u * 1024u / (size_t)n);
+    }
     if (o->iface && !privs_user_ok(o->user)) { /* checked before anything is opened or written */
         fprintf(stderr, "lyncaudit: -Z %s: no such user\n", o->user ? o->user : "nobody");
         return -1;
@@ -611,9 +654,7 @@ static int start_run(struct sensor *x)
     x->rec = record_new(x->audit, x->store, capture_counters, &x->cap, o->quiet, x->live ? (size_t)o->backlog : 0);
     if (x->rec)
         x->audit = NULL; /* the record stage's now */
-    x->pl = x->rec ? pipeline_new(x->cls, !o->single_thread && usable_cpus() >= 2, record_flow, x->rec, err,
-                                  sizeof err)
-                   : NULL;
+    x->pl = x->rec ? pipeline_new(x->cls, x->workers, record_flow, x->rec, err, sizeof err) : NULL;
     x->ft = x->pl ? flow_table_new(&fc, pipeline_flow_end, x->pl) : NULL;
     if (!x->ft) {
         fprintf(stderr, "lyncaudit: out of memory\n");
@@ -684,6 +725,26 @@ static void read_all(struct sensor *x, struct run_outcome *out)
     }
 }
 
+/* -v: the CPU seconds of each stage, and what classify stopped nDPI for
+ * (bench/run.sh --workers-sweep reads the first line). */
+static void print_cpu(const struct sensor *x, const struct pipeline_cpu *cpu, double seconds)
+{
+    struct classify_stats t = {0};
+    for (int i = 0; i < (x->workers ? x->workers : 1); i++) {
+        struct classify_stats s;
+        classify_get_stats(x->cls[i], &s);
+        t.stopped_lync += s.stopped_lync;
+        t.stopped_bytes += s.stopped_bytes;
+        t.stopped_memory += s.stopped_memory;
+        t.peak_held += s.peak_held;
+    }
+    fprintf(stderr, "lyncaudit: CPU s: reader %.3f, classify %.3f (%d worker%s), store %.3f; wall %.3f\n",
+            cpu->reader, cpu->classify, x->workers, x->workers == 1 ? "" : "s", cpu->store, seconds);
+    fprintf(stderr, "lyncaudit: nDPI stopped: %llu flows with a Lync label, %llu at 16 KiB, %llu by --dpi-memory "
+            "(peak held %zu KiB, summed over workers)\n", (unsigned long long)t.stopped_lync,
+            (unsigned long long)t.stopped_bytes, (unsigned long long)t.stopped_memory, t.peak_held / 1024);
+}
+
 /* Every flow down the pipeline, the run closed, the summary printed.
  * Returns the exit code. */
 static int finish_run(struct sensor *x, struct run_outcome *out, double t0)
@@ -692,8 +753,11 @@ static int finish_run(struct sensor *x, struct run_outcome *out, double t0)
     double seconds = capture_now() - t0;
     uint64_t peak = flow_table_stats(x->ft)->peak_live;
     flow_table_end_all(x->ft);
-    pipeline_finish(x->pl);
+    struct pipeline_cpu cpu;
+    pipeline_finish(x->pl, &cpu);
     x->pl = NULL;
+    if (o->verbose && !o->quiet)
+        print_cpu(x, &cpu, seconds);
     struct store_counters c;
     record_counters(x->rec, &c);
     out->write_failed = record_failed(x->rec);
@@ -732,14 +796,16 @@ static void sensor_free(struct sensor *x)
 {
     g_live = NULL;
     if (x->pl)
-        pipeline_finish(x->pl);
+        pipeline_finish(x->pl, NULL);
     flow_table_free(x->ft);
     source_close(x->live);
     for (int i = 0; x->held && i < x->o->nfiles; i++)
         source_close(x->held[i]);
     free(x->held);
     store_close(x->store);
-    classify_free(x->cls);
+    for (int i = 0; x->cls && i < (x->workers ? x->workers : 1); i++)
+        classify_free(x->cls[i]);
+    free(x->cls);
     audit_free(record_free(x->rec));
     audit_free(x->audit);
     free(x->o->filter);
