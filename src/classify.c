@@ -235,6 +235,7 @@ static void ndpi_drop(struct classify *c, struct live *lv)
     ndpi_flow_free(lv->nf);
     lv->nf = NULL;
     c->held -= lv->ndpi_bytes;
+    c->st.ndpi_flows--;
     if (lv->older)
         lv->older->newer = lv->newer;
     else
@@ -440,6 +441,8 @@ static void ndpi_hold(struct classify *c, struct live *lv)
     else
         c->oldest = lv;
     c->newest = lv;
+    if (++c->st.ndpi_flows > c->st.peak_ndpi_flows)
+        c->st.peak_ndpi_flows = c->st.ndpi_flows;
 }
 
 /* Past the module's budget: nDPI gives up on the flows it has held longest

@@ -42,6 +42,7 @@ struct classify_stats {
     uint64_t stopped_bytes;  /* the flow reached the 16 KiB bound */
     uint64_t stopped_memory; /* the module reached its budget */
     size_t peak_held;        /* most payload bytes nDPI held at once */
+    size_t ndpi_flows, peak_ndpi_flows; /* flows with nDPI state now, and at most */
 };
 void classify_get_stats(const struct classify *c, struct classify_stats *out);
 

@@ -77,8 +77,10 @@ struct flow {
     uint64_t active_us;           /* table clock at the last packet (monotonic) */
     uint64_t queued_us;           /* table clock when placed at its list position */
     uint64_t pkts[2], bytes[2];   /* [0]: initiator -> responder */
-    /* classify's */
-    struct flow_label label;
+    /* classify's, on a cache line of its own: the worker that classifies
+     * writes it while the reader writes the counters above (flow_packet
+     * allocates flows aligned to it) */
+    _Alignas(64) struct flow_label label;
 
 };
 

@@ -23,6 +23,7 @@
 
 #include "audit.h"
 #include "capture.h"
+#include "fanout.h"
 #include "classify.h"
 #include "decode.h"
 #include "flow.h"
@@ -108,6 +109,7 @@ struct options {
     int single_thread;     /* --single-thread */
     long workers;          /* --workers; -1: by the CPUs */
     long dpi_memory;       /* --dpi-memory MiB */
+    long capture_threads;  /* --capture-threads (live) */
     struct decode_opts decode; /* --vxlan-port */
     int vlan_flows;        /* --vlan-flows */
     long lock_wait;        /* --lock-wait seconds (files) */
@@ -164,6 +166,9 @@ static void usage(FILE *out)
             "  -s, --snaplen N        bytes kept per packet (default: whole packets)\n"
             "  -B, --buffer-size KIB  kernel capture buffer in KiB (default: 32768)\n"
             "      --immediate        deliver packets at once, not in batches\n"
+            "      --capture-threads N  N handles on IFACE in one kernel fanout group (a flow's\n"
+            "                         packets reach one), each with its own thread, flow table and\n"
+            "                         nDPI, and one writer (default 1)\n"
             "  -Z, --user USER        drop to USER once the interface and database are open\n"
             "                         (default when started as root: nobody)\n"
             "      --stats S          print capture statistics to stderr every S seconds\n"
@@ -241,7 +246,7 @@ static bool looks_like_path(const char *w)
 
 enum { OPT_JSON = 1000, OPT_IDLE, OPT_MAXFLOWS, OPT_RULES, OPT_IMMEDIATE, OPT_STATS, OPT_DURATION,
        OPT_COUNT, OPT_SINGLE, OPT_VXLAN_PORT, OPT_VLAN_FLOWS, OPT_LOCK_WAIT, OPT_BACKLOG, OPT_WORKERS,
-       OPT_DPI_MEMORY };
+       OPT_DPI_MEMORY, OPT_CAPTURE_THREADS };
 
 static const struct option LONGS[] = {
     {"database", required_argument, NULL, 'd'}, {"quiet", no_argument, NULL, 'q'},
@@ -258,6 +263,7 @@ static const struct option LONGS[] = {
     {"duration", required_argument, NULL, OPT_DURATION}, {"count", required_argument, NULL, OPT_COUNT},
     {"single-thread", no_argument, NULL, OPT_SINGLE}, {"workers", required_argument, NULL, OPT_WORKERS},
     {"dpi-memory", required_argument, NULL, OPT_DPI_MEMORY},
+    {"capture-threads", required_argument, NULL, OPT_CAPTURE_THREADS},
     {"vxlan-port", required_argument, NULL, OPT_VXLAN_PORT}, {"vlan-flows", no_argument, NULL, OPT_VLAN_FLOWS},
     {"lock-wait", required_argument, NULL, OPT_LOCK_WAIT}, {"backlog", required_argument, NULL, OPT_BACKLOG},
     {NULL, 0, NULL, 0}};
@@ -289,6 +295,8 @@ static bool number_option(int c, const char *arg, struct options *o)
         o->decode.vxlan_port = (uint16_t)v;
         return true;
     }
+    if (c == OPT_CAPTURE_THREADS)
+        return number_arg(c, arg, 1, 64, "a number of threads (1-64)", &o->capture_threads);
     if (c == OPT_WORKERS || c == OPT_DPI_MEMORY) {
         bool w = c == OPT_WORKERS;
         if (!number_arg(c, arg, w ? 0 : 1, w ? 64 : 1048576, w ? "a number of threads (0-64)" : "MiB (1-1048576)",
@@ -389,6 +397,10 @@ static int take_operands(int argc, char **argv, int i, struct options *o)
         fprintf(stderr, "lyncaudit: -i and -r: read an interface or capture files, not both\n");
         return 1;
     }
+    if (o->capture_threads > 1 && !o->iface) {
+        fprintf(stderr, "lyncaudit: --capture-threads is for a live capture (-i IFACE)\n");
+        return 1;
+    }
     return take_filter(argc, argv, i, o);
 }
 
@@ -401,6 +413,7 @@ static int parse_args(int argc, char **argv, struct options *o)
     o->max_flows = 1000000;
     o->workers = -1;
     o->dpi_memory = 256;
+    o->capture_threads = 1;
     o->live.promisc = 1;
     o->live.buffer_kib = 32768; /* 2 MiB (libpcap's) lost packets at 200k pps on lo (bench/README.md) */
     o->lock_wait = 30;
@@ -429,7 +442,7 @@ static int parse_args(int argc, char **argv, struct options *o)
         case OPT_VLAN_FLOWS: o->vlan_flows = 1; break;
         case OPT_VXLAN_PORT: case OPT_IDLE: case OPT_MAXFLOWS: case OPT_STATS: case OPT_DURATION:
         case OPT_COUNT: case 's': case 'B': case OPT_LOCK_WAIT: case OPT_BACKLOG: case OPT_WORKERS:
-        case OPT_DPI_MEMORY:
+        case OPT_DPI_MEMORY: case OPT_CAPTURE_THREADS:
             if (!number_option(c, optarg, o))
                 return 1;
             break;
@@ -519,6 +532,9 @@ struct sensor {
     struct classify **cls;     /* one per classify worker (at least one) */
     int workers;
     struct source *live;
+    struct source **fan;       /* --capture-threads: every live handle, live first */
+    int nfan;
+    struct flow_config fc;
     struct source **held;      /* per file: a pipe or stdin opened at the check (read once) */
     struct store *store;
     struct record *rec;
@@ -583,6 +599,26 @@ static int check_files(struct sensor *x)
     return 0;
 }
 
+/* --capture-threads N: N-1 more handles on the interface, and all N in one
+ * fanout group. 0 or -1 (err). */
+static int open_fanout(struct sensor *x, char *err, size_t errlen)
+{
+    const struct options *o = x->o;
+    if (!(x->fan = calloc((size_t)o->capture_threads, sizeof *x->fan))) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    x->fan[0] = x->live;
+    x->nfan = 1;
+    for (; x->nfan < o->capture_threads; x->nfan++)
+        if (!(x->fan[x->nfan] = source_open_live(o->iface, &o->live, o->filter, err, errlen)))
+            return -1;
+    for (int i = 0; i < x->nfan; i++)
+        if (source_set_fanout(x->fan[i], (int)(getpid() & 0xffff), err, errlen))
+            return -1;
+    return 0;
+}
+
 /* The inputs, rules, classifier, interface and database, in the order that
  * writes nothing until everything that can be checked was. 0 or -1 (printed). */
 static int open_inputs(struct sensor *x)
@@ -610,6 +646,8 @@ static int open_inputs(struct sensor *x)
         return -1;
     }
     if (o->iface && !(x->live = source_open_live(o->iface, &o->live, o->filter, err, sizeof err)))
+        goto bad;
+    if (x->live && o->capture_threads > 1 && open_fanout(x, err, sizeof err))
         goto bad;
     /* The database is opened before root is dropped: the capturing user
      * never needs write access to its folder (docs/usage.md). */
@@ -651,6 +689,7 @@ static int start_run(struct sensor *x)
                              .max_flows = (size_t)o->max_flows, .handover = true, .vlan_key = o->vlan_flows != 0};
     if (o->idle_timeout >= 0)
         fc.tcp_idle_us = fc.udp_idle_us = fc.other_idle_us = (uint64_t)o->idle_timeout * 1000000u;
+    x->fc = fc;
     x->rec = record_new(x->audit, x->store, capture_counters, &x->cap, o->quiet, x->live ? (size_t)o->backlog : 0);
     if (x->rec)
         x->audit = NULL; /* the record stage's now */
@@ -693,6 +732,17 @@ static void start_capture(struct sensor *x)
     c->deadline = o->duration ? capture_now() + (double)o->duration : 0;
 }
 
+/* --capture-threads: the fanout group's threads, this one the writer. */
+static int read_fanout(struct sensor *x, char *m, size_t mlen)
+{
+    const struct options *o = x->o;
+    struct fanout_cfg cfg = {x->fc, o->decode, (size_t)o->dpi_memory * 1024u * 1024u / (size_t)x->nfan};
+    if (cfg.flows.max_flows)
+        cfg.flows.max_flows = (cfg.flows.max_flows + (size_t)x->nfan - 1) / (size_t)x->nfan;
+    x->cap.final_stats = o->stats_every || !o->quiet;
+    return fanout_run(&x->cap, x->fan, x->nfan, &cfg, m, mlen);
+}
+
 /* Reads the live interface or every file, as one run. */
 static void read_all(struct sensor *x, struct run_outcome *out)
 {
@@ -702,12 +752,12 @@ static void read_all(struct sensor *x, struct run_outcome *out)
         if (!o->quiet)
             fprintf(stderr, "lyncaudit: capturing on %s (%s)%s\n", o->iface, source_datalink_name(x->live),
                     o->filter ? "" : ", no filter");
-        if (capture_source(&x->cap, x->live, m, sizeof m) != 0) {
+        if ((x->nfan > 1 ? read_fanout(x, m, sizeof m) : capture_source(&x->cap, x->live, m, sizeof m)) != 0) {
             fprintf(stderr, "lyncaudit: %s\n", m);
             snprintf(out->message, sizeof out->message, "%s", m);
             out->damaged = true;
         }
-        if (o->stats_every || !o->quiet)
+        if ((o->stats_every || !o->quiet) && x->nfan < 2)
             capture_print_stats(&x->cap, x->live);
     }
     for (int i = 0; i < o->nfiles && !g_stop && !x->cap.cut && !record_failed(x->rec); i++) {
@@ -737,12 +787,14 @@ static void print_cpu(const struct sensor *x, const struct pipeline_cpu *cpu, do
         t.stopped_bytes += s.stopped_bytes;
         t.stopped_memory += s.stopped_memory;
         t.peak_held += s.peak_held;
+        t.peak_ndpi_flows += s.peak_ndpi_flows;
     }
     fprintf(stderr, "lyncaudit: CPU s: reader %.3f, classify %.3f (%d worker%s), store %.3f; wall %.3f\n",
             cpu->reader, cpu->classify, x->workers, x->workers == 1 ? "" : "s", cpu->store, seconds);
     fprintf(stderr, "lyncaudit: nDPI stopped: %llu flows with a Lync label, %llu at 16 KiB, %llu by --dpi-memory "
-            "(peak held %zu KiB, summed over workers)\n", (unsigned long long)t.stopped_lync,
-            (unsigned long long)t.stopped_bytes, (unsigned long long)t.stopped_memory, t.peak_held / 1024);
+            "(peaks summed over workers: %zu KiB of payload fed to %zu flows with nDPI state)\n",
+            (unsigned long long)t.stopped_lync, (unsigned long long)t.stopped_bytes, (unsigned long long)t.stopped_memory,
+            t.peak_held / 1024, t.peak_ndpi_flows);
 }
 
 /* Every flow down the pipeline, the run closed, the summary printed.
@@ -752,6 +804,8 @@ static int finish_run(struct sensor *x, struct run_outcome *out, double t0)
     const struct options *o = x->o;
     double seconds = capture_now() - t0;
     uint64_t peak = flow_table_stats(x->ft)->peak_live;
+    if (x->cap.fan_peak_live > peak)
+        peak = x->cap.fan_peak_live;
     flow_table_end_all(x->ft);
     struct pipeline_cpu cpu;
     pipeline_finish(x->pl, &cpu);
@@ -799,6 +853,9 @@ static void sensor_free(struct sensor *x)
         pipeline_finish(x->pl, NULL);
     flow_table_free(x->ft);
     source_close(x->live);
+    for (int i = 1; i < x->nfan; i++)
+        source_close(x->fan[i]);
+    free(x->fan);
     for (int i = 0; x->held && i < x->o->nfiles; i++)
         source_close(x->held[i]);
     free(x->held);
