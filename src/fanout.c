@@ -56,6 +56,7 @@ struct fanout {
     struct fan_item *ring;
     uint64_t head, tail;
     int running;               /* capture threads not yet done */
+    int stop;                  /* atomic: the writer saw *c->stop (set by a signal on its thread) */
     bool failed;
     char err[512];
     struct fan_thread *t;
@@ -112,7 +113,7 @@ static void *fan_main(void *arg)
     int dlt = source_datalink(t->src);
     struct pcap_pkthdr *h;
     const uint8_t *data;
-    while (!*fo->c->stop) {
+    while (!__atomic_load_n(&fo->stop, __ATOMIC_RELAXED)) {
         enum source_status st = source_next(t->src, &h, &data);
         if (st == SOURCE_PACKET) {
             uint64_t ts_us = (uint64_t)h->ts.tv_sec * 1000000u + (uint64_t)h->ts.tv_usec;
@@ -124,7 +125,7 @@ static void *fan_main(void *arg)
             publish(t);
         } else {
             pthread_mutex_lock(&fo->mu);
-            if (st == SOURCE_ERROR && !*fo->c->stop && !fo->failed) {
+            if (st == SOURCE_ERROR && !__atomic_load_n(&fo->stop, __ATOMIC_RELAXED) && !fo->failed) {
                 fo->failed = true;
                 snprintf(fo->err, sizeof fo->err, "%s", source_error(t->src));
             }
@@ -260,6 +261,8 @@ static void fan_write(struct fanout *fo)
         if (done)
             break;
         fan_tick(fo);
+        if (*fo->c->stop) /* the capture threads look at it within a read timeout */
+            __atomic_store_n(&fo->stop, 1, __ATOMIC_RELAXED);
     }
 }
 
@@ -319,6 +322,7 @@ int fanout_run(struct capture *c, struct source **srcs, int n, const struct fano
     if (rc == 0 && !fan_start(&fo)) {
         snprintf(msg, msglen, "cannot start the capture threads");
         *c->stop = 1; /* the started ones end at once */
+        __atomic_store_n(&fo.stop, 1, __ATOMIC_RELAXED);
         rc = -1;
     }
     fan_write(&fo);

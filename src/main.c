@@ -72,6 +72,7 @@ static void on_load_alarm(int sig)
  * back, the run row stays "running" with no finish time. */
 static void on_signal(int sig)
 {
+    int saved = errno; /* source_break may write to libpcap's wake-up descriptor */
     if (sig == SIGHUP) {
         g_reload = 1;
         return;
@@ -85,6 +86,7 @@ static void on_signal(int sig)
     g_stop = 1;
     if (g_live)
         source_break(g_live);
+    errno = saved;
 }
 
 struct options {
