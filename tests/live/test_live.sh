@@ -581,7 +581,7 @@ eq "6: the run row is still there, not closed" "$(q "$DB6" "SELECT count(*), sta
 # both ways), so 200 rows of 2+2 packets, no half flows.
 echo "# 9: --capture-threads"
 eq "9: --capture-threads without -i is refused" \
-    "$("$LA" -q -d "$W/no.db" --capture-threads 2 "$W/none.pcap" 2>&1 >/dev/null; echo "rc=$?")" \
+    "$("$LA" -q -d "$W/no.db" --capture-threads 2 "$TOPO" 2>&1 >/dev/null; echo "rc=$?")" \
     "lyncaudit: --capture-threads is for a live capture (-i IFACE)
 rc=2"
 DB9="$W/fanout.db"
