@@ -239,7 +239,7 @@ if [ "$mode" = sweep ]; then
         rs = (r + s) * 1e6 / n; cl = c * 1e6 / n;
         k = cl / rs; kk = int(k); if (kk < k) kk++;
         printf "ceiling: the reader thread (reader %.3f + store %.3f us/pkt, serial) limits at %.2f M pkts/s;\n", r * 1e6 / n, s * 1e6 / n, 1 / rs;
-        printf "classify (%.3f us/pkt in all, divided over the workers) needs %d workers to keep up with it:\n", cl, kk;
+        printf "classify (%.3f us/pkt in all, divided over the workers) needs %d worker%s to keep up with it:\n", cl, kk, kk == 1 ? "" : "s";
         printf "on %d CPUs or more lyncaudit reaches about %.2f M pkts/s, and the reader and the store are the limit\n", kk + 1, 1 / rs }'
     exit 0
 fi
