@@ -153,7 +153,7 @@ int source_set_fanout(struct source *s, int group, char *err, size_t errlen)
 {
     /* On the activated handle's own socket (libpcap has no call for it). */
     int fd = pcap_fileno(s->pcap);
-    int val = (group & 0xffff) | ((PACKET_FANOUT_HASH | PACKET_FANOUT_FLAG_DEFRAG) << 16);
+    uint32_t val = ((uint32_t)group & 0xffffu) | ((uint32_t)(PACKET_FANOUT_HASH | PACKET_FANOUT_FLAG_DEFRAG) << 16);
     if (fd < 0 || setsockopt(fd, SOL_PACKET, PACKET_FANOUT, &val, sizeof val) != 0) {
         snprintf(err, errlen, "%s: cannot join the capture threads' fanout group: %s", s->name,
                  fd < 0 ? "no socket" : strerror(errno));
