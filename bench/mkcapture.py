@@ -2,7 +2,7 @@
 """Build a large benchmark capture from the shared captures (stdlib only).
 
     mkcapture.py --src ../shared/pcaps --out /tmp/lyncaudit-bench/x.pcap \
-                 [--packets 4700000] [--stagger 1.0]
+                 [--packets 4700000] [--stagger 1.0] [--only A.pcap,B.pcap]
 
 Reads every Ethernet capture under --src (pcap or pcapng, any byte order,
 micro- or nanosecond stamps; other link types are skipped) and writes one
@@ -23,6 +23,9 @@ the whole set to reach --packets:
   TCP/UDP/ICMPv6 checksums are updated incrementally (RFC 1624), so the
   output validates as well as the input did. Multicast, broadcast and
   0.0.0.0/:: are left alone. Payloads (SDP, SIP headers) are not rewritten.
+
+--only takes a comma-separated list of captures (paths relative to --src):
+only those make a copy (bench/run.sh --media: an Edge's media-heavy load).
 
 Prints a summary (sources, copies, packets) and writes FILE.info beside the
 output with the packet count, so callers need not count again.
@@ -199,7 +202,9 @@ def main():
     ap.add_argument("--out", required=True)
     ap.add_argument("--packets", type=int, default=4700000, help="at least this many packets (whole copies)")
     ap.add_argument("--stagger", type=float, default=1.0, help="seconds between copy starts")
+    ap.add_argument("--only", default="", help="comma-separated captures (relative to --src) to use, not all")
     args = ap.parse_args()
+    only = {x for x in args.only.split(",") if x}
 
     paths = []
     for root, _dirs, files in os.walk(args.src):
@@ -207,6 +212,11 @@ def main():
             if name.endswith((".pcap", ".pcapng", ".cap")):
                 paths.append(os.path.join(root, name))
     paths.sort()
+    if only:
+        paths = [p for p in paths if os.path.relpath(p, args.src) in only]
+        missing = only - {os.path.relpath(p, args.src) for p in paths}
+        if missing:
+            sys.exit("mkcapture: not under %s: %s" % (args.src, ", ".join(sorted(missing))))
 
     sources, skipped = [], []
     for p in paths:

@@ -20,6 +20,8 @@
 #   --immediate     lyncaudit --immediate
 #   --snaplen N     lyncaudit -s N (default: whole packets)
 #   --unique-ip     tcpreplay --unique-ip: new addresses on every loop (new flows)
+#   --capture-threads N  lyncaudit --capture-threads N (a PACKET_FANOUT group);
+#                   with N > 1 lyncaudit is not pinned (CAPTURE_CPU default "")
 #   --keep          keep the work folder (databases, logs)
 #   -h, --help
 # Environment:
@@ -56,6 +58,7 @@ while [ $# -gt 0 ]; do
         --immediate) immediate=1 ;;
         --snaplen) snaplen=${2:?}; shift ;;
         --unique-ip) unique=1 ;;
+        --capture-threads) cthreads=${2:?}; shift ;;
         --keep) keep=1 ;;
         -h|--help) usage; exit 0 ;;
         *) die "unknown option $1 (see --help)" ;;
@@ -99,7 +102,7 @@ fi
 pin_replay=() pin_capture=()
 if command -v taskset >/dev/null && [ "$(nproc)" -ge 2 ]; then
     REPLAY_CPU=${REPLAY_CPU-0}
-    CAPTURE_CPU=${CAPTURE_CPU-1}
+    if [ "${cthreads:-1}" -gt 1 ]; then CAPTURE_CPU=${CAPTURE_CPU-}; else CAPTURE_CPU=${CAPTURE_CPU-1}; fi
     [ -n "$REPLAY_CPU" ] && pin_replay=(taskset -c "$REPLAY_CPU")
     [ -n "$CAPTURE_CPU" ] && pin_capture=(taskset -c "$CAPTURE_CPU")
 fi
@@ -157,6 +160,7 @@ read -r npkts nrep < <(python3 "$W/remac.py" "$src_capture" "$W/replay.pcap" "$M
 [ "${nrep:-0}" -gt 0 ] || die "$capture: no frame to replay"
 
 la_args=(-q -i lo --stats 1)
+[ "${cthreads:-1}" -gt 1 ] && la_args+=(--capture-threads "$cthreads")
 [ -n "$buffer" ] && la_args+=(-B "$buffer")
 [ -n "$snaplen" ] && la_args+=(-s "$snaplen")
 [ -n "$immediate" ] && la_args+=(--immediate)

@@ -37,6 +37,8 @@ struct capture {
     bool timed_out;                  /* the --duration deadline was reached */
     bool live;                       /* a live source was read: the capture statistics mean something */
     struct source_stats live_stats;  /* as they were at the last commit */
+    uint64_t fan_peak_live;          /* fanout.c: the capture threads' flow table peaks, summed */
+    bool final_stats;                /* fanout.c: print the statistics line when the capture ends */
     double started, next_commit, next_stats, next_progress;
 };
 

@@ -14,6 +14,11 @@
 #define CAP_OTHER 24
 #define DETAIL_MAX 512
 
+/* nDPI is fed at most this much payload of a flow (it buffers TCP payload:
+ * TLS reassembly holds a record of up to 64 KiB until it completes). A
+ * handshake nDPI can name fits well inside it; past it nDPI gives up. */
+#define NDPI_FLOW_BYTES (16u * 1024u)
+
 /* The dissectors look at this many payload packets at most, counted from
  * the first that is not STUN (media follows ICE checks, dozens of them in
  * Lync), and give up sooner when nothing they know has shown up.
@@ -27,13 +32,27 @@
 #define LX_MAX_KEEPALIVES 255
 #define LX_SHORT 8
 
+struct live;
+
 struct classify {
     struct ndpi_detection_module_struct *mod;
+    size_t budget;                /* payload bytes nDPI may hold over the module's flows (0: no bound) */
+    size_t held;                  /* ... fed to the flows it still holds */
+    struct live *oldest, *newest; /* the flows nDPI holds, in the order it took them */
+    struct classify_stats st;
 };
+
+/* Why nDPI stopped before it decided on its own (struct live.ndpi_end). */
+enum ndpi_end { NDPI_END_NONE, NDPI_END_LYNC, NDPI_END_FLOW_BYTES, NDPI_END_MEMORY };
 
 /* classify's live state of a flow: nDPI until it decides, the dissectors until they are done. */
 struct live {
     struct ndpi_flow_struct *nf;
+    struct flow *f;
+    struct live *older, *newer;   /* while nf: the module's list of what nDPI holds */
+    uint32_t ndpi_bytes;          /* payload fed to nDPI */
+    uint8_t ndpi_end;             /* enum ndpi_end */
+    uint8_t ndpi_pkts;            /* packets fed when it stopped */
     bool lx_done;
     struct dx_flow lx;
 };
@@ -118,6 +137,16 @@ struct classify *classify_new(char *err, size_t errlen)
     return c;
 }
 
+void classify_set_budget(struct classify *c, size_t bytes)
+{
+    c->budget = bytes;
+}
+
+void classify_get_stats(const struct classify *c, struct classify_stats *out)
+{
+    *out = c->st;
+}
+
 void classify_free(struct classify *c)
 {
     if (!c)
@@ -198,6 +227,26 @@ static bool ndpi_refined(uint16_t id)
     }
 }
 
+/* Frees nDPI's state of a flow and takes it off the module's list. */
+static void ndpi_drop(struct classify *c, struct live *lv)
+{
+    if (!lv->nf)
+        return;
+    ndpi_flow_free(lv->nf);
+    lv->nf = NULL;
+    c->held -= lv->ndpi_bytes;
+    c->st.ndpi_flows--;
+    if (lv->older)
+        lv->older->newer = lv->newer;
+    else
+        c->oldest = lv->newer;
+    if (lv->newer)
+        lv->newer->older = lv->older;
+    else
+        c->newest = lv->older;
+    lv->older = lv->newer = NULL;
+}
+
 /* Records nDPI's verdict in the label and frees nDPI's flow state. */
 static void ndpi_decide(struct classify *c, struct flow *f, struct live *lv, ndpi_protocol p)
 {
@@ -208,8 +257,7 @@ static void ndpi_decide(struct classify *c, struct flow *f, struct live *lv, ndp
     if (p.master_protocol == NDPI_PROTOCOL_UNKNOWN && p.app_protocol == NDPI_PROTOCOL_UNKNOWN)
         f->label.confidence = NDPI_CONFIDENCE_UNKNOWN;
     take_detail(c, f, nf);
-    ndpi_flow_free(nf);
-    lv->nf = NULL;
+    ndpi_drop(c, lv);
     if (by_inspection(f->label.confidence) && !ndpi_refined(p.master_protocol) &&
         !ndpi_refined(p.app_protocol) && !lv->lx.found)
         lv->lx_done = true;
@@ -310,14 +358,23 @@ static void publish_decided(struct flow *f)
     __atomic_store_n(&f->label.done, true, __ATOMIC_RELEASE);
 }
 
+/* Why nDPI was stopped, in the detail. */
+static void stopped_detail(const struct live *lv, struct dx_view *v)
+{
+    static const char *const why[] = {"", "lync", "flow_bytes", "memory"};
+    if (lv->ndpi_end != NDPI_END_NONE)
+        dx_detailf(v, "ndpi_stopped", "%s after %u pkts", why[lv->ndpi_end], lv->ndpi_pkts);
+}
+
 /* Decides the flow's label once nDPI and the dissectors are both done, and
  * frees the live state. */
-static void finalize(struct flow *f, struct live *lv)
+static void finalize(struct classify *c, struct flow *f, struct live *lv)
 {
     char d[DETAIL_MAX];
     d[0] = '\0';
     struct dx_view v = {.d = d, .dlen = sizeof d};
     unsigned id = choose(f, &lv->lx, &v);
+    stopped_detail(lv, &v);
     f->label.lync = (uint16_t)id;
     f->label.facts = v.facts;
     bool drop_ndpi = v.ndpi_realm_is_nonce && f->label.detail && !strncmp(f->label.detail, "realm=", 6);
@@ -332,17 +389,17 @@ static void finalize(struct flow *f, struct live *lv)
     }
     if (stun_call_seen(&lv->lx.stun.call) && (f->label.call = malloc(sizeof *f->label.call)))
         *f->label.call = lv->lx.stun.call;
-    if (lv->nf)
-        ndpi_flow_free(lv->nf);
+    ndpi_drop(c, lv);
     free(lv);
     f->label.dpi = NULL;
     publish_decided(f);
 }
 
-/* nDPI stops here (packet cap or flow end): what it has, or its guess. */
+/* nDPI stops here (packet cap, flow end, a byte bound): what it has, or its guess. */
 static void ndpi_give_up(struct classify *c, struct flow *f, struct live *lv)
 {
     struct ndpi_flow_struct *nf = lv->nf;
+    lv->ndpi_pkts = f->label.fed;
     ndpi_protocol r = {nf->detected_protocol_stack[1], nf->detected_protocol_stack[0],
                        NDPI_PROTOCOL_CATEGORY_UNSPECIFIED};
     if (r.app_protocol == NDPI_PROTOCOL_UNKNOWN) {
@@ -352,8 +409,10 @@ static void ndpi_give_up(struct classify *c, struct flow *f, struct live *lv)
     ndpi_decide(c, f, lv, r);
 }
 
+static void ndpi_hold(struct classify *c, struct live *lv);
+
 /* The flow's live state, made on its first packet; NULL when memory runs out. */
-static struct live *live_of(struct flow *f)
+static struct live *live_of(struct classify *c, struct flow *f)
 {
     struct live *lv = f->label.dpi;
     if (lv)
@@ -367,32 +426,112 @@ static struct live *live_of(struct flow *f)
         return NULL;
     }
     memset(lv->nf, 0, SIZEOF_FLOW_STRUCT);
+    lv->f = f;
+    ndpi_hold(c, lv);
     f->label.dpi = lv;
     return lv;
+}
+
+/* Puts the flow on the module's list of what nDPI holds, at its first packet. */
+static void ndpi_hold(struct classify *c, struct live *lv)
+{
+    lv->older = c->newest;
+    if (c->newest)
+        c->newest->newer = lv;
+    else
+        c->oldest = lv;
+    c->newest = lv;
+    if (++c->st.ndpi_flows > c->st.peak_ndpi_flows)
+        c->st.peak_ndpi_flows = c->st.ndpi_flows;
+}
+
+/* Past the module's budget: nDPI gives up on the flows it has held longest
+ * (the one being fed may be among them; the others that the dissectors are
+ * done with are decided now, freeing their state). */
+static void ndpi_shed(struct classify *c, struct live *cur)
+{
+    if (c->held > c->st.peak_held)
+        c->st.peak_held = c->held;
+    while (c->budget && c->held > c->budget && c->oldest) {
+        struct live *o = c->oldest;
+        o->ndpi_end = NDPI_END_MEMORY;
+        c->st.stopped_memory++;
+        ndpi_give_up(c, o->f, o);
+        if (o != cur && o->lx_done)
+            finalize(c, o->f, o);
+    }
+}
+
+/* The label is settled by the dissectors alone: one of the Lync labels
+ * (their rows before it do not read nDPI's verdict, nor does theirs). */
+static bool lync_settled(struct flow *f, struct live *lv)
+{
+    char d[DETAIL_MAX];
+    d[0] = '\0';
+    struct dx_view v = {.d = d, .dlen = sizeof d}; /* nDPI undecided: its fields are 0 */
+    switch (choose(f, &lv->lx, &v)) {
+    case CL_SIP: case CL_STUN: case CL_MSTURN: case CL_RTP: case CL_RTCP:
+    case CL_IKE: case CL_ESP: case CL_AH: case CL_XMPP:
+        return true;
+    default:
+        return false;
+    }
+}
+
+/* The dissectors are done with a flow nDPI has not decided: when their
+ * label is settled, nDPI is fed no more and keeps what it has. */
+static void ndpi_stop_if_settled(struct classify *c, struct flow *f, struct live *lv)
+{
+    if (!lync_settled(f, lv))
+        return;
+    struct ndpi_flow_struct *nf = lv->nf;
+    lv->ndpi_end = NDPI_END_LYNC;
+    lv->ndpi_pkts = f->label.fed;
+    c->st.stopped_lync++;
+    ndpi_protocol r = {nf->detected_protocol_stack[1], nf->detected_protocol_stack[0],
+                       NDPI_PROTOCOL_CATEGORY_UNSPECIFIED};
+    ndpi_decide(c, f, lv, r);
+}
+
+/* One packet for nDPI, within the flow's byte bound and the module's budget. */
+static void ndpi_packet(struct classify *c, struct flow *f, struct live *lv, const struct packet *p)
+{
+    if (lv->ndpi_bytes + p->payload_len > NDPI_FLOW_BYTES) {
+        lv->ndpi_end = NDPI_END_FLOW_BYTES;
+        c->st.stopped_bytes++;
+        ndpi_give_up(c, f, lv);
+        return;
+    }
+    struct ndpi_flow_struct *nf = lv->nf;
+    ndpi_protocol r = ndpi_detection_process_packet(c->mod, nf, p->l3, p->l3len, p->ts_us / 1000);
+    f->label.fed++;
+    lv->ndpi_bytes += p->payload_len;
+    c->held += p->payload_len;
+    bool known = r.app_protocol != NDPI_PROTOCOL_UNKNOWN || r.master_protocol != NDPI_PROTOCOL_UNKNOWN;
+    unsigned cap = f->key.proto == IPPROTO_TCP ? CAP_TCP : CAP_OTHER;
+    if (known && !ndpi_extra_dissection_possible(c->mod, nf))
+        ndpi_decide(c, f, lv, r);
+    else if (f->label.fed >= cap)
+        ndpi_give_up(c, f, lv);
+    ndpi_shed(c, lv);
 }
 
 void classify_packet(struct classify *c, struct flow *f, const struct packet *p, int dir)
 {
     if (f->label.done)
         return;
-    struct live *lv = live_of(f);
+    struct live *lv = live_of(c, f);
     if (!lv)
         return; /* out of memory: the flow stays unlabelled, counted all the same */
-    if (lv->nf) {
-        struct ndpi_flow_struct *nf = lv->nf;
-        ndpi_protocol r = ndpi_detection_process_packet(c->mod, nf, p->l3, p->l3len, p->ts_us / 1000);
-        f->label.fed++;
-        bool known = r.app_protocol != NDPI_PROTOCOL_UNKNOWN || r.master_protocol != NDPI_PROTOCOL_UNKNOWN;
-        unsigned cap = f->key.proto == IPPROTO_TCP ? CAP_TCP : CAP_OTHER;
-        if (known && !ndpi_extra_dissection_possible(c->mod, nf))
-            ndpi_decide(c, f, lv, r);
-        else if (f->label.fed >= cap)
-            ndpi_give_up(c, f, lv);
-    }
-    if (!lv->lx_done)
+    if (lv->nf)
+        ndpi_packet(c, f, lv, p);
+    if (!lv->lx_done) {
         lx_packet(lv, p, dir);
+        if (lv->lx_done && lv->nf)
+            ndpi_stop_if_settled(c, f, lv);
+    }
     if (!lv->nf && lv->lx_done)
-        finalize(f, lv);
+        finalize(c, f, lv);
 }
 
 void classify_finish(struct classify *c, struct flow *f)
@@ -404,7 +543,7 @@ void classify_finish(struct classify *c, struct flow *f)
         return;
     if (lv->nf)
         ndpi_give_up(c, f, lv);
-    finalize(f, lv);
+    finalize(c, f, lv);
 }
 
 void classify_release(struct flow *f)

@@ -1,11 +1,15 @@
 /* classify.h - nDPI per flow until it decides, the Lync dissectors beside it, then the label.
  *
  * Follows nDPI 4.2's sequence (docs: NDPI-4.2.md): one detection module per
- * run; per flow an ndpi_flow_struct fed every packet until nDPI has a
- * protocol and wants no extra packets, or the cap (80 TCP / 24 other
- * packets, ndpiReader's defaults) is reached; then giveup (with port guess)
- * for undecided flows, the detail is copied out and nDPI's state freed, so a
- * decided flow costs only its flow record.
+ * classify (one per classify worker); per flow an ndpi_flow_struct fed
+ * every packet until nDPI has a protocol and wants no extra packets, or the
+ * cap (80 TCP / 24 other packets, ndpiReader's defaults) is reached; then
+ * giveup (with port guess) for undecided flows, the detail is copied out
+ * and nDPI's state freed, so a decided flow costs only its flow record.
+ * nDPI is not fed further once the dissectors have settled a Lync label
+ * (sip, stun, msturn, rtp, rtcp, ike, esp, ah, xmpp): its columns keep what
+ * it had decided by then, and app_detail says `ndpi_stopped=lync`. Its
+ * memory is bounded in bytes (classify_set_budget).
  *
  * Beside nDPI, on the same packets, the dissectors of src/dissect/ (STUN and
  * MS-TURN, RTP/RTCP, SIP, XMPP, IKE/ESP, TLS), one table of them in
@@ -25,6 +29,22 @@ struct classify;
 
 struct classify *classify_new(char *err, size_t errlen);
 void classify_free(struct classify *c);
+
+/* nDPI's memory, bounded in bytes: nDPI is fed at most 16 KiB of payload
+ * per flow, and at most `bytes` over all the flows it still holds (0: no
+ * bound); past it, nDPI gives up on the flows it has held longest (their
+ * label is then its port guess, app_detail says ndpi_stopped=memory). */
+void classify_set_budget(struct classify *c, size_t bytes);
+
+/* What classify stopped nDPI for, so far. */
+struct classify_stats {
+    uint64_t stopped_lync;   /* the dissectors settled a Lync label first */
+    uint64_t stopped_bytes;  /* the flow reached the 16 KiB bound */
+    uint64_t stopped_memory; /* the module reached its budget */
+    size_t peak_held;        /* most payload bytes nDPI held at once */
+    size_t ndpi_flows, peak_ndpi_flows; /* flows with nDPI state now, and at most */
+};
+void classify_get_stats(const struct classify *c, struct classify_stats *out);
 
 /* Gives a packet of flow f to nDPI and the dissectors while the flow is
  * undecided. dir is what flow_packet() said of it: 0 from the initiator, 1

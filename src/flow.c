@@ -93,6 +93,15 @@ static uint64_t key_hash(const struct flow_table *t, const struct flow_key *k)
     return mix64(h);
 }
 
+uint32_t flow_shard(const struct flow_key *k)
+{
+    uint64_t w[5], h = 0;
+    memcpy(w, k, sizeof w); /* canonical: the lower end first, so both directions agree */
+    for (int i = 0; i < 5; i++)
+        h = (h ^ w[i]) * 0x9E3779B97F4A7C15ULL;
+    return (uint32_t)(mix64(h) >> 32);
+}
+
 static void list_unlink(struct flow_table *t, struct flow *f)
 {
     struct flow_listhead *l = &t->lists[f->list];
@@ -408,9 +417,10 @@ struct flow *flow_packet(struct flow_table *t, const struct packet *p, int *dir,
     if (!f) {
         if (t->cfg.max_flows && t->stats.live >= t->cfg.max_flows)
             evict_one(t);
-        f = calloc(1, sizeof *f);
+        f = aligned_alloc(_Alignof(struct flow), sizeof *f); /* the label's own cache line (flow.h) */
         if (!f)
             return NULL;
+        memset(f, 0, sizeof *f);
         f->key = k;
         f->first_us = f->last_us = ts;
         f->active_us = t->now_us;

@@ -81,8 +81,10 @@ struct flow {
     uint64_t active_us;           /* table clock at the last packet (monotonic) */
     uint64_t queued_us;           /* table clock when placed at its list position */
     uint64_t pkts[2], bytes[2];   /* [0]: initiator -> responder */
-    /* classify's */
-    struct flow_label label;
+    /* classify's, on a cache line of its own: the worker that classifies
+     * writes it while the reader writes the counters above (flow_packet
+     * allocates flows aligned to it) */
+    _Alignas(64) struct flow_label label;
 
 };
 
@@ -128,6 +130,10 @@ void flow_table_input_end(struct flow_table *t);
 /* Ends every live flow with FLOW_END_EOF (a packet still held as a time
  * suspect has its time taken: there is no next packet to judge it by). */
 void flow_table_end_all(struct flow_table *t);
+
+/* A hash of the flow key that is the same for both directions and every
+ * run (unseeded): which classify worker a flow goes to (pipeline.c). */
+uint32_t flow_shard(const struct flow_key *k);
 
 /* Frees a flow handed over by on_end (flow_config.handover). */
 void flow_free(struct flow *f);

@@ -23,6 +23,7 @@
 
 #include "audit.h"
 #include "capture.h"
+#include "fanout.h"
 #include "classify.h"
 #include "decode.h"
 #include "eve.h"
@@ -124,6 +125,7 @@ static void on_load_alarm(int sig)
  * back, the run row stays "running" with no finish time. */
 static void on_signal(int sig)
 {
+    int saved = errno; /* source_break may write to libpcap's wake-up descriptor */
     if (sig == SIGHUP) {
         g_reload = 1;
         return;
@@ -137,6 +139,7 @@ static void on_signal(int sig)
     g_stop = 1;
     if (g_live)
         source_break(g_live);
+    errno = saved;
 }
 
 struct options {
@@ -159,6 +162,9 @@ struct options {
     long duration;         /* --duration seconds; 0 none */
     long count;            /* --count packets; 0 none */
     int single_thread;     /* --single-thread */
+    long workers;          /* --workers; -1: by the CPUs */
+    long dpi_memory;       /* --dpi-memory MiB */
+    long capture_threads;  /* --capture-threads (live) */
     struct decode_opts decode; /* --vxlan-port */
     int vlan_flows;        /* --vlan-flows */
     long lock_wait;        /* --lock-wait seconds (files) */
@@ -202,9 +208,15 @@ static void usage(FILE *out)
             "      --json             print the end-of-run summary as JSON on stdout (also on\n"
             "                         trouble: the error, with exit code 2)\n"
             "      --count N          stop after N packets\n"
-            "      --single-thread    do all the work on one thread (default: nDPI and the Lync\n"
-            "                         dissectors on a second thread when the process may use two\n"
-            "                         CPUs or more; the results are the same)\n"
+            "      --workers N        classify (nDPI and the Lync dissectors) on N threads beside\n"
+            "                         the reader, flows shared out by their addresses and ports\n"
+            "                         (default: the CPUs the process may use, less one for the\n"
+            "                         reader when there are more than two; 0 = one thread)\n"
+            "      --single-thread    do all the work on one thread (--workers 0); the Lync\n"
+            "                         labels and verdicts are the same whatever the threads\n"
+            "      --dpi-memory MIB   payload nDPI may hold over all live flows (default 256;\n"
+            "                         16 KiB a flow at most); past it nDPI gives up the flows it\n"
+            "                         has held longest\n"
             "      --duration S       stop after S seconds\n"
             "      --vxlan-port N     VXLAN on UDP port N too (always on 4789; Geneve on 6081)\n"
             "      --vlan-flows       the VLAN id is part of a flow's key: the same addresses and\n"
@@ -243,6 +255,9 @@ static void usage(FILE *out)
             "  -s, --snaplen N        bytes kept per packet (default: whole packets)\n"
             "  -B, --buffer-size KIB  kernel capture buffer in KiB (default: 32768)\n"
             "      --immediate        deliver packets at once, not in batches\n"
+            "      --capture-threads N  N handles on IFACE in one kernel fanout group (a flow's\n"
+            "                         packets reach one), each with its own thread, flow table and\n"
+            "                         nDPI, and one writer (default 1)\n"
             "  -Z, --user USER        drop to USER once the interface and database are open\n"
             "                         (default when started as root: nobody)\n"
             "      --stats S          print capture statistics to stderr every S seconds (and a\n"
@@ -322,7 +337,8 @@ static bool looks_like_path(const char *w)
 
 enum { OPT_JSON = 1000, OPT_IDLE, OPT_MAXFLOWS, OPT_RULES, OPT_IMMEDIATE, OPT_STATS, OPT_DURATION,
        OPT_COUNT, OPT_SINGLE, OPT_VXLAN_PORT, OPT_VLAN_FLOWS, OPT_LOCK_WAIT, OPT_BACKLOG, OPT_EVE, OPT_EVE_ROTATE,
-       OPT_SYSLOG, OPT_SYSLOG_FACILITY, OPT_SENSOR, OPT_EVIDENCE, OPT_EVIDENCE_FLOW, OPT_EVIDENCE_TOTAL };
+       OPT_SYSLOG, OPT_SYSLOG_FACILITY, OPT_SENSOR, OPT_EVIDENCE, OPT_EVIDENCE_FLOW, OPT_EVIDENCE_TOTAL, OPT_WORKERS,
+       OPT_DPI_MEMORY, OPT_CAPTURE_THREADS };
 
 static const struct option LONGS[] = {
     {"database", required_argument, NULL, 'd'}, {"quiet", no_argument, NULL, 'q'},
@@ -337,7 +353,9 @@ static const struct option LONGS[] = {
     {"buffer-size", required_argument, NULL, 'B'}, {"immediate", no_argument, NULL, OPT_IMMEDIATE},
     {"user", required_argument, NULL, 'Z'},      {"stats", required_argument, NULL, OPT_STATS},
     {"duration", required_argument, NULL, OPT_DURATION}, {"count", required_argument, NULL, OPT_COUNT},
-    {"single-thread", no_argument, NULL, OPT_SINGLE},
+    {"single-thread", no_argument, NULL, OPT_SINGLE}, {"workers", required_argument, NULL, OPT_WORKERS},
+    {"dpi-memory", required_argument, NULL, OPT_DPI_MEMORY},
+    {"capture-threads", required_argument, NULL, OPT_CAPTURE_THREADS},
     {"vxlan-port", required_argument, NULL, OPT_VXLAN_PORT}, {"vlan-flows", no_argument, NULL, OPT_VLAN_FLOWS},
     {"lock-wait", required_argument, NULL, OPT_LOCK_WAIT}, {"backlog", required_argument, NULL, OPT_BACKLOG},
     {"eve", required_argument, NULL, OPT_EVE}, {"eve-rotate", required_argument, NULL, OPT_EVE_ROTATE},
@@ -402,6 +420,16 @@ static bool number_option(int c, const char *arg, struct options *o)
         if (!number_arg(c, arg, 1, 65535, "a UDP port (1-65535)", &v))
             return false;
         o->decode.vxlan_port = (uint16_t)v;
+        return true;
+    }
+    if (c == OPT_CAPTURE_THREADS)
+        return number_arg(c, arg, 1, 64, "a number of threads (1-64)", &o->capture_threads);
+    if (c == OPT_WORKERS || c == OPT_DPI_MEMORY) {
+        bool w = c == OPT_WORKERS;
+        if (!number_arg(c, arg, w ? 0 : 1, w ? 64 : 1048576, w ? "a number of threads (0-64)" : "MiB (1-1048576)",
+                        &v))
+            return false;
+        *(w ? &o->workers : &o->dpi_memory) = v;
         return true;
     }
     if (!number_arg(c, arg, 0, INT_MAX, "a whole number >= 0", &v))
@@ -496,6 +524,10 @@ static int take_operands(int argc, char **argv, int i, struct options *o)
         fprintf(stderr, "lyncaudit: -i and -r: read an interface or capture files, not both\n");
         return 1;
     }
+    if (o->capture_threads > 1 && !o->iface) {
+        fprintf(stderr, "lyncaudit: --capture-threads is for a live capture (-i IFACE)\n");
+        return 1;
+    }
     return take_filter(argc, argv, i, o);
 }
 
@@ -545,6 +577,9 @@ static int parse_args(int argc, char **argv, struct options *o)
     o->db_path = "lyncaudit.db";
     o->idle_timeout = -1;
     o->max_flows = 1000000;
+    o->workers = -1;
+    o->dpi_memory = 256;
+    o->capture_threads = 1;
     o->live.promisc = 1;
     o->live.buffer_kib = 32768; /* 2 MiB (libpcap's) lost packets at 200k pps on lo (bench/README.md) */
     o->lock_wait = 30;
@@ -581,7 +616,8 @@ static int parse_args(int argc, char **argv, struct options *o)
         case OPT_EVIDENCE: o->evidence = optarg; break;
         case OPT_VXLAN_PORT: case OPT_IDLE: case OPT_MAXFLOWS: case OPT_STATS: case OPT_DURATION:
         case OPT_COUNT: case 's': case 'B': case OPT_LOCK_WAIT: case OPT_BACKLOG: case OPT_EVIDENCE_FLOW:
-        case OPT_EVIDENCE_TOTAL:
+        case OPT_EVIDENCE_TOTAL: case OPT_WORKERS:
+        case OPT_DPI_MEMORY: case OPT_CAPTURE_THREADS:
             if (!number_option(c, optarg, o))
                 return 1;
             break;
@@ -653,13 +689,30 @@ static int usable_cpus(void)
     return n > 0 ? (int)n : 1;
 }
 
+/* Classify workers: --workers, --single-thread, else by the CPUs: one
+ * thread on one CPU, two workers on two (the reader's work is the smaller),
+ * one less than the CPUs beyond. */
+static int classify_workers(const struct options *o)
+{
+    if (o->single_thread)
+        return 0;
+    if (o->workers >= 0)
+        return (int)o->workers;
+    int cpus = usable_cpus();
+    return cpus < 2 ? 0 : cpus == 2 ? 2 : cpus - 1 > 64 ? 64 : cpus - 1;
+}
+
 /* One run's stages, wired. */
 struct sensor {
     struct options *o;
     bool no_topology;
     struct audit *audit;       /* until the record stage takes it */
-    struct classify *cls;
+    struct classify **cls;     /* one per classify worker (at least one) */
+    int workers;
     struct source *live;
+    struct source **fan;       /* --capture-threads: every live handle, live first */
+    int nfan;
+    struct flow_config fc;
     struct source **held;      /* per file: a pipe or stdin opened at the check (read once) */
     struct store *store;
     struct record *rec;
@@ -760,6 +813,26 @@ static int open_evidence(struct sensor *x)
     return 0;
 }
 
+/* --capture-threads N: N-1 more handles on the interface, and all N in one
+ * fanout group. 0 or -1 (err). */
+static int open_fanout(struct sensor *x, char *err, size_t errlen)
+{
+    const struct options *o = x->o;
+    if (!(x->fan = calloc((size_t)o->capture_threads, sizeof *x->fan))) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    x->fan[0] = x->live;
+    x->nfan = 1;
+    for (; x->nfan < o->capture_threads; x->nfan++)
+        if (!(x->fan[x->nfan] = source_open_live(o->iface, &o->live, o->filter, err, errlen)))
+            return -1;
+    for (int i = 0; i < x->nfan; i++)
+        if (source_set_fanout(x->fan[i], (int)(getpid() & 0xffff), err, errlen))
+            return -1;
+    return 0;
+}
+
 /* The inputs, rules, classifier, interface and database, in the order that
  * writes nothing until everything that can be checked was. 0 or -1 (printed). */
 static int open_inputs(struct sensor *x)
@@ -771,8 +844,17 @@ static int open_inputs(struct sensor *x)
     if (x->no_topology && !o->quiet)
         fprintf(stderr, "lyncaudit: no topology (no -t FILE, no topology.lua here or in %s): every address is "
                         "'any', no flow is audited\n", paths_sysconf_dir());
-    if (!(x->cls = classify_new(err, sizeof err)))
+    x->workers = classify_workers(o);
+    int n = x->workers ? x->workers : 1;
+    if (!(x->cls = calloc((size_t)n, sizeof *x->cls))) {
+        snprintf(err, sizeof err, "out of memory");
         goto bad;
+    }
+    for (int i = 0; i < n; i++) {
+        if (!(x->cls[i] = classify_new(err, sizeof err)))
+            goto bad;
+        classify_set_budget(x->cls[i], (size_t)o->dpi_memory * 1024u * 1024u / (size_t)n);
+    }
     if (o->iface && !privs_user_ok(o->user)) { /* checked before anything is opened or written */
         fprintf(stderr, "lyncaudit: -Z %s: no such user\n", o->user ? o->user : "nobody");
         return -1;
@@ -789,6 +871,10 @@ static int open_inputs(struct sensor *x)
      * folders (docs/usage.md). */
     if (o->evidence && open_evidence(x))
         return -1;
+    if (x->live && o->capture_threads > 1 && open_fanout(x, err, sizeof err))
+        goto bad;
+    /* The database is opened before root is dropped: the capturing user
+     * never needs write access to its folder (docs/usage.md). */
     if (!(x->store = store_open(o->db_path, (int)o->lock_wait * 1000, err, sizeof err)))
         goto bad;
     return 0;
@@ -865,18 +951,17 @@ static int start_run(struct sensor *x)
                              .max_flows = (size_t)o->max_flows, .handover = true, .vlan_key = o->vlan_flows != 0};
     if (o->idle_timeout >= 0)
         fc.tcp_idle_us = fc.udp_idle_us = fc.other_idle_us = (uint64_t)o->idle_timeout * 1000000u;
+    x->fc = fc;
     x->rec = record_new(x->audit, x->store, capture_counters, &x->cap, o->quiet, x->live ? (size_t)o->backlog : 0);
     if (x->rec) {
         x->audit = NULL; /* the record stage's now */
         record_set_eve(x->rec, x->eve);
     }
     if (x->rec && x->ev) {
-        record_set_evidence(x->rec, x->ev, x->cls);
+        record_set_evidence(x->rec, x->ev, x->cls[0]);
         evidence_set_judge(x->ev, record_in_scope, record_verdict_now, x->rec);
     }
-    x->pl = x->rec ? pipeline_new(x->cls, !o->single_thread && usable_cpus() >= 2, record_flow, x->rec, err,
-                                  sizeof err)
-                   : NULL;
+    x->pl = x->rec ? pipeline_new(x->cls, x->workers, record_flow, x->rec, err, sizeof err) : NULL;
     x->ft = x->pl ? flow_table_new(&fc, pipeline_flow_end, x->pl) : NULL;
     if (!x->ft) {
         fprintf(stderr, "lyncaudit: out of memory\n");
@@ -923,6 +1008,17 @@ static void start_capture(struct sensor *x)
     c->deadline = o->duration ? capture_now() + (double)o->duration : 0;
 }
 
+/* --capture-threads: the fanout group's threads, this one the writer. */
+static int read_fanout(struct sensor *x, char *m, size_t mlen)
+{
+    const struct options *o = x->o;
+    struct fanout_cfg cfg = {x->fc, o->decode, (size_t)o->dpi_memory * 1024u * 1024u / (size_t)x->nfan};
+    if (cfg.flows.max_flows)
+        cfg.flows.max_flows = (cfg.flows.max_flows + (size_t)x->nfan - 1) / (size_t)x->nfan;
+    x->cap.final_stats = o->stats_every || !o->quiet;
+    return fanout_run(&x->cap, x->fan, x->nfan, &cfg, m, mlen);
+}
+
 /* Reads the live interface or every file, as one run. */
 static void read_all(struct sensor *x, struct run_outcome *out)
 {
@@ -932,12 +1028,12 @@ static void read_all(struct sensor *x, struct run_outcome *out)
         if (!o->quiet)
             fprintf(stderr, "lyncaudit: capturing on %s (%s)%s\n", o->iface, source_datalink_name(x->live),
                     o->filter ? "" : ", no filter");
-        if (capture_source(&x->cap, x->live, m, sizeof m) != 0) {
+        if ((x->nfan > 1 ? read_fanout(x, m, sizeof m) : capture_source(&x->cap, x->live, m, sizeof m)) != 0) {
             fprintf(stderr, "lyncaudit: %s\n", m);
             snprintf(out->message, sizeof out->message, "%s", m);
             out->damaged = true;
         }
-        if (o->stats_every || !o->quiet)
+        if ((o->stats_every || !o->quiet) && x->nfan < 2)
             capture_print_stats(&x->cap, x->live);
     }
     for (int i = 0; i < o->nfiles && !g_stop && !x->cap.cut && !record_failed(x->rec); i++) {
@@ -996,6 +1092,28 @@ static void close_evidence(struct sensor *x, struct run_outcome *out)
     fprintf(stderr, "\n");
 }
 
+/* -v: the CPU seconds of each stage, and what classify stopped nDPI for
+ * (bench/run.sh --workers-sweep reads the first line). */
+static void print_cpu(const struct sensor *x, const struct pipeline_cpu *cpu, double seconds)
+{
+    struct classify_stats t = {0};
+    for (int i = 0; i < (x->workers ? x->workers : 1); i++) {
+        struct classify_stats s;
+        classify_get_stats(x->cls[i], &s);
+        t.stopped_lync += s.stopped_lync;
+        t.stopped_bytes += s.stopped_bytes;
+        t.stopped_memory += s.stopped_memory;
+        t.peak_held += s.peak_held;
+        t.peak_ndpi_flows += s.peak_ndpi_flows;
+    }
+    fprintf(stderr, "lyncaudit: CPU s: reader %.3f, classify %.3f (%d worker%s), store %.3f; wall %.3f\n",
+            cpu->reader, cpu->classify, x->workers, x->workers == 1 ? "" : "s", cpu->store, seconds);
+    fprintf(stderr, "lyncaudit: nDPI stopped: %llu flows with a Lync label, %llu at 16 KiB, %llu by --dpi-memory "
+            "(peaks summed over workers: %zu KiB of payload fed to %zu flows with nDPI state)\n",
+            (unsigned long long)t.stopped_lync, (unsigned long long)t.stopped_bytes, (unsigned long long)t.stopped_memory,
+            t.peak_held / 1024, t.peak_ndpi_flows);
+}
+
 /* Every flow down the pipeline, the run closed, the summary printed.
  * Returns the exit code. */
 static int finish_run(struct sensor *x, struct run_outcome *out, double t0)
@@ -1003,8 +1121,11 @@ static int finish_run(struct sensor *x, struct run_outcome *out, double t0)
     const struct options *o = x->o;
     double seconds = capture_now() - t0;
     uint64_t peak = flow_table_stats(x->ft)->peak_live;
+    if (x->cap.fan_peak_live > peak)
+        peak = x->cap.fan_peak_live;
     flow_table_end_all(x->ft);
-    pipeline_finish(x->pl);
+    struct pipeline_cpu cpu;
+    pipeline_finish(x->pl, &cpu);
     x->pl = NULL;
     /* The flows still held are written (audited, counted) before the run's
      * counters are read; a live run's backlog waits --lock-wait here too. */
@@ -1012,6 +1133,8 @@ static int finish_run(struct sensor *x, struct run_outcome *out, double t0)
     record_commit(x->rec, NULL);
     if (x->ev)
         close_evidence(x, out);
+    if (o->verbose && !o->quiet)
+        print_cpu(x, &cpu, seconds);
     struct store_counters c;
     record_counters(x->rec, &c);
     out->write_failed = record_failed(x->rec);
@@ -1067,14 +1190,19 @@ static void sensor_free(struct sensor *x)
 {
     g_live = NULL;
     if (x->pl)
-        pipeline_finish(x->pl);
+        pipeline_finish(x->pl, NULL);
     flow_table_free(x->ft);
     source_close(x->live);
+    for (int i = 1; i < x->nfan; i++)
+        source_close(x->fan[i]);
+    free(x->fan);
     for (int i = 0; x->held && i < x->o->nfiles; i++)
         source_close(x->held[i]);
     free(x->held);
     store_close(x->store);
-    classify_free(x->cls);
+    for (int i = 0; x->cls && i < (x->workers ? x->workers : 1); i++)
+        classify_free(x->cls[i]);
+    free(x->cls);
     audit_free(record_free(x->rec));
     evidence_free(x->ev); /* after the record stage: flows it held give their slots back */
     audit_free(x->audit);

@@ -1,23 +1,25 @@
 #define _GNU_SOURCE /* pthread_setname_np */
-/* pipeline.c - the classify thread and the queues to and from it (see pipeline.h).
+/* pipeline.c - the classify workers, the queues to them, and the order back (see pipeline.h).
  *
- * Two queues of blocks between the reader (the caller's thread) and the
- * classify thread: packets, ended flows and marks go one way, labelled
- * flows and marks come back, and the reader hands them to the done and
- * mark callbacks (audit and store) between packets. Two threads for two
- * stages that cost about the same keep two CPUs busy; a third thread for
- * the store made three runnable threads share two CPUs, and nDPI's thread
- * lost a fifth of its time to the others.
+ * One queue of blocks from the reader (the caller's thread) to each classify
+ * worker: packets of the worker's undecided flows and its ended flows. A
+ * flow goes to the worker its key hashes to (flow_shard), so all of a
+ * flow's packets meet one nDPI module and one set of dissector state, in
+ * capture order. Ended flows take a slot in one ring, in the order they
+ * ended, before they are queued; the worker labels the flow into its slot
+ * and flags it ready, and the reader hands the ring's oldest slots to the
+ * done callback while they are ready. So the record stage sees the flows in
+ * the order they ended whatever the number of workers and however they
+ * race: the ring is the reorder step. Marks take a slot too.
  *
- * The threads meet (one mutex) once per block, not per record. Each queue
- * owns a fixed pool of blocks allocated up front: a producer with no free
- * block waits for the consumer to give one back, which is both the memory
- * bound and the back-pressure. While the reader waits for a free block it
- * runs the callbacks on what came back, so neither thread can wait for the
- * other for ever. The classify thread, when it has nothing to do, first
- * hands back what it has finished, so nothing waits in a half-full block
- * while the capture is quiet (live). Signals are the reader's: the classify
- * thread blocks them all. */
+ * The threads meet (one mutex) once per block, not per record; a worker
+ * flags a finished flow with an atomic store and wakes the reader only
+ * when it sleeps. Each queue owns a fixed pool of blocks allocated up front,
+ * and the ring has a fixed number of slots: a producer with no room waits,
+ * which is both the memory bound and the back-pressure. Before the reader
+ * sleeps on a slot it hands every worker its partly filled block (the flow
+ * it waits for may be in one), so nothing waits for ever. Signals are the
+ * reader's: the workers block them all. */
 #include "pipeline.h"
 
 #include <pthread.h>
@@ -25,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* A block holds the largest packet record (a 256 KiB snapshot) with room to
  * spare; it is handed on once it holds BLOCK_COST of work: bytes of packet
@@ -33,9 +36,10 @@
 #define BLOCK_BYTES (320u * 1024u)
 #define BLOCK_COST (128u * 1024u)
 #define FLOW_COST 1024u
-#define POOL_BLOCKS 16
+#define POOL_BLOCKS 12
+#define RING_SLOTS 16384u
 
-enum rec_type { REC_PACKET = 1, REC_END, REC_FLOW, REC_MARK };
+enum rec_type { REC_PACKET = 1, REC_END };
 
 struct rec {
     uint32_t type, size; /* size: of the whole record, a multiple of 8 */
@@ -51,17 +55,19 @@ struct rec_packet {
     uint8_t bytes[];
 };
 
-/* A labelled flow for the done callback, in words (classify_names). */
-struct rec_flow {
+/* An ended flow, to be labelled into its ring slot. */
+struct rec_end {
     struct rec h;
-    struct classify_names n;
+    struct slot *slot;
 };
 
-/* A mark: fn(ctx, arg) on the reader once everything before it is done. */
-struct rec_mark {
-    struct rec h;
+/* An ended flow or a mark, in the order they ended or were placed. */
+struct slot {
+    struct flow *f;            /* NULL: a mark */
     pipeline_mark_fn fn;
     void *arg;
+    struct classify_names n;   /* the flow's label, written by its worker */
+    int ready;                 /* atomic: the worker is done with it (a mark: at once) */
 };
 
 struct block {
@@ -73,20 +79,33 @@ struct block {
 struct queue {
     struct block *head, *tail; /* handed over, oldest first */
     struct block *free;        /* the pool's unused blocks */
-    struct block *cur;         /* the producer's block being filled */
-    bool closed;               /* the producer is done */
+    struct block *cur;         /* the reader's block being filled */
+    bool closed;               /* the reader is done */
+};
+
+struct worker {
+    struct pipeline *p;
+    struct classify *cls;
+    struct queue q;
+    pthread_cond_t wake;       /* a block for this worker, or the end */
+    pthread_t thread;
+    bool running;
+    double cpu;                /* the thread's CPU seconds, when it ends */
 };
 
 struct pipeline {
-    bool threads;
-    struct classify *cls;
+    int workers;               /* classify threads (0: everything on the caller's) */
+    struct classify *cls0;     /* without threads */
+    struct worker *w;
     pipeline_done_fn done;
     void *ctx;
-    pthread_mutex_t mu;                   /* guards both queues */
-    pthread_cond_t wake_reader, wake_cls; /* something for the reader / the classify thread */
-    struct queue to_cls, back;
-    int back_ready;                       /* blocks in `back` (atomic: read without the lock) */
-    pthread_t cls_thread;
+    pthread_mutex_t mu;        /* guards the queues */
+    pthread_cond_t wake_reader;
+    int reader_sleeps;         /* atomic: the reader waits on wake_reader */
+    struct slot *ring;         /* RING_SLOTS, indexed by sequence number modulo */
+    uint64_t head, tail;       /* the oldest slot not handed on; the next slot */
+    double store_cpu;          /* CPU seconds the reader spent in done and marks */
+    double classify_cpu;       /* the workers' CPU seconds, once they ended */
 };
 
 static size_t align8(size_t n)
@@ -94,8 +113,17 @@ static size_t align8(size_t n)
     return (n + 7u) & ~(size_t)7u;
 }
 
+/* CPU seconds of the calling thread. */
+static double thread_cpu(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 /* --- queues ---------------------------------------------------------------- */
 
+/* A pool of POOL_BLOCKS blocks, one of them the producer's. -1: no memory. */
 static int queue_init(struct queue *q)
 {
     memset(q, 0, sizeof *q);
@@ -112,6 +140,7 @@ static int queue_init(struct queue *q)
     return 0;
 }
 
+/* Frees every block of the pool, wherever it is. */
 static void queue_destroy(struct queue *q)
 {
     struct block *lists[3] = {q->head, q->free, q->cur};
@@ -125,7 +154,7 @@ static void queue_destroy(struct queue *q)
     memset(q, 0, sizeof *q);
 }
 
-/* With p->mu held. */
+/* With p->mu held: b at the end of the handed-over list. */
 static void append(struct queue *q, struct block *b)
 {
     b->next = NULL;
@@ -136,6 +165,7 @@ static void append(struct queue *q, struct block *b)
     q->tail = b;
 }
 
+/* With p->mu held: the oldest handed-over block, or NULL. */
 static struct block *take_head(struct queue *q)
 {
     struct block *b = q->head;
@@ -147,208 +177,240 @@ static struct block *take_head(struct queue *q)
     return b;
 }
 
-static void give_back(struct queue *q, struct block *b)
+/* --- the ring -------------------------------------------------------------- */
+
+static struct slot *slot_at(struct pipeline *p, uint64_t seq)
 {
-    b->next = q->free;
-    q->free = b;
+    return &p->ring[seq % RING_SLOTS];
 }
 
-static void take_free(struct queue *q)
+/* True when the oldest slot can be handed on (reader; seq_cst against a
+ * worker's ready flag and its look at reader_sleeps). */
+static bool head_ready(struct pipeline *p)
 {
-    struct block *b = q->free;
-    q->free = b->next;
-    b->used = b->cost = 0;
-    q->cur = b;
+    return p->head != p->tail && __atomic_load_n(&slot_at(p, p->head)->ready, __ATOMIC_SEQ_CST);
 }
 
-static void reader_run(struct pipeline *p, struct block *b);
-
-/* Reader, with p->mu held: the callbacks on a block just taken from `back`
- * (the lock is let go meanwhile), then the block goes back to its pool. */
-static void reader_taken(struct pipeline *p, struct block *b)
+/* Reader: hands the oldest slots to the callbacks while they are ready.
+ * Returns how many. */
+static size_t drain(struct pipeline *p)
 {
-    __atomic_sub_fetch(&p->back_ready, 1, __ATOMIC_RELAXED);
-    pthread_mutex_unlock(&p->mu);
-    reader_run(p, b);
-    pthread_mutex_lock(&p->mu);
-    give_back(&p->back, b);
-    pthread_cond_signal(&p->wake_cls);
+    if (!head_ready(p))
+        return 0;
+    double t0 = thread_cpu();
+    size_t n = 0;
+    for (; head_ready(p); n++) {
+        struct slot *s = slot_at(p, p->head);
+        p->head++;
+        if (s->f)
+            p->done(p->ctx, s->f, &s->n);
+        else
+            s->fn(p->ctx, s->arg);
+    }
+    p->store_cpu += thread_cpu() - t0;
+    return n;
 }
 
-/* Reader: the callbacks on every block handed back so far. */
-static void reader_drain(struct pipeline *p)
+/* Reader, with p->mu held: sleeps unless the oldest slot is ready; a
+ * worker that flags a slot (while reader_sleeps) or gives back a block
+ * wakes it. Callers loop on what they wait for. */
+static void reader_sleep(struct pipeline *p)
 {
-    if (__atomic_load_n(&p->back_ready, __ATOMIC_ACQUIRE) == 0)
+    __atomic_store_n(&p->reader_sleeps, 1, __ATOMIC_SEQ_CST);
+    if (!head_ready(p))
+        pthread_cond_wait(&p->wake_reader, &p->mu);
+    __atomic_store_n(&p->reader_sleeps, 0, __ATOMIC_SEQ_CST);
+}
+
+/* Reader: hands on what is ready, or else sleeps once. */
+static void drain_or_sleep(struct pipeline *p)
+{
+    if (drain(p))
         return;
     pthread_mutex_lock(&p->mu);
-    struct block *b;
-    while ((b = take_head(&p->back)))
-        reader_taken(p, b);
+    reader_sleep(p);
     pthread_mutex_unlock(&p->mu);
 }
 
-/* Reader: hands the current block to the classify thread and takes a free
- * one; while there is none, runs the callbacks on what came back, or waits. */
-static void reader_push(struct pipeline *p)
+/* Reader: hands worker w its partly filled block, if any, taking a free
+ * one; while there is none, runs the callbacks on what is ready, or sleeps. */
+static void push(struct pipeline *p, struct worker *w)
 {
-    struct block *b = p->to_cls.cur;
-    if (b->used) {
-        pthread_mutex_lock(&p->mu);
-        append(&p->to_cls, b);
-        pthread_cond_signal(&p->wake_cls);
-        while (!p->to_cls.free) {
-            struct block *s = take_head(&p->back);
-            if (s)
-                reader_taken(p, s);
-            else
-                pthread_cond_wait(&p->wake_reader, &p->mu);
-        }
-        take_free(&p->to_cls);
-        pthread_mutex_unlock(&p->mu);
-    }
-    reader_drain(p);
-}
-
-/* Classify thread: hands its finished flows to the reader, and takes a
- * free block, waiting while the reader is behind. */
-static void cls_push(struct pipeline *p)
-{
-    struct block *b = p->back.cur;
+    struct block *b = w->q.cur;
     if (!b->used)
         return;
     pthread_mutex_lock(&p->mu);
-    append(&p->back, b);
-    __atomic_add_fetch(&p->back_ready, 1, __ATOMIC_RELEASE);
-    pthread_cond_signal(&p->wake_reader);
-    while (!p->back.free)
-        pthread_cond_wait(&p->wake_cls, &p->mu);
-    take_free(&p->back);
+    append(&w->q, b);
+    pthread_cond_signal(&w->wake);
+    while (!w->q.free) {
+        pthread_mutex_unlock(&p->mu);
+        size_t n = drain(p);
+        pthread_mutex_lock(&p->mu);
+        if (!n && !w->q.free)
+            reader_sleep(p);
+    }
+    b = w->q.free;
+    w->q.free = b->next;
+    b->used = b->cost = 0;
+    w->q.cur = b;
     pthread_mutex_unlock(&p->mu);
 }
 
-/* Classify thread: gives back `done` and takes the reader's next block;
- * when there is none, first hands back what it has finished. NULL once the
- * reader is done and everything is taken. */
-static struct block *cls_pop(struct pipeline *p, struct block *done)
+static void push_all(struct pipeline *p)
 {
+    for (int i = 0; i < p->workers; i++)
+        push(p, &p->w[i]);
+}
+
+/* Reader: a free slot for the next ended flow or mark; while the ring is
+ * full, every worker gets its block and the reader hands on or sleeps. */
+static struct slot *take_slot(struct pipeline *p)
+{
+    while (p->tail - p->head >= RING_SLOTS) {
+        push_all(p);
+        drain_or_sleep(p);
+    }
+    struct slot *s = slot_at(p, p->tail++);
+    __atomic_store_n(&s->ready, 0, __ATOMIC_RELAXED);
+    return s;
+}
+
+/* Room for a record of `size` bytes in worker w's block. */
+static void *reserve(struct pipeline *p, struct worker *w, size_t size)
+{
+    if (w->q.cur->used + size > BLOCK_BYTES)
+        push(p, w);
+    return w->q.cur->data + w->q.cur->used;
+}
+
+static void commit(struct pipeline *p, struct worker *w, size_t size, size_t cost)
+{
+    w->q.cur->used += size;
+    w->q.cur->cost += cost;
+    if (w->q.cur->cost >= BLOCK_COST)
+        push(p, w);
+}
+
+/* --- the classify workers -------------------------------------------------- */
+
+/* Decides the ended flow's label and puts it in words (the worker's nDPI module). */
+static void finish_flow(struct classify *cls, struct flow *f, struct classify_names *n)
+{
+    classify_finish(cls, f);
+    classify_names(cls, f, n);
+}
+
+/* Worker: gives back `done` and takes its next block; NULL once the reader
+ * is done and everything is taken. */
+static struct block *worker_pop(struct worker *w, struct block *done)
+{
+    struct pipeline *p = w->p;
     pthread_mutex_lock(&p->mu);
     if (done) {
-        give_back(&p->to_cls, done);
+        done->next = w->q.free;
+        w->q.free = done;
         pthread_cond_signal(&p->wake_reader);
     }
-    if (!p->to_cls.head && !p->to_cls.closed) {
-        pthread_mutex_unlock(&p->mu);
-        cls_push(p);
-        pthread_mutex_lock(&p->mu);
-    }
-    while (!p->to_cls.head && !p->to_cls.closed)
-        pthread_cond_wait(&p->wake_cls, &p->mu);
-    struct block *b = take_head(&p->to_cls);
+    while (!w->q.head && !w->q.closed)
+        pthread_cond_wait(&w->wake, &p->mu);
+    struct block *b = take_head(&w->q);
     pthread_mutex_unlock(&p->mu);
     return b;
 }
 
-/* Room for a record of `size` bytes in a producer's block; `push` hands
- * the block over when it is full. */
-static void *reserve(struct pipeline *p, struct queue *q, size_t size, void (*push)(struct pipeline *))
+/* Worker: an ended flow labelled into its slot, and the reader woken if it
+ * sleeps (it may wait for this very slot). */
+static void worker_end(struct worker *w, const struct rec_end *r)
 {
-    if (q->cur->used + size > BLOCK_BYTES)
-        push(p);
-    return q->cur->data + q->cur->used;
-}
-
-static void commit(struct pipeline *p, struct queue *q, size_t size, size_t cost, void (*push)(struct pipeline *))
-{
-    q->cur->used += size;
-    q->cur->cost += cost;
-    if (q->cur->cost >= BLOCK_COST)
-        push(p);
-}
-
-/* --- the classify thread --------------------------------------------------- */
-
-/* Decides the ended flow's label and puts it in words (nDPI's module is
- * the classify thread's). */
-static void finish_flow(struct pipeline *p, struct flow *f, struct classify_names *n)
-{
-    classify_finish(p->cls, f);
-    classify_names(p->cls, f, n);
-}
-
-/* The reader's callbacks on one block of records from the classify thread. */
-static void reader_run(struct pipeline *p, struct block *b)
-{
-    for (size_t off = 0; off < b->used;) {
-        struct rec *r = (struct rec *)(void *)(b->data + off);
-        off += r->size;
-        if (r->type == REC_FLOW) {
-            p->done(p->ctx, r->f, &((const struct rec_flow *)r)->n);
-        } else if (r->type == REC_MARK) {
-            const struct rec_mark *m = (const struct rec_mark *)r;
-            m->fn(p->ctx, m->arg);
-        }
+    struct pipeline *p = w->p;
+    finish_flow(w->cls, r->h.f, &r->slot->n);
+    __atomic_store_n(&r->slot->ready, 1, __ATOMIC_SEQ_CST);
+    if (__atomic_load_n(&p->reader_sleeps, __ATOMIC_SEQ_CST)) {
+        pthread_mutex_lock(&p->mu);
+        pthread_cond_signal(&p->wake_reader);
+        pthread_mutex_unlock(&p->mu);
     }
 }
 
-/* Classify thread: passes a mark on at once, behind the flows before it. */
-static void forward(struct pipeline *p, const struct rec *r)
+static void *worker_main(void *arg)
 {
-    void *d = reserve(p, &p->back, r->size, cls_push);
-    memcpy(d, r, r->size);
-    commit(p, &p->back, r->size, 0, cls_push);
-    cls_push(p);
-}
-
-/* Classify thread: one ended flow labelled and queued for the reader. */
-static void cls_end(struct pipeline *p, struct flow *f)
-{
-    size_t size = align8(sizeof(struct rec_flow));
-    struct rec_flow *rf = reserve(p, &p->back, size, cls_push);
-    rf->h = (struct rec){REC_FLOW, (uint32_t)size, f};
-    finish_flow(p, f, &rf->n);
-    commit(p, &p->back, size, FLOW_COST / 2, cls_push);
-}
-
-static void *cls_main(void *arg)
-{
-    struct pipeline *p = arg;
+    struct worker *w = arg;
     pthread_setname_np(pthread_self(), "lyncaudit-dpi");
     struct block *b = NULL;
-    while ((b = cls_pop(p, b))) {
+    while ((b = worker_pop(w, b))) {
         for (size_t off = 0; off < b->used;) {
             struct rec *r = (struct rec *)(void *)(b->data + off);
             off += r->size;
             if (r->type == REC_PACKET) {
                 const struct rec_packet *rp = (const struct rec_packet *)r;
-                classify_packet(p->cls, r->f, &rp->pkt, rp->dir);
-            } else if (r->type == REC_END) {
-                cls_end(p, r->f);
+                classify_packet(w->cls, r->f, &rp->pkt, rp->dir);
             } else {
-                forward(p, r);
+                worker_end(w, (const struct rec_end *)r);
             }
         }
     }
-    cls_push(p);
-    pthread_mutex_lock(&p->mu);
-    p->back.closed = true;
-    pthread_cond_signal(&p->wake_reader);
-    pthread_mutex_unlock(&p->mu);
+    w->cpu = thread_cpu();
     return NULL;
 }
 
 /* --- the reader's side ----------------------------------------------------- */
 
-/* Frees the queues and the lock of a pipeline whose thread is not running. */
-static void destroy_queues(struct pipeline *p)
+/* Stops the running workers (their queues closed), frees queues and ring. */
+static void stop_workers(struct pipeline *p)
 {
-    queue_destroy(&p->to_cls);
-    queue_destroy(&p->back);
+    pthread_mutex_lock(&p->mu);
+    for (int i = 0; i < p->workers; i++) {
+        p->w[i].q.closed = true;
+        pthread_cond_signal(&p->w[i].wake);
+    }
+    pthread_mutex_unlock(&p->mu);
+    for (int i = 0; i < p->workers; i++) {
+        if (p->w[i].running)
+            pthread_join(p->w[i].thread, NULL);
+        p->classify_cpu += p->w[i].cpu;
+        queue_destroy(&p->w[i].q);
+        pthread_cond_destroy(&p->w[i].wake);
+    }
+    free(p->w);
+    free(p->ring);
+    p->w = NULL;
+    p->ring = NULL;
+    p->workers = 0;
     pthread_mutex_destroy(&p->mu);
     pthread_cond_destroy(&p->wake_reader);
-    pthread_cond_destroy(&p->wake_cls);
 }
 
-struct pipeline *pipeline_new(struct classify *cls, bool threads, pipeline_done_fn done, void *ctx, char *err,
+/* Starts `workers` threads over cls[0..workers-1]; false (nothing left
+ * running) when memory or a thread is refused. */
+static bool start_workers(struct pipeline *p, struct classify *const *cls, int workers)
+{
+    pthread_mutex_init(&p->mu, NULL);
+    pthread_cond_init(&p->wake_reader, NULL);
+    p->workers = workers;
+    p->w = calloc((size_t)workers, sizeof *p->w);
+    p->ring = calloc(RING_SLOTS, sizeof *p->ring);
+    bool ok = p->w && p->ring;
+    for (int i = 0; ok && i < workers; i++) {
+        p->w[i].p = p;
+        p->w[i].cls = cls[i];
+        pthread_cond_init(&p->w[i].wake, NULL);
+        ok = queue_init(&p->w[i].q) == 0;
+    }
+    /* Signals are for the reader (main) thread: SIGINT, SIGHUP, the load alarm. */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
+    for (int i = 0; ok && i < workers; i++)
+        ok = (p->w[i].running = pthread_create(&p->w[i].thread, NULL, worker_main, &p->w[i]) == 0);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (!ok && p->w)
+        stop_workers(p);
+    else if (!ok)
+        free(p->ring), p->workers = 0;
+    return ok;
+}
+
+struct pipeline *pipeline_new(struct classify *const *cls, int workers, pipeline_done_fn done, void *ctx, char *err,
                               size_t errlen)
 {
     struct pipeline *p = calloc(1, sizeof *p);
@@ -356,32 +418,17 @@ struct pipeline *pipeline_new(struct classify *cls, bool threads, pipeline_done_
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
-    p->cls = cls;
+    p->cls0 = cls[0];
     p->done = done;
     p->ctx = ctx;
-    if (!threads)
-        return p;
-    pthread_mutex_init(&p->mu, NULL);
-    pthread_cond_init(&p->wake_reader, NULL);
-    pthread_cond_init(&p->wake_cls, NULL);
-    if (queue_init(&p->to_cls) || queue_init(&p->back)) {
-        destroy_queues(p);
-        return p; /* no memory for the blocks: run on one thread */
-    }
-    /* Signals are for the reader (main) thread: SIGINT, SIGHUP, the load alarm. */
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_BLOCK, &all, &old);
-    p->threads = pthread_create(&p->cls_thread, NULL, cls_main, p) == 0;
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-    if (!p->threads)
-        destroy_queues(p);
+    if (workers > 0)
+        start_workers(p, cls, workers); /* else, or when refused: on one thread */
     return p;
 }
 
 int pipeline_threads(const struct pipeline *p)
 {
-    return p->threads ? 2 : 1;
+    return 1 + p->workers;
 }
 
 /* Points *field (len bytes at *field, in the span starting at lo that the
@@ -394,13 +441,20 @@ static void rebase(const uint8_t **field, size_t len, const uint8_t *lo, const u
     *cut = off + len > n ? (off < n ? n - off : 0) : len;
 }
 
+/* The worker of flow f. */
+static struct worker *worker_of(struct pipeline *p, const struct flow *f)
+{
+    return &p->w[p->workers == 1 ? 0 : flow_shard(&f->key) % (unsigned)p->workers];
+}
+
 void pipeline_packet(void *pipeline, struct flow *f, const struct packet *pkt, int dir)
 {
     struct pipeline *p = pipeline;
-    if (!p->threads) {
-        classify_packet(p->cls, f, pkt, dir);
+    if (!p->workers) {
+        classify_packet(p->cls0, f, pkt, dir);
         return;
     }
+    struct worker *w = worker_of(p, f);
     /* Copy the span that holds the IP header (for nDPI) and the payload (for
      * the dissectors); both point into the captured frame. */
     const uint8_t *lo = pkt->l3, *hi = pkt->l3 ? pkt->l3 + pkt->l3len : NULL;
@@ -415,7 +469,7 @@ void pipeline_packet(void *pipeline, struct flow *f, const struct packet *pkt, i
     if (n > max)
         n = max; /* larger than any snapshot libpcap hands out for our link types */
     size_t size = align8(sizeof(struct rec_packet) + n);
-    struct rec_packet *r = reserve(p, &p->to_cls, size, reader_push);
+    struct rec_packet *r = reserve(p, w, size);
     r->h = (struct rec){REC_PACKET, (uint32_t)size, f};
     r->dir = dir;
     r->pkt = *pkt;
@@ -432,70 +486,66 @@ void pipeline_packet(void *pipeline, struct flow *f, const struct packet *pkt, i
     } else {
         r->pkt.payload = r->bytes + n;
     }
-    commit(p, &p->to_cls, size, size, reader_push);
+    commit(p, w, size, size);
 }
 
 void pipeline_flow_end(struct flow *f, void *pipeline)
 {
     struct pipeline *p = pipeline;
-    if (!p->threads) {
+    if (!p->workers) {
         struct classify_names n;
-        finish_flow(p, f, &n);
+        finish_flow(p->cls0, f, &n);
+        double t0 = thread_cpu();
         p->done(p->ctx, f, &n);
+        p->store_cpu += thread_cpu() - t0;
         return;
     }
-    struct rec *r = reserve(p, &p->to_cls, sizeof *r, reader_push);
-    *r = (struct rec){REC_END, (uint32_t)sizeof *r, f};
-    commit(p, &p->to_cls, sizeof *r, FLOW_COST, reader_push);
+    struct slot *s = take_slot(p);
+    s->f = f;
+    struct worker *w = worker_of(p, f);
+    size_t size = align8(sizeof(struct rec_end));
+    struct rec_end *r = reserve(p, w, size);
+    *r = (struct rec_end){{REC_END, (uint32_t)size, f}, s};
+    commit(p, w, size, FLOW_COST);
 }
 
 void pipeline_mark(struct pipeline *p, pipeline_mark_fn fn, void *arg)
 {
-    if (!p->threads) {
+    if (!p->workers) {
         fn(p->ctx, arg);
         return;
     }
-    size_t size = align8(sizeof(struct rec_mark));
-    struct rec_mark *r = reserve(p, &p->to_cls, size, reader_push);
-    r->h = (struct rec){REC_MARK, (uint32_t)size, NULL};
-    r->fn = fn;
-    r->arg = arg;
-    commit(p, &p->to_cls, size, 0, reader_push);
-    reader_push(p);
+    struct slot *s = take_slot(p);
+    s->f = NULL;
+    s->fn = fn;
+    s->arg = arg;
+    __atomic_store_n(&s->ready, 1, __ATOMIC_RELEASE);
+    push_all(p);
+    drain(p);
 }
 
 void pipeline_flush(struct pipeline *p)
 {
-    if (p->threads)
-        reader_push(p);
+    push_all(p);
+    drain(p);
 }
 
 void pipeline_poll(struct pipeline *p)
 {
-    if (p->threads)
-        reader_drain(p);
+    if (p->workers)
+        drain(p);
 }
 
-void pipeline_finish(struct pipeline *p)
+void pipeline_finish(struct pipeline *p, struct pipeline_cpu *cpu)
 {
-    if (p->threads) {
-        reader_push(p);
-        pthread_mutex_lock(&p->mu);
-        p->to_cls.closed = true;
-        pthread_cond_signal(&p->wake_cls);
-        /* The callbacks until the classify thread is done too. */
-        for (;;) {
-            struct block *b = take_head(&p->back);
-            if (b)
-                reader_taken(p, b);
-            else if (p->back.closed)
-                break;
-            else
-                pthread_cond_wait(&p->wake_reader, &p->mu);
-        }
-        pthread_mutex_unlock(&p->mu);
-        pthread_join(p->cls_thread, NULL);
-        destroy_queues(p);
+    if (p->workers) {
+        push_all(p);
+        /* Every slot handed on, then the workers stopped. */
+        while (p->head != p->tail)
+            drain_or_sleep(p);
+        stop_workers(p);
     }
+    if (cpu)
+        *cpu = (struct pipeline_cpu){thread_cpu() - p->store_cpu, p->classify_cpu, p->store_cpu};
     free(p);
 }

@@ -15,10 +15,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <poll.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <fcntl.h>
 #include <unistd.h>
+#include <linux/if_packet.h>
 
 #include "decode.h"
 #include "pcapng.h"
@@ -343,6 +345,19 @@ struct source *source_open_live(const char *iface, const struct source_live *cfg
         return NULL;
     }
     return wrap(p, iface, filter, err, errlen);
+}
+
+int source_set_fanout(struct source *s, int group, char *err, size_t errlen)
+{
+    /* On the activated handle's own socket (libpcap has no call for it). */
+    int fd = pcap_fileno(s->pcap);
+    uint32_t val = ((uint32_t)group & 0xffffu) | ((uint32_t)(PACKET_FANOUT_HASH | PACKET_FANOUT_FLAG_DEFRAG) << 16);
+    if (fd < 0 || setsockopt(fd, SOL_PACKET, PACKET_FANOUT, &val, sizeof val) != 0) {
+        snprintf(err, errlen, "%s: cannot join the capture threads' fanout group: %s", s->name,
+                 fd < 0 ? "no socket" : strerror(errno));
+        return -1;
+    }
+    return 0;
 }
 
 int source_list_interfaces(FILE *out, char *err, size_t errlen)

@@ -36,6 +36,11 @@ struct source_live {
 struct source *source_open_live(const char *iface, const struct source_live *cfg, const char *filter,
                                 char *err, size_t errlen);
 
+/* Joins a live source's socket to the kernel's fanout group `group`
+ * (Linux PACKET_FANOUT, hash with defrag: a flow's packets, both ways and
+ * every fragment, reach one member). 0, or -1 with the reason in err. */
+int source_set_fanout(struct source *s, int group, char *err, size_t errlen);
+
 /* Prints the interfaces libpcap can capture on (tcpdump -D). 0 or -1. */
 int source_list_interfaces(FILE *out, char *err, size_t errlen);
 

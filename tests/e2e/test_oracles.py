@@ -2,7 +2,11 @@
 """End-to-end test of lyncaudit on every shared capture, against two oracles.
 
 For each capture in PCAPS/MANIFEST.tsv:
-  1. lyncaudit -q -d TMP.db --idle-timeout 0 FILE  (fresh database)
+  1. lyncaudit -q -d TMP.db --idle-timeout 0 --workers 1 FILE  (fresh database;
+     one classify worker: one nDPI detection module, as ndpiReader has, so
+     nDPI's per-module caches (STUN, TLS certificates ...) see the flows in
+     the same order; with more workers a verdict from a cache may differ,
+     docs/usage.md, Threads)
   2. tshark oracle: `tshark -z conv,tcp -z conv,udp`. The set of TCP and UDP
      flows (unordered 5-tuple), the number of flows per 5-tuple, and each
      flow's packets and bytes per direction must agree.
@@ -574,7 +578,7 @@ def main():
         sys.exit("%s: no such executable (build lyncaudit first)" % args.lyncaudit)
     # Idle expiry off so that flows are conversations as tshark means them
     # (TCP flows still end at FIN/FIN or RST, as tshark's do at port reuse).
-    lync_extra = ["--idle-timeout", "0"]
+    lync_extra = ["--idle-timeout", "0", "--workers", "1"]
     if args.lyncaudit_arg is not None:
         lync_extra = args.lyncaudit_arg
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Writes a flood capture (classic pcap, Ethernet) with python3's stdlib only.
 
-Usage: mkflood.py syn|udp COUNT OUT.pcap [SEED]
+Usage: mkflood.py syn|udp|ports|tls:BYTES COUNT OUT.pcap [SEED]
 
 syn: COUNT TCP SYNs from random IPv4 sources and ports to 10.99.0.1:5061,
      each its own flow (a SYN flood from spoofed addresses).
@@ -9,6 +9,12 @@ udp: COUNT one-packet UDP flows (random sources and ports to 10.99.0.1:3478,
      a 20-byte STUN binding request header as payload).
 ports: as udp, but each to a random destination port (1-65535): every
      (source role, port) pair is a role_stats row of its own.
+tls:BYTES: COUNT TCP connections to 10.99.0.1:443, each a handshake (SYN,
+     SYN-ACK, ACK) and one segment of BYTES payload that opens a TLS
+     handshake record as long as the segment and never completes: nDPI's
+     TLS reassembly holds what it is fed of it (issue 20 A). BYTES up to
+     65,495 (a 65,535-byte IPv4 packet, as a capture of segmentation offload
+     shows them).
 Packets are 1 ms apart in capture time, so 1,000,000 of them span 1000 s:
 the idle timeouts alone (TCP 300 s, UDP 120 s) would still keep 300,000 and
 120,000 flows live. Sources never repeat within a file (the packet counter
@@ -18,9 +24,46 @@ import struct
 import sys
 
 
+def ip4(src, dst, proto, l4, ident):
+    """An IPv4 header with its checksum, then l4."""
+    h = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(l4), ident & 0xFFFF, 0, 64, proto, 0, src, dst)
+    c = sum(struct.unpack("!10H", h))
+    c = (c & 0xFFFF) + (c >> 16)
+    c = (c & 0xFFFF) + (c >> 16)
+    return h[:10] + struct.pack("!H", ~c & 0xFFFF) + h[12:] + l4
+
+
+def tls_flood(count, size, out, rnd):
+    """COUNT connections, each three handshake packets and one big segment."""
+    eth = bytes.fromhex("020000000001" "020000000002" "0800")
+    srv = bytes([10, 99, 0, 1])
+    # A handshake record (type 22, TLS 1.0) with a ClientHello header, both
+    # as long as the segment: the record never completes.
+    rec = struct.pack("!BHH", 22, 0x0301, size - 5) + struct.pack("!B", 1) + (size - 9).to_bytes(3, "big")
+    data = rec + bytes(size - len(rec))
+    ts = 1700000000 * 1000000
+    with open(out, "wb") as f:
+        f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 262144, 1))
+        for i in range(count):
+            cli = bytes([11, (i >> 16) & 0xFF, (i >> 8) & 0xFF, i & 0xFF])
+            sport, isn, rsn = rnd.randint(1024, 65535), rnd.getrandbits(32), rnd.getrandbits(32)
+            segs = [(cli, srv, sport, 443, isn, 0, 0x02, b""), (srv, cli, 443, sport, rsn, isn + 1, 0x12, b""),
+                    (cli, srv, sport, 443, isn + 1, rsn + 1, 0x10, b""),
+                    (cli, srv, sport, 443, isn + 1, rsn + 1, 0x18, data)]
+            for j, (a, b, sp, dp, seq, ack, flags, pay) in enumerate(segs):
+                tcp = struct.pack("!HHIIBBHHH", sp, dp, seq & 0xFFFFFFFF, ack & 0xFFFFFFFF, 5 << 4, flags, 64240,
+                                  0, 0) + pay
+                frame = eth + ip4(a, b, 6, tcp, i * 4 + j)
+                ts += 250
+                f.write(struct.pack("<IIII", ts // 1000000, ts % 1000000, len(frame), len(frame)) + frame)
+
+
 def main():
     kind, count, out = sys.argv[1], int(sys.argv[2]), sys.argv[3]
     rnd = random.Random(int(sys.argv[4]) if len(sys.argv) > 4 else 7)
+    if kind.startswith("tls:"):
+        tls_flood(count, int(kind[4:]), out, rnd)
+        return
     eth = bytes.fromhex("020000000001" "020000000002" "0800")
     dst = bytes([10, 99, 0, 1])
     proto = 6 if kind == "syn" else 17

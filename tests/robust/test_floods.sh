@@ -11,6 +11,12 @@
 #   - the SYN flood read with --max-flows 0 (no cap) needs more memory (+64
 #     MiB at least: nothing else bounds it): the cap is what keeps memory
 #     down.
+#   - TCP payload nDPI buffers (issue 20 A) is bounded in bytes: one 65,000-
+#     byte TLS segment per flow is not fed to nDPI (16 KiB a flow at most),
+#     and 12,000-byte segments over thousands of flows stay within
+#     --dpi-memory (nDPI gives up the oldest): peak RSS within the bound
+#     docs/usage.md gives (--dpi-memory + 1.5 KiB a live flow + 4 MiB a
+#     worker), where nothing bounded them before (130 and 48 MiB).
 # COUNT is 1,000,000; with LYNCAUDIT_SANITIZED=1 (the sanitizer build, set by
 # CMake) it is 100,000 and the memory bounds are printed, not asserted
 # (ASan's shadow memory and quarantine dwarf the program's own).
@@ -114,6 +120,29 @@ if [ "$SANITIZED" = 0 ]; then
     check "ports: peak RSS within $((BOUND_KIB / 1024)) MiB of the baseline ($(((ports - base) / 1024)) MiB over)" \
         [ $((ports - base)) -lt "$BOUND_KIB" ]
 fi
+
+# nDPI's buffered payload (issue 20 A): TLS records that never complete.
+# The documented bound over the baseline: --dpi-memory, 1.5 KiB per live
+# flow, 4 MiB of queues per worker (two here), and 8 MiB of slack for the
+# allocator and SQLite's cache.
+DPI_MIB=16
+TLS_FLOWS=$([ "$SANITIZED" = 1 ] && echo 400 || echo 2000)
+for spec in "65000 $TLS_FLOWS" "12000 $((TLS_FLOWS * 2))"; do
+    read -r size flows <<<"$spec"
+    python3 "$HERE/mkflood.py" "tls:$size" "$flows" "$T/tls.pcap" || { bad "tls:$size: could not write the capture"; continue; }
+    rm -f "$T"/tls.db*
+    peak=$(peak_of -v -q -d "$T/tls.db" --workers 2 --dpi-memory "$DPI_MIB" --max-flows "$CAP" "$T/tls.pcap")
+    rc=$(cat "$T/rc")
+    check "tls:$size: exit 0 (got $rc: $(head -c 300 "$T/err"))" [ "$rc" -eq 0 ]
+    check "tls:$size: every flow written" [ "$(q "$T/tls.db" "select count(*) from flows")" = "$flows" ]
+    bound=$(((DPI_MIB + 2 * 4 + 8) * 1024 + flows * 3 / 2))
+    echo "tls:$size: $flows flows, peak RSS $peak KiB ($((peak - base)) KiB over the baseline, bound $bound KiB)"
+    if [ "$SANITIZED" = 0 ]; then
+        check "tls:$size: peak RSS within the documented bound ($((peak - base)) <= $bound KiB over the baseline)" \
+            [ $((peak - base)) -le "$bound" ]
+    fi
+    rm -f "$T/tls.pcap" "$T"/tls.db*
+done
 
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
