@@ -52,13 +52,13 @@ for t in "${targets[@]}"; do
         "$cc" "${flags[@]}" "$here/fuzz_decode.c" "$root/src/decode.c" -o "$work/bin/fuzz_decode" ;;
     topology | rules)
         # shellcheck disable=SC2046 # pkg-config's words are separate flags
-        "$cc" "${flags[@]}" -DLYNCAUDIT_SOURCE_DIR="\"$root\"" "$here/fuzz_$t.c" "$root/src/audit.c" "$root/src/topo_ports.c" \
+        "$cc" "${flags[@]}" -DLYNCAUDIT_SOURCE_DIR="\"$root\"" "$here/fuzz_$t.c" "$root/src/audit.c" "$root/src/topology.c" \
             "$root/src/luabox.c" $(pkg-config --cflags --libs libndpi lua5.4) -o "$work/bin/fuzz_$t"
         extra=(-timeout=10 -dict="$root/tests/robust/fuzz/lua.dict") ;;
     import)
         # shellcheck disable=SC2046 # pkg-config's words are separate flags
         "$cc" "${flags[@]}" -DLYNCAUDIT_SOURCE_DIR="\"$root\"" "$here/fuzz_import.c" "$root/src/topo_import.c" \
-            "$root/src/audit.c" "$root/src/topo_ports.c" "$root/src/luabox.c" \
+            "$root/src/audit.c" "$root/src/topology.c" "$root/src/luabox.c" \
             $(pkg-config --cflags --libs libndpi lua5.4 libxml-2.0) -o "$work/bin/fuzz_import"
         extra=(-timeout=10) ;;
     *)

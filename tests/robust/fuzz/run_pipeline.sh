@@ -15,7 +15,7 @@ ndpi_a="$(pkg-config --variable=libdir libndpi)/libndpi.a"
 # shellcheck disable=SC2046 # pkg-config's words are separate flags
 clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -I"$root/src" \
     $(pkg-config --cflags libndpi lua5.4) -DLYNCAUDIT_SOURCE_DIR="\"$root\"" \
-    "$here/fuzz_pipeline.c" "$root"/src/{decode,flow,classify,audit,luabox}.c "$root"/src/dissect/*.c \
+    "$here/fuzz_pipeline.c" "$root"/src/{decode,flow,classify,audit,topology,luabox}.c "$root"/src/dissect/*.c \
     "$ndpi_a" $(pkg-config --libs lua5.4) -lgcrypt -lm -o "$work/fuzz_pipeline"
 cd "$work"
 exec ./fuzz_pipeline -max_total_time="$secs" -print_final_stats=1 -rss_limit_mb=2048 -timeout=10 \
