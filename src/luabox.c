@@ -112,10 +112,16 @@ static bool past_deadline(const struct luabox *b)
     return now_seconds() > b->deadline;
 }
 
+/* Past the time budget: most often library calls on long strings, or the
+ * collector working hard with the memory cap nearly reached. */
 static int time_error(lua_State *L, const struct luabox *b)
 {
-    char m[160];
-    snprintf(m, sizeof m, "time limit of %.2f s reached (library calls that take long?)", b->call_limit);
+    char m[200];
+    if (b->used > b->limit / 10 * 9)
+        snprintf(m, sizeof m, "time limit of %.2f s reached with the memory nearly full (Lua may use %zu MiB)",
+                 b->call_limit, b->limit >> 20);
+    else
+        snprintf(m, sizeof m, "time limit of %.2f s reached (library calls that take long?)", b->call_limit);
     return limit_error(L, m);
 }
 
@@ -248,8 +254,9 @@ static int safe_pattern(lua_State *L)
     for (int i = 0; i < opts; i++)
         cost *= 2;
     if (cost > MAX_PATTERN_COST)
-        return luaL_error(L, "pattern too costly: %d repetitions and %d optional items on a %d-byte "
-                             "string (the sandbox's limit)",
+        return luaL_error(L,
+                          "pattern too costly: %d repetitions (%%b and back-references count) and %d optional "
+                          "items on a %d-byte string (the sandbox's limit)",
                           reps, opts, (int)ls);
     struct luabox *b = box_of(L);
     if (past_deadline(b))
@@ -350,6 +357,23 @@ void luabox_free(struct luabox *b)
 lua_State *luabox_state(struct luabox *b)
 {
     return b->L;
+}
+
+const char *luabox_text(lua_State *L, int idx, char *out, size_t outlen)
+{
+    size_t len, n = 0;
+    const char *s = lua_tolstring(L, idx, &len);
+    for (size_t i = 0; s && i < len && n + 3 < outlen; i++) {
+        if (s[i] == '\0') {
+            out[n++] = '\\';
+            out[n++] = '0';
+        } else {
+            out[n++] = s[i];
+        }
+    }
+    if (outlen)
+        out[n < outlen ? n : outlen - 1] = '\0';
+    return out;
 }
 
 /* True when msg already starts with "path:" of a Lua chunk. */
@@ -512,7 +536,8 @@ int luabox_call(struct luabox *b, int nargs, int nres, long max_instructions, ch
     b->budget = 0x7fffffff;
     b->deadline = 1e300;
     if (rc != LUA_OK) {
-        const char *m = lua_type(b->L, -1) == LUA_TSTRING ? lua_tostring(b->L, -1) : NULL;
+        char mbuf[1024];
+        const char *m = lua_type(b->L, -1) == LUA_TSTRING ? luabox_text(b->L, -1, mbuf, sizeof mbuf) : NULL;
         /* The file part of "file:line" of the statement that was running. */
         char file[600];
         snprintf(file, sizeof file, "%s", b->where);

@@ -62,6 +62,10 @@ int luabox_load_text(struct luabox *b, const char *text, size_t len, const char 
 int luabox_call(struct luabox *b, int nargs, int nres, long max_instructions, char *err,
                 size_t errlen);
 
+/* The string (or number) at idx as C text in out: a NUL byte in it is shown
+ * as \0 instead of ending the text there. Returns out. */
+const char *luabox_text(lua_State *L, int idx, char *out, size_t outlen);
+
 /* Reports the box's progress and position to w (NULL: to nobody). */
 void luabox_watch(struct luabox *b, struct luabox_watch *w);
 

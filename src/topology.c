@@ -112,8 +112,10 @@ static const char *text_at(lua_State *L, int idx, bool *nul)
 
 static int nul_error(struct loader *ld, const char *what, int idx)
 {
-    const char *s = lua_tostring(ld->L, idx);
-    return fail(ld, s, "%s '%s' is followed by a NUL byte and more (names and addresses are text)", what, s);
+    char shown[200];
+    luabox_text(ld->L, idx, shown, sizeof shown);
+    return fail(ld, lua_tostring(ld->L, idx), "%s '%s' holds a NUL byte (names and addresses are text)", what,
+                shown);
 }
 
 /* "10.0.0.0/8", "2001:db8::1" (len bytes) -> address and prefix length. */
@@ -564,7 +566,9 @@ static int apply_ports(struct loader *ld)
         return -1;
     int rc = 0;
     if (lua_isstring(L, -2)) {
-        snprintf(ld->err, ld->errlen, "%s:%d: %s", ld->file->path, (int)lua_tointeger(L, -1), lua_tostring(L, -2));
+        char m[512];
+        snprintf(ld->err, ld->errlen, "%s:%d: %s", ld->file->path, (int)lua_tointeger(L, -1),
+                 luabox_text(L, -2, m, sizeof m));
         rc = -1;
     }
     lua_pop(L, 2);
