@@ -41,7 +41,9 @@
 #define MAX_PATTERN_COST 1e9      /* worst-case steps of one pattern call: about a second here */
 #define NS_PER_INSTRUCTION 100    /* time budget per instruction of the budget (a Lua one takes ~10) */
 #define MIN_CALL_SECONDS 0.25     /* time budget of a call with few instructions */
+#define LOOK_EVERY 0.01           /* seconds between looks at the CPU clock */
 #define WATCH_POLL_MS 50          /* how often a guard looks at the progress counter */
+#define WATCH_GAP 1.0             /* a guard that did not run this long was stopped: no stall seen then */
 
 /* What a guard sees of a load: shared with a watching thread, or with the
  * parent process (in a shared mapping) for a trial load. */
@@ -56,19 +58,32 @@ struct luabox {
     lua_State *L;
     size_t used, limit;
     long budget;        /* instructions left in the current call, in HOOK_EVERY units */
-    double deadline;    /* monotonic seconds the current call must end by */
+    double deadline;    /* CPU seconds of this thread the current call must end by */
     double call_limit;  /* its time budget, for the message */
+    double next_look;   /* monotonic seconds: when to read the CPU clock next */
     char own_where[600];
     char *where;        /* "file:line" of the statement running (own_where or the watch's) */
     size_t wherelen;
     struct luabox_watch *watch;
 };
 
-static double now_seconds(void)
+static double clock_seconds(clockid_t id)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(id, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static double now_seconds(void)
+{
+    return clock_seconds(CLOCK_MONOTONIC);
+}
+
+/* CPU time, not wall time: a process stopped or waiting for a CPU while it
+ * loads has not used its budget. */
+static double cpu_seconds(void)
+{
+    return clock_seconds(CLOCK_THREAD_CPUTIME_ID);
 }
 
 /* Lua's allocator with a cap: refusing makes Lua raise "not enough memory". */
@@ -107,14 +122,19 @@ static int limit_error(lua_State *L, const char *what)
 }
 
 /* Whether the current call has used up its time budget. */
-static bool past_deadline(const struct luabox *b)
+static bool past_deadline(struct luabox *b)
 {
-    return now_seconds() > b->deadline;
+    /* The CPU clock is a system call: read it at most every LOOK_EVERY s. */
+    double now = now_seconds();
+    if (now < b->next_look)
+        return false;
+    b->next_look = now + LOOK_EVERY;
+    return cpu_seconds() > b->deadline;
 }
 
 /* Past the time budget: most often library calls on long strings, or the
  * collector working hard with the memory cap nearly reached. */
-static int time_error(lua_State *L, const struct luabox *b)
+static int time_error(lua_State *L, struct luabox *b)
 {
     char m[200];
     if (b->used > b->limit / 10 * 9)
@@ -521,7 +541,8 @@ int luabox_call(struct luabox *b, int nargs, int nres, long max_instructions, ch
     b->call_limit = (double)max_instructions * NS_PER_INSTRUCTION * 1e-9;
     if (b->call_limit < MIN_CALL_SECONDS)
         b->call_limit = MIN_CALL_SECONDS;
-    b->deadline = now_seconds() + b->call_limit;
+    b->deadline = cpu_seconds() + b->call_limit;
+    b->next_look = 0;
     int base = lua_gettop(b->L) - nargs; /* the function's slot */
     /* Until the hook has run, errors without a position name the function's
      * own first line. */
@@ -564,6 +585,27 @@ int luabox_call(struct luabox *b, int nargs, int nres, long max_instructions, ch
 
 /* --- the guard ------------------------------------------------------------ */
 
+/* Progress as a guard sees it from one look to the next. */
+struct stall_clock {
+    unsigned long seen; /* the progress counter at the last change */
+    double since, last; /* when it changed; the guard's last look */
+};
+
+/* Whether w has made no progress for stall_s seconds of watching. A gap
+ * between two looks longer than WATCH_GAP means the guard itself did not
+ * run (the process was stopped): the count starts again. */
+static bool stall_seen(struct stall_clock *c, struct luabox_watch *w, double stall_s)
+{
+    double now = now_seconds();
+    unsigned long p = atomic_load(&w->progress);
+    if (p != c->seen || now - c->last > WATCH_GAP || c->since == 0) {
+        c->seen = p;
+        c->since = now;
+    }
+    c->last = now;
+    return now - c->since >= stall_s;
+}
+
 /* A watching thread's view: the load sets done under mu and signals cv. */
 struct watcher {
     struct luabox_watch *w;
@@ -577,8 +619,8 @@ struct watcher {
 static void *watch_thread(void *arg)
 {
     struct watcher *x = arg;
-    unsigned long seen = atomic_load(&x->w->progress);
-    double since = now_seconds();
+    struct stall_clock c = {0, 0, 0};
+    stall_seen(&c, x->w, x->stall_s);
     pthread_mutex_lock(&x->mu);
     while (!x->done) {
         struct timespec ts;
@@ -587,11 +629,7 @@ static void *watch_thread(void *arg)
         ts.tv_sec += ts.tv_nsec / 1000000000L;
         ts.tv_nsec %= 1000000000L;
         pthread_cond_timedwait(&x->cv, &x->mu, &ts);
-        unsigned long p = atomic_load(&x->w->progress);
-        if (p != seen) {
-            seen = p;
-            since = now_seconds();
-        } else if (!x->done && now_seconds() - since >= x->stall_s) {
+        if (stall_seen(&c, x->w, x->stall_s) && !x->done) {
             char m[800];
             int n = snprintf(m, sizeof m, "lyncaudit: %s: no progress for %g s (a call that does not end?)\n",
                              x->w->where[0] ? x->w->where : "loading", x->stall_s);
@@ -638,19 +676,15 @@ void *luabox_run_watched(luabox_job job, void *ctx, double stall_s, char *err, s
  * it when its progress stalls. Returns its wait status; *stalled tells. */
 static int wait_trial(pid_t pid, int fd, struct luabox_watch *w, double stall_s, bool *stalled)
 {
-    unsigned long seen = atomic_load(&w->progress);
-    double since = now_seconds();
+    struct stall_clock c = {0, 0, 0};
+    stall_seen(&c, w, stall_s);
     *stalled = false;
     for (;;) {
         struct pollfd pf = {fd, POLLIN, 0};
         int r = poll(&pf, 1, WATCH_POLL_MS);
         if (r > 0)
             break; /* EOF: the child ended (it writes nothing) */
-        unsigned long p = atomic_load(&w->progress);
-        if (p != seen) {
-            seen = p;
-            since = now_seconds();
-        } else if (now_seconds() - since >= stall_s) {
+        if (stall_seen(&c, w, stall_s)) {
             kill(pid, SIGKILL);
             *stalled = true;
             break;
