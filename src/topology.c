@@ -80,20 +80,46 @@ static int line_of(const char *text, const char *needle)
     return line;
 }
 
-/* "path:LINE: message" where the token is found in the file, else "path: message". */
-__attribute__((format(printf, 3, 4))) static int fail(struct loader *ld, const char *token, const char *fmt, ...)
+/* The line of the first place `needle` appears in the file at all (0: nowhere). */
+static int line_of_text(const char *text, const char *needle)
+{
+    const char *hit = strstr(text, needle);
+    int line = 1;
+    for (const char *p = text; hit && p < hit; p++)
+        line += *p == '\n';
+    return hit ? line : 0;
+}
+
+/* "path:LINE: message" (path alone for line 0): every loader error. */
+static int vfail(struct loader *ld, int line, const char *fmt, va_list ap)
 {
     char msg[512];
-    va_list ap;
-    va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    int line = line_of(ld->file->text, token);
     if (line)
         snprintf(ld->err, ld->errlen, "%s:%d: %s", ld->file->path, line, msg);
     else
         snprintf(ld->err, ld->errlen, "%s: %s", ld->file->path, msg);
     return -1;
+}
+
+/* An error at the line where the token is found in the file. */
+__attribute__((format(printf, 3, 4))) static int fail(struct loader *ld, const char *token, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = vfail(ld, line_of(ld->file->text, token), fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+/* An error at a line already found. */
+__attribute__((format(printf, 3, 4))) static int fail_at(struct loader *ld, int line, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = vfail(ld, line, fmt, ap);
+    va_end(ap);
+    return rc;
 }
 
 /* The string at idx when it is one and holds no NUL byte (Lua strings carry
@@ -110,12 +136,21 @@ static const char *text_at(lua_State *L, int idx, bool *nul)
     return *nul ? NULL : s;
 }
 
+/* The string at idx holds a NUL byte: its line is where the text before
+ * the NUL is followed by one of Lua's ways to write a NUL in a string. */
 static int nul_error(struct loader *ld, const char *what, int idx)
 {
-    char shown[200];
+    static const char *const ESCAPES[] = {"\\0", "\\x00", "\\u{0"}; /* \0 also finds \00, \000 */
+    char shown[200], token[160];
     luabox_text(ld->L, idx, shown, sizeof shown);
-    return fail(ld, lua_tostring(ld->L, idx), "%s '%s' holds a NUL byte (names and addresses are text)", what,
-                shown);
+    const char *before = lua_tostring(ld->L, idx);
+    int line = 0;
+    for (size_t i = 0; i < sizeof ESCAPES / sizeof *ESCAPES && !line; i++) {
+        snprintf(token, sizeof token, "%s%s", before, ESCAPES[i]);
+        line = line_of_text(ld->file->text, token);
+    }
+    return fail_at(ld, line ? line : line_of(ld->file->text, before),
+                   "%s '%s' holds a NUL byte (names and addresses are text)", what, shown);
 }
 
 /* "10.0.0.0/8", "2001:db8::1" (len bytes) -> address and prefix length. */

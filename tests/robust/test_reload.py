@@ -103,6 +103,8 @@ def stop_during_load(pid, seconds):
 def main():
     binary, work = sys.argv[1], sys.argv[2]
     os.makedirs(work, exist_ok=True)
+    for f in os.listdir(work):  # a run of the test before this one
+        os.unlink(os.path.join(work, f))
     cap = os.path.join(work, "flows.pcap")
     nchunks = 5
     subprocess.run([sys.executable, os.path.join(HERE, "mkflood.py"), "udp", str(CHUNK * nchunks), cap], check=True)
