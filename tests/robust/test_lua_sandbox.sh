@@ -68,7 +68,7 @@ expect_refused() {
         bad "wanted one line on stderr, got $(grep -c . "$T/err"): $(head -c 500 "$T/err")"
     else ok; fi
     # LINE - : the file alone; ? : the file, with or without a line (a call
-    # cut off by the load alarm: the position is the last one the hook saw)
+    # cut off by the load guard: the position is the last one the hook saw)
     if [ "$line" = - ] || [ "$line" = "?" ]; then where="$file: "; else where="$file:$line: "; fi
     local first
     first="$(head -n 1 "$T/err")"
