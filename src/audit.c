@@ -551,16 +551,20 @@ static void *load_job(void *ctx, struct luabox_watch *w, char *err, size_t errle
     return a;
 }
 
-/* Reads the files, then loads them under the guard `run`. */
+/* Reads the files, then loads them under the guard `run` (the sources live
+ * on the heap only for the load: the result holds nothing of them). */
 static struct audit *guarded_load(const struct audit_paths *p,
                                   void *(*run)(luabox_job, void *, double, char *, size_t), char *err,
                                   size_t errlen)
 {
-    struct sources src;
-    if (read_sources(p, &src, err, errlen))
+    struct sources *src = calloc(1, sizeof *src);
+    if (!src) {
+        snprintf(err, errlen, "out of memory");
         return NULL;
-    struct audit *a = run(load_job, &src, LOAD_STALL_SECONDS, err, errlen);
-    free_sources(&src);
+    }
+    struct audit *a = read_sources(p, src, err, errlen) ? NULL : run(load_job, src, LOAD_STALL_SECONDS, err, errlen);
+    free_sources(src);
+    free(src);
     return a;
 }
 
