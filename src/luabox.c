@@ -40,7 +40,7 @@
 #define MAX_QUANTIFIERS 8         /* ? * + - in one pattern: backtracking grows with each */
 #define MAX_PATTERN_COST 1e9      /* worst-case steps of one pattern call: about a second here */
 #define NS_PER_INSTRUCTION 100    /* time budget per instruction of the budget (a Lua one takes ~10) */
-#define MIN_CALL_SECONDS 0.25     /* time budget of a call with few instructions */
+#define MIN_CALL_SECONDS 1.0      /* time budget of a call with few instructions (a check) */
 #define LOOK_EVERY 0.01           /* seconds between looks at the CPU clock */
 #define WATCH_POLL_MS 50          /* how often a guard looks at the progress counter */
 #define WATCH_GAP 1.0             /* a guard that did not run this long was stopped: no stall seen then */
@@ -145,16 +145,19 @@ static int time_error(lua_State *L, struct luabox *b)
     return limit_error(L, m);
 }
 
-/* Every HOOK_EVERY instructions: the position, progress for a guard, and
- * the call's two budgets. */
+/* Every HOOK_EVERY instructions: the position and the instruction budget;
+ * and at every function call (a library call may take long, and is one
+ * instruction to the count): progress for a guard, and the time budget. */
 static void hook(lua_State *L, lua_Debug *ar)
 {
     struct luabox *b = box_of(L);
-    if (lua_getinfo(L, "Sl", ar) && ar->source[0] == '@' && ar->currentline > 0)
-        snprintf(b->where, b->wherelen, "%s:%d", ar->source + 1, ar->currentline);
     luabox_step(b);
-    if (--b->budget <= 0)
-        limit_error(L, "instruction limit reached (a loop that does not end?)");
+    if (ar->event == LUA_HOOKCOUNT) {
+        if (lua_getinfo(L, "Sl", ar) && ar->source[0] == '@' && ar->currentline > 0)
+            snprintf(b->where, b->wherelen, "%s:%d", ar->source + 1, ar->currentline);
+        if (--b->budget <= 0)
+            limit_error(L, "instruction limit reached (a loop that does not end?)");
+    }
     if (past_deadline(b))
         time_error(L, b);
 }
@@ -342,7 +345,7 @@ struct luabox *luabox_new(size_t mem_limit, char *err, size_t errlen)
     wrap(b->L, LUA_STRLIBNAME, "gmatch", safe_pattern, 0);
     wrap(b->L, LUA_STRLIBNAME, "gsub", safe_pattern, 0);
     wrap(b->L, LUA_TABLIBNAME, "move", safe_move, 0);
-    lua_sethook(b->L, hook, LUA_MASKCOUNT, HOOK_EVERY);
+    lua_sethook(b->L, hook, LUA_MASKCOUNT | LUA_MASKCALL, HOOK_EVERY);
     b->budget = 0x7fffffff;
     b->deadline = 1e300;
     return b;
