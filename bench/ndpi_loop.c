@@ -1,7 +1,8 @@
 /* ndpi_loop.c - the floor of any single-threaded nDPI reader, for bench/run.sh.
  *
- * libpcap reads the capture, lyncaudit's own decode and flow table (the same
- * code as lyncaudit) find each packet's flow, and nDPI 4.2 is fed exactly as
+ * libpcap reads the capture, lyncaudit's own per-packet sequence (ingest.c:
+ * decode and flow table, the same code as lyncaudit) finds each packet's
+ * flow, and nDPI 4.2 is fed exactly as
  * lyncaudit and ndpiReader feed it: every packet of a flow until nDPI has a
  * protocol and wants no extra packets, or 80 TCP / 24 other packets, then
  * giveup; its state is freed at the decision. Nothing else: no Lync
@@ -9,6 +10,7 @@
  * the cost of everything it adds to nDPI.
  *
  *   ndpi_loop FILE      prints: packets flows seconds */
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +21,7 @@
 
 #include "decode.h"
 #include "flow.h"
+#include "ingest.h"
 
 static struct ndpi_detection_module_struct *g_mod;
 
@@ -41,6 +44,24 @@ static void on_end(struct flow *f, void *ctx)
         f->label.ndpi_app = r.app_protocol;
     }
     decide(f);
+}
+
+/* ingest's classify gate: nDPI alone, fed as lyncaudit feeds it. */
+static void feed(void *ctx, struct flow *f, const struct packet *pkt, int dir)
+{
+    (void)ctx;
+    (void)dir;
+    struct ndpi_flow_struct *nf = f->label.dpi;
+    if (!nf) {
+        nf = f->label.dpi = ndpi_flow_malloc(SIZEOF_FLOW_STRUCT);
+        memset(nf, 0, SIZEOF_FLOW_STRUCT);
+    }
+    ndpi_protocol r = ndpi_detection_process_packet(g_mod, nf, pkt->l3, pkt->l3len, pkt->ts_us / 1000);
+    bool known = r.app_protocol != NDPI_PROTOCOL_UNKNOWN || r.master_protocol != NDPI_PROTOCOL_UNKNOWN;
+    if (known && !ndpi_extra_dissection_possible(g_mod, nf))
+        decide(f);
+    else if (++f->label.fed >= (f->key.proto == IPPROTO_TCP ? 80 : 24))
+        on_end(f, NULL);
 }
 
 static double now(void)
@@ -70,35 +91,15 @@ int main(int argc, char **argv)
     ndpi_finalize_initialization(g_mod);
     struct flow_config fc = {300000000ull, 120000000ull, 60000000ull, 30000000ull, 0, false, false};
     struct flow_table *ft = flow_table_new(&fc, on_end, NULL);
+    struct ingest in;
+    ingest_init(&in, ft, NULL, feed, NULL);
     int dlt = pcap_datalink(p);
     struct pcap_pkthdr *h;
     const uint8_t *data;
-    unsigned long long packets = 0;
-    while (pcap_next_ex(p, &h, &data) == 1) {
-        packets++;
-        struct packet pkt;
-        pkt.ts_us = (uint64_t)h->ts.tv_sec * 1000000u + (uint64_t)h->ts.tv_usec;
-        pkt.wirelen = h->len;
-        if (decode_packet(dlt, data, h->caplen, &pkt) != DECODE_OK || pkt.icmp_error)
-            continue;
-        int dir;
-        bool is_new;
-        struct flow *f = flow_packet(ft, &pkt, &dir, &is_new);
-        if (f && !f->label.done) {
-            struct ndpi_flow_struct *nf = f->label.dpi;
-            if (!nf) {
-                nf = f->label.dpi = ndpi_flow_malloc(SIZEOF_FLOW_STRUCT);
-                memset(nf, 0, SIZEOF_FLOW_STRUCT);
-            }
-            ndpi_protocol r = ndpi_detection_process_packet(g_mod, nf, pkt.l3, pkt.l3len, pkt.ts_us / 1000);
-            bool known = r.app_protocol != NDPI_PROTOCOL_UNKNOWN || r.master_protocol != NDPI_PROTOCOL_UNKNOWN;
-            if (known && !ndpi_extra_dissection_possible(g_mod, nf))
-                decide(f);
-            else if (++f->label.fed >= (f->key.proto == 6 ? 80 : 24))
-                on_end(f, NULL);
-        }
-        flow_table_expire(ft, pkt.ts_us);
-    }
+    while (pcap_next_ex(p, &h, &data) == 1)
+        ingest_frame(&in, dlt, (uint64_t)h->ts.tv_sec * 1000000u + (uint64_t)h->ts.tv_usec, h->len, data,
+                     h->caplen);
+    unsigned long long packets = in.n.packets;
     unsigned long long flows = flow_table_stats(ft)->created;
     flow_table_free(ft);
     ndpi_exit_detection_module(g_mod);

@@ -1,7 +1,8 @@
 -- lyncaudit rule language (Lua side).
 --
 -- This chunk returns a module M. The C side (or tests/rules/dump_rules.lua)
--- runs it once, then for each rules/*.lua file, sorted by name:
+-- runs it once, with the label vocabulary as its argument (a list of
+-- names, see LABEL_LIST below), then for each rules/*.lua file, sorted by name:
 --     local env = M.new_env()
 --     local chunk = load(source, "@rules/<file>.lua", "t", env)
 --     chunk()
@@ -37,13 +38,12 @@ for _, r in ipairs(ROLE_LIST) do ROLES[r] = true end
 
 local TRANSPORTS = { tcp = true, udp = true, esp = true, ah = true }
 
--- Flow labels a rule may expect: the Lync dissectors' own (issue 4) and the
--- nDPI names (lowercased) the rules use. A typo in a rule file is an error.
-local LABEL_LIST = {
-  "sip_tls", "psom", "msturn", "stun", "rtp", "rtcp", "xmpp",
-  "ike", "esp", "ah",
-  "tls", "http", "sip", "dns", "dhcp",
-}
+-- Flow labels a rule may expect: the Lync dissectors' own and the nDPI
+-- names (lowercased) the rules use. The list is classify's (src/classify.c,
+-- classify_rule_label): whoever runs this chunk passes it as the chunk's
+-- argument. A typo in a rule file is an error.
+local LABEL_LIST = {}
+for i, l in ipairs((...) or {}) do LABEL_LIST[i] = l end
 local LABELS = {}
 for _, l in ipairs(LABEL_LIST) do LABELS[l] = true end
 
@@ -233,6 +233,9 @@ local function parse_apps(spec)
   if spec == nil then return {} end
   local out, seen = {}, {}
   for _, a in ipairs(as_list(spec)) do
+    if #LABEL_LIST == 0 then
+      return nil, "no label list: lua/dsl.lua must be given classify's labels"
+    end
     if type(a) ~= "string" or not LABELS[a] then
       return nil, string.format("unknown app label '%s'", tostring(a))
     end

@@ -4,9 +4,11 @@
 # Safe to run again: it asks apt only for what is missing.
 set -euo pipefail
 
-build_pkgs=(cmake make gcc pkg-config libpcap-dev libndpi-dev libsqlite3-dev liblua5.4-dev libxml2-dev)
+build_pkgs=(cmake make gcc pkg-config libpcap-dev libndpi-dev libsqlite3-dev libpq-dev liblua5.4-dev libxml2-dev
+            libgcrypt20-dev libjansson-dev)
 test_pkgs=(sqlite3 python3 tshark libndpi-bin sip-tester coturn prosody openssl socat tcpdump
-           lua5.4 clang libclang-rt-14-dev procps iproute2 ike-scan tcpreplay chromium)
+           lua5.4 clang libclang-rt-14-dev procps iproute2 ike-scan tcpreplay chromium
+           man-db groff-base bash-completion systemd dpkg-dev strace jq postgresql)
 
 want=("${build_pkgs[@]}")
 [ "${1:-all}" = "all" ] && want+=("${test_pkgs[@]}")

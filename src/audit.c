@@ -15,6 +15,8 @@
 #include <lauxlib.h>
 #include <lua.h>
 
+#include "classify.h"
+#include "dissect/tls.h"
 #include "luabox.h"
 #include "topology.h"
 
@@ -508,7 +510,14 @@ static int run_rule_file(struct audit *a, int mod, const struct luabox_file *f, 
 static int load_into(struct audit *a, const struct sources *src, char *err, size_t errlen)
 {
     lua_State *L = luabox_state(a->box);
-    if (luabox_load(a->box, &src->dsl, err, errlen) || luabox_call(a->box, 0, 1, LOAD_INSTRUCTIONS, err, errlen))
+    if (luabox_load(a->box, &src->dsl, err, errlen))
+        return -1;
+    lua_newtable(L); /* the chunk's argument: the labels a rule may expect (classify's vocabulary) */
+    for (size_t i = 0; classify_rule_label(i); i++) {
+        lua_pushstring(L, classify_rule_label(i));
+        lua_rawseti(L, -2, (lua_Integer)i + 1);
+    }
+    if (luabox_call(a->box, 1, 1, LOAD_INSTRUCTIONS, err, errlen))
         return -1;
     if (!lua_istable(L, -1)) {
         snprintf(err, errlen, "%s: must return the rule language module", src->dsl.path);
@@ -809,20 +818,18 @@ static bool is_ipsec(const struct audit_flow *f)
     return !strcmp(f->app, "ike") || !strcmp(f->app, "esp") || !strcmp(f->app, "ah") || !strcmp(f->app, "ipsec");
 }
 
-/* Labels only roles can tell: TLS toward the Access Edge on 443 is SIP,
- * toward the Web Conferencing Edge PSOM, toward the Edge internal interface
- * on 23456 XMPP (the documents' ports, docs/rules.md). */
-static const char *refine_app(const struct audit *a, const char *app, int dr, uint16_t dport)
+/* Labels only roles can tell, for a TLS flow whose port named no Lync
+ * service: dissect/tls.h decides (443 on the Access Edge is SIP ...). */
+static const char *refine_app(const struct audit *a, const struct audit_flow *f, int dr)
 {
-    if (strcmp(app, "tls"))
-        return app;
-    if (dr == a->role[K_EDGE_ACCESS] && dport == 443)
-        return "sip_tls";
-    if (dr == a->role[K_EDGE_WEBCONF] && dport == 443)
-        return "psom";
-    if (dr == a->role[K_EDGE_INTERNAL] && dport == 23456)
-        return "xmpp";
-    return app;
+    if ((f->facts & (LABEL_F_TLS | LABEL_F_TLS_PORT)) != LABEL_F_TLS)
+        return f->app;
+    enum tls_server s = dr == a->role[K_EDGE_ACCESS]    ? TLS_SERVER_EDGE_ACCESS
+                        : dr == a->role[K_EDGE_WEBCONF]  ? TLS_SERVER_EDGE_WEBCONF
+                        : dr == a->role[K_EDGE_INTERNAL] ? TLS_SERVER_EDGE_INTERNAL
+                                                         : TLS_SERVER_OTHER;
+    unsigned id = tls_role_label(f->dport, s);
+    return id ? classify_label_name(id) : f->app;
 }
 
 /* Why a rule's check said no (the first one to give a reason for the flow):
@@ -1032,7 +1039,7 @@ void audit_flow(struct audit *a, const struct audit_flow *f, struct audit_result
     memset(res, 0, sizeof *res);
     res->src_role = topology_role_name(a->topo, sr);
     res->dst_role = topology_role_name(a->topo, dr);
-    res->app = refine_app(a, f->app, dr, f->dport);
+    res->app = refine_app(a, f, dr);
     /* Flows between peers are not Lync findings, except what the client rows
      * speak of: client to client, and an internal client through the
      * firewall to a partner; those are judged when a rule matches. */

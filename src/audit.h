@@ -56,6 +56,7 @@ struct audit_flow {
     const char *app;            /* classify's label */
     const char *app_detail;
     uint64_t packets, bytes;
+    uint8_t facts;              /* classify's LABEL_F_* (flow.h): TLS the role may name */
 };
 
 struct audit_violation {

@@ -8,10 +8,11 @@
  * decided flow costs only its flow record.
  *
  * Beside nDPI, on the same packets, the dissectors of src/dissect/ (STUN and
- * MS-TURN, RTP/RTCP, SIP, XMPP, IKE/ESP, TLS) look at up to 32 UDP / 12 TCP
- * payload packets, keeping a few dozen bytes per live flow; the label then
- * comes from their verdicts where they have one (docs/dissectors.md).
- * classify knows ports, never roles: TLS toward a role on 443 is the audit's. */
+ * MS-TURN, RTP/RTCP, SIP, XMPP, IKE/ESP, TLS), one table of them in
+ * classify.c (dissect/dx.h), look at up to 32 UDP / 12 TCP payload packets,
+ * keeping a few dozen bytes per live flow; the label then comes from their
+ * verdicts where they have one (docs/dissectors.md). classify knows ports,
+ * never roles: TLS toward a role on 443 is the audit's (dissect/tls.h). */
 #ifndef LYNCAUDIT_CLASSIFY_H
 #define LYNCAUDIT_CLASSIFY_H
 
@@ -25,12 +26,15 @@ struct classify;
 struct classify *classify_new(char *err, size_t errlen);
 void classify_free(struct classify *c);
 
-/* Gives the packet to nDPI if the flow is still undecided. */
-void classify_packet(struct classify *c, struct flow *f, const struct packet *p);
+/* Gives a packet of flow f to nDPI and the dissectors while the flow is
+ * undecided. dir is what flow_packet() said of it: 0 from the initiator, 1
+ * from the responder. */
+void classify_packet(struct classify *c, struct flow *f, const struct packet *p, int dir);
 
 /* True once the flow's label is decided: its later packets need not be
- * handed to classify_packet. Safe to call from another thread than the one
- * classifying (a stale false only costs a packet classify then ignores). */
+ * handed to classify_packet. The reader's gate: the thread that classifies
+ * writes the flag, the reader may read it at any time (a stale false only
+ * costs a packet that classify_packet then ignores). */
 static inline bool classify_decided(const struct flow *f)
 {
     return __atomic_load_n(&f->label.done, __ATOMIC_RELAXED);
@@ -43,7 +47,8 @@ void classify_finish(struct classify *c, struct flow *f);
 void classify_release(struct flow *f);
 
 /* lyncaudit's own labels (flow_label.lync), set where the Lync dissectors
- * (src/dissect/) decided; 0 leaves nDPI's verdict as the label. */
+ * (src/dissect/) decided; 0 leaves nDPI's verdict as the label. Their names
+ * (classify_label_name) are the label vocabulary: classify.c has the one list. */
 enum classify_label {
     CL_NDPI = 0, /* nDPI's verdict is the label */
     CL_UNKNOWN,  /* nDPI's verdict was not confirmed (one-packet RTP) */
@@ -65,6 +70,11 @@ enum classify_label {
 /* "sip_tls", "msturn" ... for a classify_label. */
 const char *classify_label_name(unsigned id);
 
+/* The i-th label a rule may expect (classify's own but "unknown", and the
+ * nDPI names the rules use: "http" ...); NULL past the last. The binary
+ * hands them to lua/dsl.lua (audit_load). */
+const char *classify_rule_label(size_t i);
+
 /* The flow's label: lyncaudit's own (classify_label) where the dissectors
  * decided, else the lower-case nDPI protocol name, or "unknown" when nDPI
  * matched nothing by inspection (a port guess is not a match: see app_detail). */
@@ -75,6 +85,17 @@ const char *classify_proto_name(const struct classify *c, unsigned id);
 
 /* nDPI's confidence name for the flow ("DPI", "Match by port" ...). */
 const char *classify_confidence_name(const struct flow *f);
+
+/* A decided flow's label in words, for the record stage. The nDPI names
+ * point into nDPI's module (static for the run); app is the flow's label. */
+struct classify_names {
+    const char *ndpi_master, *ndpi_app, *confidence;
+    char app[32];
+};
+
+/* Fills *out for flow f, which classify_finish() has decided. Uses nDPI's
+ * module: call it where classify runs, not on another thread. */
+void classify_names(const struct classify *c, const struct flow *f, struct classify_names *out);
 
 /* The nDPI library version string. */
 const char *classify_ndpi_version(void);

@@ -5,7 +5,16 @@
  * flow in its list (that touched two more cache lines per packet): lists are
  * ordered by when a flow was queued, and a head found active since then is
  * queued again at the tail ("second chance"), so expiry and eviction look at
- * four heads, not at every flow. */
+ * four heads, not at every flow.
+ *
+ * The clock is capture time, and one absurd record (a damaged time, a
+ * time-stamping glitch) must not end every flow: a packet farther than
+ * `far_us` from the packet before it is held as a suspect until the next
+ * packet. It is an outlier when both its neighbours lie on the same side of
+ * it, both far away (a spike up or down): counted, and its time is used for
+ * nothing (its flow counts it at the time before). Otherwise it was a real
+ * jump (a gap in the traffic, the next file of a run) and its time is
+ * applied then. The clock never goes back. */
 #include "flow.h"
 
 #include <stdio.h>
@@ -34,7 +43,17 @@ struct flow_table {
     struct flow_config cfg;
     flow_end_fn on_end;
     void *ctx;
-    uint64_t now_us;
+    uint64_t now_us;     /* the clock: the newest time accepted */
+    bool have_clock;     /* now_us was set (a capture may start at time 0) */
+    uint64_t prev_us;    /* the last accepted packet's time */
+    bool have_prev;
+    uint64_t far_us;     /* a step larger than this makes a packet a suspect */
+    bool pend;           /* a suspect packet waits for the next one */
+    bool pend_new;       /* ... and started its flow */
+    uint64_t pend_us;    /* ... its time */
+    struct flow *pend_flow; /* ... its flow, while live */
+    bool tick_pend;      /* flow_table_expire saw a far step once */
+    uint64_t tick_pend_us;
     uint64_t seed;
     struct flow_stats stats;
     struct frag_slot frags[FRAG_SLOTS];
@@ -103,6 +122,20 @@ static void list_append(struct flow_table *t, struct flow *f, uint8_t list)
     l->tail = f;
 }
 
+/* How far a packet's time may be from the one before without being held
+ * as a suspect: the shortest idle timeout, the step past which a spike
+ * would end flows idle (60 s by default); with no idle timeout the linger. */
+static uint64_t far_of(const struct flow_config *c)
+{
+    uint64_t v[3] = {c->tcp_idle_us, c->udp_idle_us, c->other_idle_us}, far = 0;
+    for (int i = 0; i < 3; i++)
+        if (v[i] && (!far || v[i] < far))
+            far = v[i];
+    if (!far)
+        far = c->linger_us;
+    return far ? far : 60000000u;
+}
+
 struct flow_table *flow_table_new(const struct flow_config *cfg, flow_end_fn on_end, void *ctx)
 {
     struct flow_table *t = calloc(1, sizeof *t);
@@ -115,6 +148,7 @@ struct flow_table *flow_table_new(const struct flow_config *cfg, flow_end_fn on_
         return NULL;
     }
     t->cfg = *cfg;
+    t->far_us = far_of(cfg);
     if (getrandom(&t->seed, sizeof t->seed, GRND_NONBLOCK) != (ssize_t)sizeof t->seed)
         t->seed = (uint64_t)(uintptr_t)t ^ 0x6c796e6361756469ULL;
     t->on_end = on_end;
@@ -152,6 +186,8 @@ static void end_flow(struct flow_table *t, struct flow *f, enum flow_end why)
     if (*pp)
         *pp = f->hnext;
     list_unlink(t, f);
+    if (f == t->pend_flow)
+        t->pend_flow = NULL;
     if (f->end == FLOW_END_NONE || why == FLOW_END_EVICTED)
         f->end = (uint8_t)why;
     t->stats.ended++;
@@ -190,10 +226,88 @@ static struct flow *settled_head(struct flow_table *t, uint8_t l)
     return f;
 }
 
+/* How far apart two times are, either way. */
+static uint64_t dist(uint64_t a, uint64_t b)
+{
+    return a > b ? a - b : b - a;
+}
+
+/* A packet time taken as true: the one the next is measured from; the
+ * clock moves to it when it is newer (never back). */
+static void accept_time(struct flow_table *t, uint64_t ts)
+{
+    t->prev_us = ts;
+    t->have_prev = t->have_clock = true;
+    if (ts > t->now_us)
+        t->now_us = ts;
+}
+
+/* Judges the suspect packet by the next one (at `next`), or at the end of
+ * the input (`end`: one neighbour only, nothing to call it a spike by). An
+ * accepted suspect's time reaches its flow now. */
+static void judge_pending(struct flow_table *t, uint64_t next, bool end)
+{
+    t->pend = false;
+    uint64_t s = t->pend_us;
+    if (!end && dist(s, next) > t->far_us && (s > t->prev_us) == (s > next)) {
+        t->stats.time_outliers++;
+        t->tick_pend = false;
+        return;
+    }
+    accept_time(t, s);
+    struct flow *f = t->pend_flow;
+    if (f) {
+        if (t->pend_new)
+            f->first_us = s;
+        if (t->pend_new || s > f->last_us)
+            f->last_us = s;
+        f->active_us = t->now_us;
+    }
+}
+
+/* The time a packet counts at in its flow: its own, or, when it is far
+ * from the packet before, that packet's until the next one judges it. */
+static uint64_t packet_time(struct flow_table *t, uint64_t ts)
+{
+    if (t->pend)
+        judge_pending(t, ts, false);
+    if (!t->have_prev || dist(ts, t->prev_us) <= t->far_us) {
+        accept_time(t, ts);
+        return ts;
+    }
+    t->pend = true;
+    t->pend_us = ts;
+    t->pend_flow = NULL;
+    return t->prev_us;
+}
+
+/* The clock by flow_table_expire's time (each record's, decoded or not, or
+ * the wall clock live). It judges a suspect packet too (at another time than
+ * the suspect's own: that is the suspect's own call), before flows expire,
+ * so that an accepted suspect's flow is active at the new clock. A far step
+ * forward counts when the next call agrees with it, so a suspect record's
+ * time is not taken here while a wall clock that jumped (a suspended
+ * machine) still is. */
+static void clock_tick(struct flow_table *t, uint64_t now)
+{
+    if (t->pend && now != t->pend_us)
+        judge_pending(t, now, false);
+    if (t->have_clock && now <= t->now_us)
+        return;
+    if (!t->have_clock || now - t->now_us <= t->far_us ||
+        (t->tick_pend && now >= t->tick_pend_us && now - t->tick_pend_us <= t->far_us)) {
+        t->now_us = now;
+        t->have_clock = true;
+        t->tick_pend = false;
+        return;
+    }
+    t->tick_pend = true;
+    t->tick_pend_us = now;
+}
+
 void flow_table_expire(struct flow_table *t, uint64_t now_us)
 {
-    if (now_us > t->now_us)
-        t->now_us = now_us;
+    clock_tick(t, now_us);
     for (uint8_t l = 0; l < FLOW_LIST_N; l++) {
         uint64_t idle = idle_of(t, l);
         if (idle == 0 && l != FLOW_LIST_CLOSING)
@@ -270,8 +384,7 @@ static uint8_t list_for(uint8_t proto)
 
 struct flow *flow_packet(struct flow_table *t, const struct packet *p, int *dir, bool *is_new)
 {
-    if (p->ts_us > t->now_us)
-        t->now_us = p->ts_us;
+    uint64_t ts = packet_time(t, p->ts_us);
     uint16_t sport = p->sport, dport = p->dport;
     if (p->fragment || p->frag_first)
         frag_ports(t, p, &sport, &dport);
@@ -299,7 +412,7 @@ struct flow *flow_packet(struct flow_table *t, const struct packet *p, int *dir,
         if (!f)
             return NULL;
         f->key = k;
-        f->first_us = f->last_us = p->ts_us;
+        f->first_us = f->last_us = ts;
         f->active_us = t->now_us;
         /* The SYN-ACK's receiver initiated; otherwise the first sender did. */
         bool synack = p->proto == 6 && !p->fragment &&
@@ -328,14 +441,17 @@ struct flow *flow_packet(struct flow_table *t, const struct packet *p, int *dir,
         *is_new = true;
     }
 
+    if (t->pend) { /* this packet is the suspect */
+        t->pend_flow = f;
+        t->pend_new = *is_new;
+    }
     int d = (from_a == (bool)f->src_is_a) ? 0 : 1;
     *dir = d;
     f->pkts[d]++;
     f->bytes[d] += p->wirelen;
-    if (p->ts_us < f->first_us)
-        f->first_us = p->ts_us;
-    if (p->ts_us > f->last_us)
-        f->last_us = p->ts_us;
+    /* first_us stays the first packet's time when time goes backwards */
+    if (ts > f->last_us)
+        f->last_us = ts;
     f->active_us = t->now_us;
 
     if (p->proto == 6 && !p->fragment && f->list != FLOW_LIST_CLOSING) {
@@ -374,8 +490,18 @@ bool flow_icmp_error(struct flow_table *t, const struct packet *pkt)
     return true;
 }
 
+void flow_table_input_end(struct flow_table *t)
+{
+    if (t->pend)
+        judge_pending(t, 0, true);
+    t->have_prev = false;
+    t->tick_pend = false;
+}
+
 void flow_table_end_all(struct flow_table *t)
 {
+    if (t->pend)
+        judge_pending(t, 0, true);
     for (int l = 0; l < FLOW_LIST_N; l++) {
         struct flow *f;
         while ((f = t->lists[l].head))

@@ -5,7 +5,10 @@
  * or at flow_table_end_all(); each end is handed to the `on_end` callback
  * exactly once, then the flow is freed. Time is capture time: the table's
  * clock is the newest packet timestamp seen, so reading a file expires flows
- * exactly as watching the wire would. */
+ * exactly as watching the wire would. A packet whose time is a spike (far
+ * from the packets on both sides of it, both on one side) is counted in its
+ * flow but its time is kept out of the clock and of the flow's times
+ * (flow_stats.time_outliers); see flow.c. */
 #ifndef LYNCAUDIT_FLOW_H
 #define LYNCAUDIT_FLOW_H
 
@@ -34,28 +37,24 @@ struct flow_key {
                     * keys compare as five 64-bit words */
 };
 
-/* Facts classify found on the flow (flow_label.facts), for the audit stage:
- * TLS toward a role-specific address (443 on an Edge) is labelled there. */
-#define LABEL_F_TLS        0x01 /* a TLS handshake or TLS records were seen (nDPI or ours) */
-#define LABEL_F_TLS_SNI    0x02 /* the ClientHello named a server (SNI) */
-#define LABEL_F_TLS_CERT   0x04 /* a certificate went by in clear (TLS <= 1.2) */
-#define LABEL_F_PSEUDO_TLS 0x08 /* MS-TURN pseudo-TLS: hello without certificate, then MS-TURN framing */
-#define LABEL_F_STUN       0x10 /* STUN/TURN messages were seen */
-#define LABEL_F_MS_STUN    0x20 /* ... in Microsoft's dialect or with Microsoft attributes */
-#define LABEL_F_ICE        0x40 /* ICE connectivity checks (binding requests) were seen */
-#define LABEL_F_MEDIA      0x80 /* an RTP stream was confirmed (directly or inside TURN) */
+/* Facts classify found on the flow (flow_label.facts), for the audit stage
+ * (audit_flow.facts), which alone can name TLS toward a role (dissect/tls.h). */
+#define LABEL_F_TLS      0x01 /* the label is TLS's: tls, sip_tls or psom (nDPI's TLS or our records) */
+#define LABEL_F_TLS_PORT 0x02 /* ... and the server port named its Lync service (sip_tls, psom) */
+
+struct stun_call; /* dissect/msturn.h */
 
 /* What classify decides; flow only stores it. */
 struct flow_label {
     void *dpi;            /* classify's live state; NULL once decided */
     char *detail;         /* malloc'd text, or NULL */
+    struct stun_call *call; /* malloc'd MS-TURN call identity ([MS-TURNBWM]), or NULL */
     uint16_t ndpi_master, ndpi_app;
     uint16_t lync;        /* classify's own label id (enum classify_label; 0: nDPI's) */
     uint8_t confidence;
     uint8_t fed;          /* packets given to nDPI so far */
-    bool done;
+    bool done;            /* written by the classifying thread (classify.h: classify_decided) */
     uint8_t facts;        /* LABEL_F_* */
-    uint8_t msturn_version; /* MS-VERSION seen (0: none; saturates at 255) */
 };
 
 /* Laid out for two threads (pipeline.h): what both read first, then what
@@ -99,6 +98,7 @@ typedef void (*flow_end_fn)(struct flow *f, void *ctx);
 
 struct flow_stats {
     uint64_t created, ended, evicted, live, peak_live;
+    uint64_t time_outliers; /* packets whose time was a spike (flow.c) */
 };
 
 struct flow_table;
@@ -119,7 +119,13 @@ bool flow_icmp_error(struct flow_table *t, const struct packet *pkt);
 /* Ends flows idle past their timeout or past their linger, at clock now_us. */
 void flow_table_expire(struct flow_table *t, uint64_t now_us);
 
-/* Ends every live flow with FLOW_END_EOF. */
+/* The input ends (a file of a run; the next starts afresh): a packet held
+ * as a time suspect is judged as at the end, and the next packet's time is
+ * not compared with this input's (files of a run may be years apart). */
+void flow_table_input_end(struct flow_table *t);
+
+/* Ends every live flow with FLOW_END_EOF (a packet still held as a time
+ * suspect has its time taken: there is no next packet to judge it by). */
 void flow_table_end_all(struct flow_table *t);
 
 /* Frees a flow handed over by on_end (flow_config.handover). */

@@ -586,6 +586,11 @@ int luabox_call(struct luabox *b, int nargs, int nres, long max_instructions, ch
     return 0;
 }
 
+const char *luabox_lua_version(void)
+{
+    return LUA_RELEASE;
+}
+
 /* --- the guard ------------------------------------------------------------ */
 
 /* Progress as a guard sees it from one look to the next. */

@@ -92,4 +92,7 @@ void *luabox_run_watched(luabox_job job, void *ctx, double stall_s, char *err, s
  * (bytes read before this call). Never ends this process. */
 void *luabox_run_trial(luabox_job job, void *ctx, double stall_s, char *err, size_t errlen);
 
+/* "Lua 5.4.4": the Lua the sandbox is built on. */
+const char *luabox_lua_version(void);
+
 #endif

@@ -1,53 +1,106 @@
-/* main.c - lyncaudit: command line, the run, signals.
+/* main.c - lyncaudit: the command line.
  *
- * Wires the stages together: source -> decode -> flow on this thread, then
- * classify -> audit -> store through the pipeline (threads), then the report. The only global mutable state of the program is the
- * signal flag below. */
+ * Parses the options, then wires the stages for one run: the inputs are
+ * checked, the topology and rules loaded, the database's run row opened
+ * (run.c), every source read (capture.c: source -> ingest -> flow table ->
+ * pipeline -> record -> store), the run closed and the summary printed
+ * (report.c). The subcommands `topology` and `report` have their own mains.
+ * Global mutable state: the signal flags below, and the load guard's
+ * position buffer. */
 #define _GNU_SOURCE /* sched_getaffinity */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <limits.h>
-#include <sched.h>
 #include <sys/stat.h>
-#include <time.h>
-#include <grp.h>
-#include <pwd.h>
-#include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "audit.h"
+#include "capture.h"
 #include "classify.h"
 #include "decode.h"
+#include "eve.h"
 #include "flow.h"
+#include "paths.h"
 #include "pipeline.h"
+#include "privs.h"
+#include "luabox.h"
+#include "record.h"
 #include "report.h"
 #include "rpt.h"
+#include "run.h"
 #include "source.h"
 #include "store.h"
+#include "store_copy.h"
 #include "topo_cmd.h"
 
 #ifndef LYNCAUDIT_VERSION
 #define LYNCAUDIT_VERSION "0.1.0"
 #endif
 
-#define EXIT_COMPLIANT 0
-#define EXIT_VIOLATIONS 1
-#define EXIT_TROUBLE 2
-
-/* Signal state: the program's only global mutable state. */
+/* Signal state. */
 static volatile sig_atomic_t g_stop;    /* SIGINT/SIGTERM seen: finish cleanly */
 static volatile sig_atomic_t g_reload;  /* SIGHUP seen: reload topology and rules */
 static struct source *volatile g_live;  /* the live source, to break its wait */
 static char g_where[600];               /* "file:line" of the Lua statement being loaded */
 
 #define LOAD_SECONDS 4
+
+/* What lyncaudit said last on stderr (a "lyncaudit: " line, without it):
+ * stderr passes through tee_write, so that with --json trouble reaches
+ * stdout too, whichever stage said it. */
+static char g_said[1024];
+static char g_line[1024];
+static size_t g_line_len;
+
+static ssize_t tee_write(void *cookie, const char *buf, size_t n)
+{
+    (void)cookie;
+    for (size_t done = 0; done < n;) {
+        ssize_t w = write(STDERR_FILENO, buf + done, n - done);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            break; /* a closed stderr: said nowhere, as before */
+        done += (size_t)w;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (buf[i] != '\n') {
+            if (g_line_len < sizeof g_line - 1)
+                g_line[g_line_len++] = buf[i];
+            continue;
+        }
+        g_line[g_line_len] = '\0';
+        if (!strncmp(g_line, "lyncaudit: ", 11))
+            snprintf(g_said, sizeof g_said, "%s", g_line + 11);
+        g_line_len = 0;
+    }
+    return (ssize_t)n;
+}
+
+/* stderr, unbuffered as it was, through tee_write. */
+static void tee_stderr(void)
+{
+    FILE *f = fopencookie(NULL, "w", (cookie_io_functions_t){.write = tee_write});
+    if (f && setvbuf(f, NULL, _IONBF, 0) == 0)
+        stderr = f;
+}
+
+/* --json among the options (before '--'), known before they are parsed:
+ * a usage error is JSON too. */
+static bool json_wanted(int argc, char **argv)
+{
+    for (int i = 1; i < argc && strcmp(argv[i], "--"); i++)
+        if (!strcmp(argv[i], "--json"))
+            return true;
+    return false;
+}
 
 /* A topology or rule file whose load does not end (a library call in C
  * that no instruction limit sees): say where, and stop before anything is
@@ -62,7 +115,7 @@ static void on_load_alarm(int sig)
         ssize_t w = write(STDERR_FILENO, m, (size_t)n < sizeof m ? (size_t)n : sizeof m - 1);
         (void)w;
     }
-    _exit(EXIT_TROUBLE);
+    _exit(RUN_EXIT_TROUBLE);
 }
 
 /* The first SIGINT/SIGTERM asks for a clean end; a second one exits at once.
@@ -78,7 +131,7 @@ static void on_signal(int sig)
         static const char m[] = "lyncaudit: second signal: exiting at once\n";
         ssize_t w = write(STDERR_FILENO, m, sizeof m - 1);
         (void)w;
-        _exit(EXIT_TROUBLE);
+        _exit(RUN_EXIT_TROUBLE);
     }
     g_stop = 1;
     if (g_live)
@@ -87,9 +140,11 @@ static void on_signal(int sig)
 
 struct options {
     const char *db_path;
-    char **files;
+    char **files;          /* -r FILE and the capture operands, in order (malloc'd array) */
     int nfiles;
-    char *filter;
+    int read_opts;         /* how many came from -r */
+    const char *filter_file; /* -F */
+    char *filter;          /* malloc'd */
     int quiet, verbose, json;
     long idle_timeout; /* seconds; -1: per-transport defaults */
     long max_flows;
@@ -105,40 +160,44 @@ struct options {
     int single_thread;     /* --single-thread */
     struct decode_opts decode; /* --vxlan-port */
     int vlan_flows;        /* --vlan-flows */
-};
-
-/* A run: the stages' handles. counters are the reader's (this thread's);
- * flows and violations come back from the pipeline at its end. */
-struct run {
-    struct classify *cls;
-    struct audit *audit;
-    struct store *store;
-    struct pipeline *pl;
-    const struct options *opt;
-    struct store_counters counters;
-    bool store_failed;
+    long lock_wait;        /* --lock-wait seconds (files) */
+    long backlog;          /* --backlog flows (live) */
+    struct eve_config eve; /* --eve, --eve-rotate, --syslog, --syslog-facility */
+    int facility_set;
+    const char *sensor;    /* --sensor; NULL: the host name */
 };
 
 static void usage(FILE *out)
 {
     fprintf(out,
             "Usage: lyncaudit [options] FILE... [FILTER]\n"
+            "       lyncaudit [options] -r FILE [-r FILE]... [FILTER]\n"
             "       lyncaudit [options] -i IFACE [FILTER]\n"
             "       lyncaudit topology import|check|discover ...  (lyncaudit topology --help)\n"
-            "       lyncaudit report DB [--run N] [--since RUN] [-o FILE] [--format html|json|md]\n"
+            "       lyncaudit report DB [--run N] [--since RUN] [--sensor NAME] [-o FILE] [--format html|json|md]\n"
+            "       lyncaudit export SQLITE_DB postgresql://...  (lyncaudit export --help)\n"
             "Audit Lync Server 2013 / Skype for Business traffic in capture files (pcap or\n"
             "pcapng, several in a row as one run) or live on an interface (a SPAN port), and\n"
-            "store every flow, its roles, verdict and violations in SQLite.\n"
-            "A trailing tcpdump-style FILTER expression selects packets (e.g. 'udp port 3478').\n"
+            "store every flow, its roles, verdict and violations in SQLite or PostgreSQL.\n"
+            "A tcpdump-style FILTER expression selects packets (e.g. 'udp port 3478'). Options\n"
+            "may come anywhere; '--' ends them. With -r or -i every other word is the filter;\n"
+            "without, the first word is a capture, and so is each next word while it names a\n"
+            "pcap or pcapng file (or is '-', stdin); the filter starts at the first other word.\n"
             "\n"
             "Options:\n"
-            "  -d, --database FILE    SQLite database to append this run to (default: lyncaudit.db)\n"
-            "  -t, --topology FILE    the deployment: roles, NAT, options (Lua; default: topology.lua\n"
-            "                         in the working folder if it exists, else no roles: nothing audited)\n"
+            "  -r, --read FILE        read the capture FILE ('-': stdin); repeat for several\n"
+            "  -F, --filter-file FILE take the filter expression from FILE (not with a FILTER)\n"
+            "  -d, --database DB      the database to append this run to: a SQLite file (default:\n"
+            "                         lyncaudit.db), or PostgreSQL: postgresql://USER@HOST/DB (a libpq\n"
+            "                         URI), or postgresql: alone for the PG* environment variables\n"
+            "      --sensor NAME      this sensor's name in runs.sensor (default: the host name)\n"
+            "  -t, --topology FILE    the deployment: roles, NAT, options (Lua; default: ./topology.lua,\n"
+            "                         else " LYNCAUDIT_SYSCONF_DIR "/topology.lua, else none: nothing audited)\n"
             "      --rules DIR        the rule files (default: the rules/ folder installed with lyncaudit)\n"
             "  -q, --quiet            print nothing but errors\n"
             "  -v, --verbose          say more (threads, per file, undecodable packets)\n"
-            "      --json             print the end-of-run summary as JSON on stdout\n"
+            "      --json             print the end-of-run summary as JSON on stdout (also on\n"
+            "                         trouble: the error, with exit code 2)\n"
             "      --count N          stop after N packets\n"
             "      --single-thread    do all the work on one thread (default: nDPI and the Lync\n"
             "                         dissectors on a second thread when the process may use two\n"
@@ -147,6 +206,21 @@ static void usage(FILE *out)
             "      --vxlan-port N     VXLAN on UDP port N too (always on 4789; Geneve on 6081)\n"
             "      --vlan-flows       the VLAN id is part of a flow's key: the same addresses and\n"
             "                         ports on two VLANs are two flows (default: one, as tshark)\n"
+            "      --lock-wait S      files: wait up to S seconds for another writer's lock on the\n"
+            "                         database, or for a PostgreSQL server to come back, before the\n"
+            "                         run gives up (default 30)\n"
+            "\n"
+            "Events (docs/usage.md, \"Events\"):\n"
+            "      --eve FILE         append one JSON object per line to FILE ('-': stdout, the\n"
+            "                         summary then goes to stderr), Suricata's EVE field names:\n"
+            "                         run, flow, alert (one per violation), stats (with --stats);\n"
+            "                         SIGHUP opens FILE again (after logrotate moved it)\n"
+            "      --eve-rotate SIZE  past SIZE bytes (K, M, G), FILE is renamed\n"
+            "                         FILE.YYYYMMDD-HHMMSS and a new FILE begun\n"
+            "      --syslog           send each alert to the local syslog socket (/dev/log) as an\n"
+            "                         RFC 5424 message whose text is the alert's JSON\n"
+            "      --syslog-facility NAME\n"
+            "                         daemon, user, auth, authpriv or local0..local7 (default local5)\n"
             "\n"
             "Live capture:\n"
             "  -i, --interface IFACE  capture on IFACE ('any' for all); flows are written as they\n"
@@ -158,7 +232,12 @@ static void usage(FILE *out)
             "      --immediate        deliver packets at once, not in batches\n"
             "  -Z, --user USER        drop to USER once the interface and database are open\n"
             "                         (default when started as root: nobody)\n"
-            "      --stats S          print capture statistics to stderr every S seconds\n"
+            "      --stats S          print capture statistics to stderr every S seconds (and a\n"
+            "                         stats event with --eve)\n"
+            "      --backlog N        flows held while another writer locks the database or the\n"
+            "                         PostgreSQL server is away, written when it lets go or comes\n"
+            "                         back; past N the oldest are dropped and counted in\n"
+            "                         runs.flows_dropped (default 65536)\n"
             "  SIGHUP reloads the topology and rules; SIGINT/SIGTERM end the run cleanly,\n"
             "  a second one exits at once.\n"
             "      --idle-timeout S   end a flow after S seconds without packets (capture time);\n"
@@ -166,7 +245,7 @@ static void usage(FILE *out)
             "      --max-flows N      at most N live flows; the least recently active is\n"
             "                         ended early and counted as evicted (default 1000000, 0 = no cap)\n"
             "  -h, --help             this help\n"
-            "  -V, --version          versions of lyncaudit and nDPI\n"
+            "  -V, --version          versions of lyncaudit, nDPI, libpcap, SQLite, Lua, the rule set\n"
             "\n"
             "Exit codes:\n"
             "  0  the run completed and found no violations (also after SIGINT/SIGTERM)\n"
@@ -174,14 +253,44 @@ static void usage(FILE *out)
             "  2  trouble: bad arguments, an unreadable or damaged capture, a database\n"
             "     that cannot be written (the run keeps every flow read before it)\n"
             "\n"
-            "Query the results with: sqlite3 lyncaudit.db  (schema: docs/schema.md)\n");
+            "Query the results with: sqlite3 lyncaudit.db, or psql for PostgreSQL (schema: docs/schema.md)\n");
 }
 
-/* A capture argument: an existing path that is not a folder, or "-" (stdin). */
-static bool is_file(const char *path)
+/* True when path starts with a pcap or pcapng magic number, or is "-". */
+static bool is_capture(const char *path)
+{
+    if (!strcmp(path, "-"))
+        return true;
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return false;
+    unsigned char m[4];
+    bool yes = fread(m, 1, 4, f) == 4;
+    fclose(f);
+    static const unsigned char magics[][4] = {{0xd4, 0xc3, 0xb2, 0xa1}, {0xa1, 0xb2, 0xc3, 0xd4},
+                                              {0x4d, 0x3c, 0xb2, 0xa1}, {0xa1, 0xb2, 0x3c, 0x4d},
+                                              {0x0a, 0x0d, 0x0d, 0x0a}};
+    bool found = false;
+    for (size_t i = 0; yes && i < sizeof magics / sizeof *magics; i++)
+        found |= !memcmp(m, magics[i], 4);
+    return found;
+}
+
+/* A capture operand that cannot be one: says why (missing, a folder). */
+static bool capture_usable(const char *path)
 {
     struct stat st;
-    return !strcmp(path, "-") || (stat(path, &st) == 0 && !S_ISDIR(st.st_mode));
+    if (!strcmp(path, "-"))
+        return true;
+    if (stat(path, &st) != 0) {
+        fprintf(stderr, "lyncaudit: %s: cannot read capture: %s\n", path, strerror(errno));
+        return false;
+    }
+    if (S_ISDIR(st.st_mode)) {
+        fprintf(stderr, "lyncaudit: %s: is a directory, not a capture file\n", path);
+        return false;
+    }
+    return true;
 }
 
 /* Regular files can be opened twice: checked first, read later. */
@@ -198,39 +307,217 @@ static bool looks_like_path(const char *w)
            (n > 7 && !strcmp(w + n - 7, ".pcapng")) || (n > 4 && !strcmp(w + n - 4, ".cap"));
 }
 
+enum { OPT_JSON = 1000, OPT_IDLE, OPT_MAXFLOWS, OPT_RULES, OPT_IMMEDIATE, OPT_STATS, OPT_DURATION,
+       OPT_COUNT, OPT_SINGLE, OPT_VXLAN_PORT, OPT_VLAN_FLOWS, OPT_LOCK_WAIT, OPT_BACKLOG, OPT_EVE, OPT_EVE_ROTATE,
+       OPT_SYSLOG, OPT_SYSLOG_FACILITY, OPT_SENSOR };
+
+static const struct option LONGS[] = {
+    {"database", required_argument, NULL, 'd'}, {"quiet", no_argument, NULL, 'q'},
+    {"read", required_argument, NULL, 'r'},     {"filter-file", required_argument, NULL, 'F'},
+    {"topology", required_argument, NULL, 't'}, {"rules", required_argument, NULL, OPT_RULES},
+    {"verbose", no_argument, NULL, 'v'},        {"json", no_argument, NULL, OPT_JSON},
+    {"idle-timeout", required_argument, NULL, OPT_IDLE},
+    {"max-flows", required_argument, NULL, OPT_MAXFLOWS},
+    {"help", no_argument, NULL, 'h'},           {"version", no_argument, NULL, 'V'},
+    {"interface", required_argument, NULL, 'i'}, {"list-interfaces", no_argument, NULL, 'D'},
+    {"no-promiscuous", no_argument, NULL, 'p'}, {"snaplen", required_argument, NULL, 's'},
+    {"buffer-size", required_argument, NULL, 'B'}, {"immediate", no_argument, NULL, OPT_IMMEDIATE},
+    {"user", required_argument, NULL, 'Z'},      {"stats", required_argument, NULL, OPT_STATS},
+    {"duration", required_argument, NULL, OPT_DURATION}, {"count", required_argument, NULL, OPT_COUNT},
+    {"single-thread", no_argument, NULL, OPT_SINGLE},
+    {"vxlan-port", required_argument, NULL, OPT_VXLAN_PORT}, {"vlan-flows", no_argument, NULL, OPT_VLAN_FLOWS},
+    {"lock-wait", required_argument, NULL, OPT_LOCK_WAIT}, {"backlog", required_argument, NULL, OPT_BACKLOG},
+    {"eve", required_argument, NULL, OPT_EVE}, {"eve-rotate", required_argument, NULL, OPT_EVE_ROTATE},
+    {"syslog", no_argument, NULL, OPT_SYSLOG}, {"syslog-facility", required_argument, NULL, OPT_SYSLOG_FACILITY},
+    {"sensor", required_argument, NULL, OPT_SENSOR},
+    {NULL, 0, NULL, 0}};
+
+/* An option's value as a whole number in lo..hi; prints the usage error. */
+static bool number_arg(int c, const char *arg, long lo, long hi, const char *want, long *out)
+{
+    errno = 0;
+    char *end;
+    long v = strtol(arg, &end, 10);
+    if (errno || *end || end == arg || v < lo || v > hi) {
+        const struct option *lo_opt = LONGS;
+        while (lo_opt->name && lo_opt->val != c)
+            lo_opt++;
+        fprintf(stderr, "lyncaudit: --%s wants %s, not '%s'\n", lo_opt->name, want, arg);
+        return false;
+    }
+    *out = v;
+    return true;
+}
+
+/* The options that take a number. false after a usage error. */
+static bool number_option(int c, const char *arg, struct options *o)
+{
+    long v;
+    if (c == OPT_VXLAN_PORT) {
+        if (!number_arg(c, arg, 1, 65535, "a UDP port (1-65535)", &v))
+            return false;
+        o->decode.vxlan_port = (uint16_t)v;
+        return true;
+    }
+    if (!number_arg(c, arg, 0, INT_MAX, "a whole number >= 0", &v))
+        return false;
+    switch (c) {
+    case OPT_IDLE: o->idle_timeout = v; break;
+    case OPT_MAXFLOWS: o->max_flows = v; break;
+    case OPT_STATS: o->stats_every = v; break;
+    case OPT_DURATION: o->duration = v; break;
+    case OPT_COUNT: o->count = v; break;
+    case OPT_LOCK_WAIT: o->lock_wait = v; break;
+    case OPT_BACKLOG: o->backlog = v; break;
+    case 's': o->live.snaplen = (int)v; break;
+    default: o->live.buffer_kib = (int)v; break;
+    }
+    return true;
+}
+
+/* Appends a capture to o->files. false when out of memory. */
+static bool add_file(struct options *o, char *path)
+{
+    char **f = realloc(o->files, (size_t)(o->nfiles + 1) * sizeof *f);
+    if (!f)
+        return false;
+    o->files = f;
+    o->files[o->nfiles++] = path;
+    return true;
+}
+
+/* The filter: the words argv[i..argc) joined, or the text of -F FILE. 0, or
+ * 1 after a usage error. */
+static int take_filter(int argc, char **argv, int i, struct options *o)
+{
+    if (o->filter_file && i < argc) {
+        fprintf(stderr, "lyncaudit: -F %s and a filter expression ('%s'...): give one of them\n", o->filter_file,
+                argv[i]);
+        return 1;
+    }
+    if (o->filter_file) {
+        FILE *f = fopen(o->filter_file, "r");
+        struct stat st;
+        if (!f || fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode) || st.st_size > 65536) {
+            fprintf(stderr, "lyncaudit: -F %s: %s\n", o->filter_file,
+                    !f ? strerror(errno) : "not a regular file of at most 64 KiB");
+            if (f)
+                fclose(f);
+            return 1;
+        }
+        o->filter = calloc(1, (size_t)st.st_size + 1);
+        size_t n = o->filter ? fread(o->filter, 1, (size_t)st.st_size, f) : 0;
+        fclose(f);
+        if (!o->filter)
+            return 1;
+        for (size_t k = 0; k < n; k++)
+            if (o->filter[k] == '\n' || o->filter[k] == '\r' || o->filter[k] == '\t')
+                o->filter[k] = ' ';
+        while (n > 0 && o->filter[n - 1] == ' ')
+            o->filter[--n] = '\0';
+        return 0;
+    }
+    size_t len = 1;
+    for (int j = i; j < argc; j++)
+        len += strlen(argv[j]) + 1;
+    if (i == argc || !(o->filter = calloc(1, len)))
+        return i == argc ? 0 : 1;
+    for (int j = i; j < argc; j++) {
+        if (j > i)
+            strcat(o->filter, " ");
+        strcat(o->filter, argv[j]);
+    }
+    return 0;
+}
+
+/* The operands after the options: captures (without -r or -i: the first
+ * word, then each word naming a pcap or pcapng file, or "-"), then the
+ * filter. 0, or 1 after a usage error. */
+static int take_operands(int argc, char **argv, int i, struct options *o)
+{
+    if (!o->iface && !o->read_opts) {
+        while (i < argc && (o->nfiles == 0 || is_capture(argv[i]) ||
+                            (looks_like_path(argv[i]) && access(argv[i], F_OK) != 0))) {
+            if (!capture_usable(argv[i]) || !add_file(o, argv[i]))
+                return 1;
+            i++;
+        }
+    }
+    if (o->nfiles == 0 && !o->iface) {
+        fprintf(stderr, "lyncaudit: no capture file given\nTry 'lyncaudit --help'.\n");
+        return 1;
+    }
+    if (o->iface && o->nfiles) {
+        fprintf(stderr, "lyncaudit: -i and -r: read an interface or capture files, not both\n");
+        return 1;
+    }
+    return take_filter(argc, argv, i, o);
+}
+
+/* --eve, --eve-rotate, --syslog, --syslog-facility. false after a usage error. */
+static bool event_option(int c, const char *arg, struct options *o)
+{
+    if (c == OPT_EVE && !arg[0]) {
+        fprintf(stderr, "lyncaudit: --eve wants a file name ('-': stdout)\n");
+        return false;
+    }
+    if (c == OPT_EVE)
+        o->eve.path = arg;
+    else if (c == OPT_SYSLOG)
+        o->eve.syslog = true;
+    else if (c == OPT_EVE_ROTATE && !(o->eve.rotate_bytes = eve_size(arg))) {
+        fprintf(stderr, "lyncaudit: --eve-rotate wants a size in bytes >= 1 (K, M, G: times 1024), not '%s'\n", arg);
+        return false;
+    } else if (c == OPT_SYSLOG_FACILITY && (o->eve.facility = eve_facility(arg)) < 0) {
+        fprintf(stderr, "lyncaudit: --syslog-facility wants daemon, user, auth, authpriv or local0..local7, "
+                        "not '%s'\n", arg);
+        return false;
+    }
+    o->facility_set |= c == OPT_SYSLOG_FACILITY;
+    return true;
+}
+
+/* The event options that go together. false after a usage error. */
+static bool events_usable(const struct options *o)
+{
+    const char *why = NULL;
+    bool to_stdout = o->eve.path && !strcmp(o->eve.path, "-");
+    if (o->eve.rotate_bytes && (!o->eve.path || to_stdout))
+        why = "--eve-rotate wants --eve FILE (a file, not stdout)";
+    else if (to_stdout && o->json)
+        why = "--eve - and --json both write to stdout: give one of them";
+    else if (o->facility_set && !o->eve.syslog)
+        why = "--syslog-facility wants --syslog";
+    if (why)
+        fprintf(stderr, "lyncaudit: %s\n", why);
+    return !why;
+}
+
 /* Parses the command line; returns -1 to exit 0 (help, version), 1 on a
  * usage error (already reported), 0 to run. */
 static int parse_args(int argc, char **argv, struct options *o)
 {
-    enum { OPT_JSON = 1000, OPT_IDLE, OPT_MAXFLOWS, OPT_RULES, OPT_IMMEDIATE, OPT_STATS, OPT_DURATION,
-           OPT_COUNT, OPT_SINGLE, OPT_VXLAN_PORT, OPT_VLAN_FLOWS };
-    static const struct option longs[] = {
-        {"database", required_argument, NULL, 'd'}, {"quiet", no_argument, NULL, 'q'},
-        {"topology", required_argument, NULL, 't'}, {"rules", required_argument, NULL, OPT_RULES},
-        {"verbose", no_argument, NULL, 'v'},        {"json", no_argument, NULL, OPT_JSON},
-        {"idle-timeout", required_argument, NULL, OPT_IDLE},
-        {"max-flows", required_argument, NULL, OPT_MAXFLOWS},
-        {"help", no_argument, NULL, 'h'},           {"version", no_argument, NULL, 'V'},
-        {"interface", required_argument, NULL, 'i'}, {"list-interfaces", no_argument, NULL, 'D'},
-        {"no-promiscuous", no_argument, NULL, 'p'}, {"snaplen", required_argument, NULL, 's'},
-        {"buffer-size", required_argument, NULL, 'B'}, {"immediate", no_argument, NULL, OPT_IMMEDIATE},
-        {"user", required_argument, NULL, 'Z'},      {"stats", required_argument, NULL, OPT_STATS},
-        {"duration", required_argument, NULL, OPT_DURATION}, {"count", required_argument, NULL, OPT_COUNT},
-        {"single-thread", no_argument, NULL, OPT_SINGLE},
-        {"vxlan-port", required_argument, NULL, OPT_VXLAN_PORT}, {"vlan-flows", no_argument, NULL, OPT_VLAN_FLOWS},
-        {NULL, 0, NULL, 0}};
     o->db_path = "lyncaudit.db";
     o->idle_timeout = -1;
     o->max_flows = 1000000;
     o->live.promisc = 1;
     o->live.buffer_kib = 32768; /* 2 MiB (libpcap's) lost packets at 200k pps on lo (bench/README.md) */
+    o->lock_wait = 30;
+    o->backlog = 65536;
+    o->eve.facility = 21; /* local5, as Suricata's eve syslog output */
     int c;
-    while ((c = getopt_long(argc, argv, "+d:t:qvhVi:Dps:B:Z:", longs, NULL)) != -1) {
-        char *end;
+    while ((c = getopt_long(argc, argv, "d:t:qvhVi:Dps:B:Z:r:F:", LONGS, NULL)) != -1) {
         switch (c) {
         case 'd': o->db_path = optarg; break;
+        case 'r':
+            if (!capture_usable(optarg) || !add_file(o, optarg))
+                return 1;
+            o->read_opts++;
+            break;
+        case 'F': o->filter_file = optarg; break;
         case 't': o->topology = optarg; break;
         case OPT_RULES: o->rules_dir = optarg; break;
+        case OPT_SENSOR: o->sensor = optarg; break;
         case 'q': o->quiet = 1; break;
         case 'v': o->verbose++; break;
         case OPT_JSON: o->json = 1; break;
@@ -241,48 +528,25 @@ static int parse_args(int argc, char **argv, struct options *o)
         case OPT_IMMEDIATE: o->live.immediate = 1; break;
         case OPT_SINGLE: o->single_thread = 1; break;
         case OPT_VLAN_FLOWS: o->vlan_flows = 1; break;
-        case OPT_VXLAN_PORT: {
-            errno = 0;
-            long v = strtol(optarg, &end, 10);
-            if (errno || *end || end == optarg || v < 1 || v > 65535) {
-                fprintf(stderr, "lyncaudit: --vxlan-port wants a UDP port (1-65535), not '%s'\n", optarg);
+        case OPT_EVE: case OPT_EVE_ROTATE: case OPT_SYSLOG: case OPT_SYSLOG_FACILITY:
+            if (!event_option(c, optarg, o))
                 return 1;
-            }
-            o->decode.vxlan_port = (uint16_t)v;
             break;
-        }
-        case OPT_IDLE:
-        case OPT_MAXFLOWS:
-        case OPT_STATS:
-        case OPT_DURATION:
-        case OPT_COUNT:
-        case 's':
-        case 'B': {
-            errno = 0;
-            long v = strtol(optarg, &end, 10);
-            if (errno || *end || v < 0 || end == optarg || v > INT_MAX) {
-                const struct option *lo = longs;
-                while (lo->name && lo->val != c)
-                    lo++;
-                fprintf(stderr, "lyncaudit: --%s wants a whole number >= 0, not '%s'\n", lo->name, optarg);
+        case OPT_VXLAN_PORT: case OPT_IDLE: case OPT_MAXFLOWS: case OPT_STATS: case OPT_DURATION:
+        case OPT_COUNT: case 's': case 'B': case OPT_LOCK_WAIT: case OPT_BACKLOG:
+            if (!number_option(c, optarg, o))
                 return 1;
-            }
-            switch (c) {
-            case OPT_IDLE: o->idle_timeout = v; break;
-            case OPT_MAXFLOWS: o->max_flows = v; break;
-            case OPT_STATS: o->stats_every = v; break;
-            case OPT_DURATION: o->duration = v; break;
-            case OPT_COUNT: o->count = v; break;
-            case 's': o->live.snaplen = (int)v; break;
-            default: o->live.buffer_kib = (int)v; break;
-            }
             break;
-        }
         case 'h': usage(stdout); return -1;
-        case 'V':
+        case 'V': {
+            char dir[PATH_MAX], real[PATH_MAX];
+            const char *data = paths_data_dir(dir, sizeof dir);
             printf("lyncaudit %s (nDPI %s, libpcap: %s)\n", LYNCAUDIT_VERSION, classify_ndpi_version(),
                    pcap_lib_version());
+            printf("SQLite %s, %s, rule set %s (%s/rules)\n", store_sqlite_version(), luabox_lua_version(),
+                   LYNCAUDIT_VERSION, realpath(data, real) ? real : data);
             return -1;
+        }
         default:
             fprintf(stderr, "Try 'lyncaudit --help'.\n");
             return 1;
@@ -292,216 +556,9 @@ static int parse_args(int argc, char **argv, struct options *o)
         fprintf(stderr, "lyncaudit: -d wants a database file name\n");
         return 1;
     }
-    if (o->list_ifaces)
-        return 0;
-    int i = optind;
-    o->files = argv + i;
-    while (!o->iface && i < argc && is_file(argv[i]))
-        i++;
-    o->nfiles = i - optind;
-    if (o->nfiles == 0 && !o->iface) {
-        if (i < argc)
-            fprintf(stderr, "lyncaudit: %s: cannot read capture: %s\n", argv[i], strerror(ENOENT));
-        else
-            fprintf(stderr, "lyncaudit: no capture file given\nTry 'lyncaudit --help'.\n");
+    if (!events_usable(o))
         return 1;
-    }
-    if (i < argc) {
-        size_t len = 0;
-        for (int j = i; j < argc; j++)
-            len += strlen(argv[j]) + 1;
-        o->filter = malloc(len);
-        if (!o->filter)
-            return 1;
-        o->filter[0] = '\0';
-        for (int j = i; j < argc; j++) {
-            if (j > i)
-                strcat(o->filter, " ");
-            strcat(o->filter, argv[j]);
-        }
-    }
-    return 0;
-}
-
-static double now_seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void show_progress(const struct source *src, uint64_t packets, bool final)
-{
-    double p = source_progress(src);
-    if (p < 0)
-        fprintf(stderr, "\rlyncaudit: %s: %llu packets   ", source_name(src), (unsigned long long)packets);
-    else
-        fprintf(stderr, "\rlyncaudit: %s: %3.0f%%, %llu packets   ", source_name(src), p * 100,
-                (unsigned long long)packets);
-    if (final)
-        fputc('\n', stderr);
-}
-
-static struct audit *load_audit(const struct options *o, bool *no_topology);
-
-/* SIGHUP: the new topology and rules take over for flows that end from now
- * on; the old rules' match counts are written first. A broken file keeps
- * the old ones. */
-static void reload(struct run *r)
-{
-    g_reload = 0;
-    bool no_topology;
-    /* A trial load in a child first: one that never ends must not take the
-     * capture with it (the child is cut off by the load alarm). */
-    pid_t pid = fork();
-    if (pid == 0) {
-        struct audit *t = load_audit(r->opt, &no_topology);
-        _exit(t ? 0 : EXIT_TROUBLE);
-    }
-    int wst = 0;
-    while (pid > 0 && waitpid(pid, &wst, 0) < 0 && errno == EINTR)
-        ;
-    struct audit *a = pid > 0 && WIFEXITED(wst) && WEXITSTATUS(wst) == 0 ? load_audit(r->opt, &no_topology) : NULL;
-    if (!a) {
-        fprintf(stderr, "lyncaudit: reload failed; keeping the topology and rules in use\n");
-        return;
-    }
-    pipeline_reload(r->pl, a); /* the store stage writes the old rules' counts, then swaps */
-}
-
-static void print_stats(struct source *src, const struct run *r, const struct flow_table *ft)
-{
-    struct source_stats st;
-    source_stats(src, &st);
-    struct pipeline_counts pc;
-    pipeline_counts(r->pl, &pc);
-    fprintf(stderr,
-            "lyncaudit: %llu packets, %llu live flows, %llu flows written, %llu violations; "
-            "received %llu, dropped %llu by the kernel, %llu by the interface\n",
-            (unsigned long long)r->counters.packets, (unsigned long long)flow_table_stats(ft)->live,
-            (unsigned long long)pc.flows, (unsigned long long)pc.violations,
-            (unsigned long long)st.received, (unsigned long long)st.dropped, (unsigned long long)st.ifdropped);
-}
-
-/* The periodic work of a run, by the wall clock: commit what ended (live:
- * every 2 s, so readers see a current database), statistics, reload. */
-struct ticker {
-    double next_commit, next_stats, next_progress, deadline;
-};
-
-static void tick(struct ticker *tk, struct source *src, struct flow_table *ft, struct run *r, bool progress)
-{
-    pipeline_poll(r->pl); /* write what the classify thread has labelled */
-    double now = now_seconds();
-    if (source_is_live(src)) {
-        if (now >= tk->next_commit) {
-            struct source_stats st;
-            source_stats(src, &st);
-            r->counters.live = 1;
-            r->counters.pcap_received = st.received;
-            r->counters.pcap_dropped = st.dropped;
-            r->counters.pcap_ifdropped = st.ifdropped;
-            pipeline_commit(r->pl);
-            tk->next_commit = now + 2;
-        }
-        /* No packet for a while: the clock still moves, idle flows still end. */
-        struct timeval tv;
-        gettimeofday(&tv, NULL);
-        flow_table_expire(ft, (uint64_t)tv.tv_sec * 1000000u + (uint64_t)tv.tv_usec);
-    }
-    if (r->opt->stats_every && now >= tk->next_stats) {
-        print_stats(src, r, ft);
-        tk->next_stats = now + (double)r->opt->stats_every;
-    }
-    if (progress && now >= tk->next_progress) {
-        show_progress(src, r->counters.packets, false);
-        tk->next_progress = now + 0.5;
-    }
-    if (tk->deadline > 0 && now >= tk->deadline)
-        g_stop = 1;
-    if (g_reload)
-        reload(r);
-}
-
-/* Reads one source to its end (or a stop, or the --count/--duration bound).
- * Returns 0, or -1 on a damaged file or failed capture (message in msg). */
-static int read_source(struct source *src, struct flow_table *ft, struct run *r, struct ticker *tk,
-                       bool progress, char *msg, size_t msglen)
-{
-    int dlt = source_datalink(src);
-    bool live = source_is_live(src);
-    struct pcap_pkthdr *h;
-    const uint8_t *data;
-    enum source_status st = SOURCE_END;
-    uint64_t limit = r->opt->count > 0 ? (uint64_t)r->opt->count : UINT64_MAX;
-    while (!g_stop && !pipeline_failed(r->pl) && r->counters.packets < limit) {
-        st = source_next(src, &h, &data);
-        if (st == SOURCE_TIMEOUT) {
-            tick(tk, src, ft, r, false);
-            pipeline_flush(r->pl); /* nothing new: what ended goes on to the database */
-            continue;
-        }
-        if (st != SOURCE_PACKET)
-            break;
-        struct packet pkt;
-        pkt.ts_us = (uint64_t)h->ts.tv_sec * 1000000u + (uint64_t)h->ts.tv_usec;
-        pkt.wirelen = h->len;
-        r->counters.packets++;
-        r->counters.bytes += h->len;
-        if (decode_packet_opts(&r->opt->decode, dlt, data, h->caplen, &pkt) != DECODE_OK) {
-            r->counters.undecodable++;
-        } else if (pkt.icmp_error && flow_icmp_error(ft, &pkt)) {
-            r->counters.icmp_errors++;
-        } else {
-            r->counters.tunnelled += pkt.tunnel != TUNNEL_NONE;
-            int dir;
-            bool is_new;
-            struct flow *f = flow_packet(ft, &pkt, &dir, &is_new);
-            if (f && !classify_decided(f))
-                pipeline_packet(r->pl, f, &pkt);
-        }
-        flow_table_expire(ft, pkt.ts_us);
-        /* Wall-clock work every few thousand packets (every packet live). */
-        if (live || (r->counters.packets & 0xfff) == 0)
-            tick(tk, src, ft, r, progress);
-    }
-    if (progress)
-        show_progress(src, r->counters.packets, true);
-    if (!g_stop && !pipeline_failed(r->pl) && st == SOURCE_ERROR) {
-        snprintf(msg, msglen, "%s", source_error(src));
-        return -1;
-    }
-    return 0;
-}
-
-/* Drops root for USER (default nobody) once the interface and the database
- * are open, as tcpdump -Z does. Returns 0, or -1 with the reason printed. */
-static int drop_privileges(const char *user, bool quiet)
-{
-    if (geteuid() != 0) {
-        if (user) {
-            fprintf(stderr, "lyncaudit: -Z %s: not running as root, nothing to drop\n", user);
-            return -1;
-        }
-        return 0;
-    }
-    const char *name = user ? user : "nobody";
-    struct passwd *pw = getpwnam(name);
-    if (!pw) {
-        fprintf(stderr, "lyncaudit: -Z %s: no such user\n", name);
-        return -1;
-    }
-    if (setgroups(0, NULL) != 0 || setgid(pw->pw_gid) != 0 || setuid(pw->pw_uid) != 0) {
-        fprintf(stderr, "lyncaudit: cannot become %s: %s\n", name, strerror(errno));
-        return -1;
-    }
-    if (setuid(0) == 0) { /* must not be able to come back */
-        fprintf(stderr, "lyncaudit: dropping root did not hold\n");
-        return -1;
-    }
-    if (!quiet)
-        fprintf(stderr, "lyncaudit: capturing as user %s (uid %u)\n", name, (unsigned)pw->pw_uid);
-    return 0;
+    return o->list_ifaces ? 0 : take_operands(argc, argv, optind, o);
 }
 
 /* buf = a/b; false when it does not fit. */
@@ -511,49 +568,18 @@ static bool path_join(char *buf, size_t len, const char *a, const char *b)
     return n >= 0 && (size_t)n < len;
 }
 
-static bool has_file(const char *dir, const char *name)
-{
-    char p[PATH_MAX];
-    return path_join(p, sizeof p, dir, name) && access(p, R_OK) == 0;
-}
-
-/* Where lua/ and rules/ are: beside an installed binary (../share/lyncaudit),
- * the source tree the binary was built from, or the install prefix. */
-static const char *find_data_dir(char *buf, size_t len)
-{
-    char exe[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (n > 0) {
-        exe[n] = '\0';
-        char *slash = strrchr(exe, '/');
-        if (slash) {
-            *slash = '\0';
-            if (path_join(buf, len, exe, "../share/lyncaudit") && has_file(buf, "lua/dsl.lua"))
-                return buf;
-        }
-    }
-    if (has_file(LYNCAUDIT_SOURCE_DIR, "lua/dsl.lua"))
-        return LYNCAUDIT_SOURCE_DIR;
-    return LYNCAUDIT_DATA_DIR;
-}
-
 /* Loads the rules and the topology; prints the error and returns NULL. */
 static struct audit *load_audit(const struct options *o, bool *no_topology)
 {
-    char dir[PATH_MAX], lua_dir[PATH_MAX], rules_dir[PATH_MAX], err[1024];
-    const char *data = find_data_dir(dir, sizeof dir);
+    char dir[PATH_MAX], lua_dir[PATH_MAX], rules_dir[PATH_MAX], err[1024], topo[PATH_MAX];
+    const char *data = paths_data_dir(dir, sizeof dir);
     if (!path_join(lua_dir, sizeof lua_dir, data, "lua") || !path_join(rules_dir, sizeof rules_dir, data, "rules")) {
         fprintf(stderr, "lyncaudit: %s: path too long\n", data);
         return NULL;
     }
-    struct audit_paths p = {lua_dir, o->rules_dir ? o->rules_dir : rules_dir, o->topology};
-    *no_topology = false;
-    if (!p.topology) {
-        if (access("topology.lua", F_OK) == 0)
-            p.topology = "topology.lua";
-        else
-            *no_topology = true;
-    }
+    struct audit_paths p = {lua_dir, o->rules_dir ? o->rules_dir : rules_dir,
+                            paths_topology(o->topology, paths_sysconf_dir(), topo, sizeof topo)};
+    *no_topology = !p.topology;
     struct sigaction sa, old;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_load_alarm;
@@ -569,27 +595,6 @@ static struct audit *load_audit(const struct options *o, bool *no_topology)
     return a;
 }
 
-struct verdict_text {
-    char verdicts[256], kinds[256];
-};
-
-static void verdict_collect(const char *what, const char *name, uint64_t n, void *ctx)
-{
-    struct verdict_text *v = ctx;
-    char *buf = strcmp(what, "verdict") ? v->kinds : v->verdicts;
-    size_t used = strlen(buf);
-    snprintf(buf + used, sizeof v->kinds - used, "%s%s %llu", used ? ", " : "", name, (unsigned long long)n);
-}
-
-static void join_files(const struct options *o, char *out, size_t len)
-{
-    out[0] = '\0';
-    for (int i = 0; i < o->nfiles; i++) {
-        size_t used = strlen(out);
-        snprintf(out + used, len - used, "%s%s", i ? " " : "", o->files[i]);
-    }
-}
-
 /* CPUs this process may run on (taskset, cgroup cpusets). */
 static int usable_cpus(void)
 {
@@ -600,247 +605,382 @@ static int usable_cpus(void)
     return n > 0 ? (int)n : 1;
 }
 
-/* Frees what main holds, for the early exits. */
-static int give_up(struct run *r, struct source *live, struct source **srcs, struct options *o)
+/* One run's stages, wired. */
+struct sensor {
+    struct options *o;
+    bool no_topology;
+    struct audit *audit;       /* until the record stage takes it */
+    struct classify *cls;
+    struct source *live;
+    struct source **held;      /* per file: a pipe or stdin opened at the check (read once) */
+    struct store *store;
+    struct record *rec;
+    struct pipeline *pl;
+    struct flow_table *ft;
+    struct capture cap;
+    struct eve *eve;           /* --eve, --syslog; NULL: no events */
+    char live_source[300];     /* "interface:IFACE" */
+    const char *live_list[1];
+    int64_t run_id;
+    int files_read;            /* files read to their end (or to a damage) */
+    bool summed_up;            /* the summary (or the --json trouble object) was printed */
+};
+
+/* SIGHUP: the new topology and rules take over for flows that end from now
+ * on; the old rules' match counts are written first. A broken file keeps
+ * the old ones. */
+static void reload(void *ctx)
 {
-    source_close(live);
-    store_close(r->store);
-    classify_free(r->cls);
-    audit_free(r->audit);
-    free(srcs);
-    free(o->filter);
-    return EXIT_TROUBLE;
+    struct sensor *x = ctx;
+    bool no_topology;
+    eve_reopen(x->eve); /* as Suricata: a SIGHUP also opens the EVE file again, for logrotate */
+    /* A trial load in a child first: one that never ends must not take the
+     * capture with it (the child is cut off by the load alarm). */
+    pid_t pid = fork();
+    if (pid == 0) {
+        struct audit *t = load_audit(x->o, &no_topology);
+        _exit(t ? 0 : RUN_EXIT_TROUBLE);
+    }
+    int wst = 0;
+    while (pid > 0 && waitpid(pid, &wst, 0) < 0 && errno == EINTR)
+        ;
+    struct audit *a = pid > 0 && WIFEXITED(wst) && WEXITSTATUS(wst) == 0 ? load_audit(x->o, &no_topology) : NULL;
+    if (!a) {
+        fprintf(stderr, "lyncaudit: reload failed; keeping the topology and rules in use\n");
+        return;
+    }
+    pipeline_mark(x->pl, record_reload, a); /* the record stage writes the old rules' counts, then swaps */
 }
 
-int main(int argc, char **argv)
+/* Every capture file is opened and checked (format, link type, filter)
+ * before the database is touched. A regular file is closed again (at most
+ * one open at a time); a pipe or stdin can be read once, so it is held,
+ * its header read, until its turn. 0 or -1 (printed). */
+static int check_files(struct sensor *x)
 {
-    if (argc > 1 && !strcmp(argv[1], "topology")) return topology_main(argc - 1, argv + 1);
-    if (argc > 1 && !strcmp(argv[1], "report")) return report_main(argc - 1, argv + 1);
-    /* Past `ulimit -f` a write must fail (and be reported), not kill us. */
-    signal(SIGXFSZ, SIG_IGN);
-    struct options o = {0};
-    int pa = parse_args(argc, argv, &o);
-    if (pa)
-        return pa < 0 ? EXIT_COMPLIANT : EXIT_TROUBLE;
-
+    const struct options *o = x->o;
     char err[1024];
-    if (o.list_ifaces) {
-        if (source_list_interfaces(stdout, err, sizeof err) == 0)
-            return EXIT_COMPLIANT;
-        fprintf(stderr, "lyncaudit: %s\n", err);
-        return EXIT_TROUBLE;
-    }
-    struct run r = {0};
-    r.opt = &o;
-    struct source *live = NULL;
-    /* Check every input before touching the database. */
-    struct source **srcs = calloc((size_t)(o.nfiles ? o.nfiles : 1), sizeof *srcs);
-    if (!srcs)
-        return EXIT_TROUBLE;
-    for (int i = 0; i < o.nfiles; i++) {
-        if (!is_regular(o.files[i]))
-            continue; /* a pipe can be read once: it is checked when its turn comes */
-        srcs[i] = source_open_file(o.files[i], o.filter, err, sizeof err);
-        if (!srcs[i]) {
+    if (o->nfiles && !(x->held = calloc((size_t)o->nfiles, sizeof *x->held)))
+        return -1;
+    for (int i = 0; i < o->nfiles; i++) {
+        struct source *src = source_open_file(o->files[i], o->filter, err, sizeof err);
+        if (!src) {
             /* A missing file taken for a filter word reads better as what it is. */
-            if (o.filter && !strncmp(err, "bad filter", 10) && looks_like_path(o.filter))
-                fprintf(stderr, "lyncaudit: %.*s: cannot read capture: %s\n",
-                        (int)strcspn(o.filter, " "), o.filter, strerror(ENOENT));
+            if (o->filter && !strncmp(err, "bad filter", 10) && looks_like_path(o->filter))
+                fprintf(stderr, "lyncaudit: %.*s: cannot read capture: %s\n", (int)strcspn(o->filter, " "),
+                        o->filter, strerror(ENOENT));
             else
                 fprintf(stderr, "lyncaudit: %s\n", err);
-            return give_up(&r, NULL, srcs, &o);
+            return -1;
         }
-        /* Keep at most one file open at a time: reopen later. */
-        source_close(srcs[i]);
-        srcs[i] = NULL;
+        if (is_regular(o->files[i]))
+            source_close(src);
+        else
+            x->held[i] = src;
     }
+    return 0;
+}
 
-    bool no_topology;
-    r.audit = load_audit(&o, &no_topology);
-    if (!r.audit)
-        return give_up(&r, NULL, srcs, &o);
-    if (no_topology && !o.quiet)
-        fprintf(stderr, "lyncaudit: no topology (no topology.lua here, no -t FILE): every address is 'any', "
-                        "no flow is audited\n");
-    r.cls = classify_new(err, sizeof err);
-    if (!r.cls) {
-        fprintf(stderr, "lyncaudit: %s\n", err);
-        return give_up(&r, NULL, srcs, &o);
+/* The inputs, rules, classifier, interface and database, in the order that
+ * writes nothing until everything that can be checked was. 0 or -1 (printed). */
+static int open_inputs(struct sensor *x)
+{
+    const struct options *o = x->o;
+    char err[1024];
+    if (check_files(x) || !(x->audit = load_audit(o, &x->no_topology)))
+        return -1;
+    if (x->no_topology && !o->quiet)
+        fprintf(stderr, "lyncaudit: no topology (no -t FILE, no topology.lua here or in %s): every address is "
+                        "'any', no flow is audited\n", paths_sysconf_dir());
+    if (!(x->cls = classify_new(err, sizeof err)))
+        goto bad;
+    if (o->iface && !privs_user_ok(o->user)) { /* checked before anything is opened or written */
+        fprintf(stderr, "lyncaudit: -Z %s: no such user\n", o->user ? o->user : "nobody");
+        return -1;
     }
-    /* The user to become is checked before anything is opened or written. */
-    if (o.iface && geteuid() == 0 && !getpwnam(o.user ? o.user : "nobody")) {
-        fprintf(stderr, "lyncaudit: -Z %s: no such user\n", o.user ? o.user : "nobody");
-        return give_up(&r, NULL, srcs, &o);
-    }
-    if (o.iface) {
-        live = source_open_live(o.iface, &o.live, o.filter, err, sizeof err);
-        if (!live) {
-            fprintf(stderr, "lyncaudit: %s\n", err);
-            return give_up(&r, NULL, srcs, &o);
-        }
-    }
-    /* The database is opened before root is dropped: the capturing user
-     * never needs write access to its folder (docs/usage.md). */
-    r.store = store_open(o.db_path, err, sizeof err);
-    if (!r.store) {
-        fprintf(stderr, "lyncaudit: %s\n", err);
-        return give_up(&r, live, srcs, &o);
-    }
-    char sources[4096];
-    if (live)
-        snprintf(sources, sizeof sources, "interface:%s", o.iface);
-    else
-        join_files(&o, sources, sizeof sources);
-    struct store_run sr = {LYNCAUDIT_VERSION,          classify_ndpi_version(), sources, o.filter,
-                           audit_topology_path(r.audit), audit_topology_name(r.audit),
-                           audit_rule_count(r.audit)};
-    /* The run row and its rules in one transaction: all there, or none. */
-    int64_t run_id = store_begin(r.store) == 0 ? store_begin_run(r.store, &sr) : -1;
-    if (run_id < 0 || pipeline_write_rules(r.store, r.audit) || store_commit(r.store, &r.counters)) {
-        fprintf(stderr, "lyncaudit: %s\n", store_error(r.store));
-        return give_up(&r, live, srcs, &o);
-    }
-    if (live && drop_privileges(o.user, o.quiet) != 0) {
-        store_end_run(r.store, &r.counters, "error", "could not drop privileges");
-        return give_up(&r, live, srcs, &o);
-    }
+    if (o->iface && !(x->live = source_open_live(o->iface, &o->live, o->filter, err, sizeof err)))
+        goto bad;
+    /* The event file and the database are opened before root is dropped:
+     * the capturing user never needs write access to their folders
+     * (docs/usage.md). */
+    if (!(x->eve = eve_open(&o->eve, err, sizeof err)) && (o->eve.path || o->eve.syslog))
+        goto bad;
+    if (!(x->store = store_open(o->db_path, (int)o->lock_wait * 1000, err, sizeof err)))
+        goto bad;
+    return 0;
+bad:
+    fprintf(stderr, "lyncaudit: %s\n", err);
+    return -1;
+}
 
-    g_live = live;
+/* The run's sources as the runs table names them: the capture files, or
+ * "interface:IFACE". */
+static const char *const *run_sources(struct sensor *x, int *n)
+{
+    if (!x->live) {
+        *n = x->o->nfiles;
+        return (const char *const *)x->o->files;
+    }
+    snprintf(x->live_source, sizeof x->live_source, "interface:%s", x->o->iface);
+    x->live_list[0] = x->live_source;
+    *n = 1;
+    return x->live_list;
+}
+
+/* The run row, the privilege drop, the record stage, the pipeline and the
+ * flow table. 0 or -1 (printed). */
+static int start_run(struct sensor *x)
+{
+    const struct options *o = x->o;
+    char sources[4096] = "", err[256];
+    if (x->live)
+        snprintf(sources, sizeof sources, "interface:%s", o->iface);
+    for (int i = 0; i < o->nfiles; i++)
+        snprintf(sources + strlen(sources), sizeof sources - strlen(sources), "%s%s", i ? " " : "", o->files[i]);
+    char host[256] = "";
+    if (!o->sensor && gethostname(host, sizeof host - 1) != 0)
+        host[0] = '\0';
+    struct store_run sr = {LYNCAUDIT_VERSION,          classify_ndpi_version(), sources, o->filter,
+                           audit_topology_path(x->audit), audit_topology_name(x->audit),
+                           audit_rule_count(x->audit), o->sensor ? o->sensor : host[0] ? host : NULL};
+    if ((x->run_id = run_open(x->store, &sr, x->audit)) < 0) {
+        fprintf(stderr, "lyncaudit: %s\n", store_error(x->store));
+        return -1;
+    }
+    struct eve_run er = {x->run_id, o->db_path, NULL, 0, &sr};
+    er.sources = run_sources(x, &er.nsources);
+    eve_run_start(x->eve, &er);
+    /* A live capture goes on through another writer's lock: flows are held
+     * in a backlog, and the lock is tried for 100 ms at each commit. */
+    if (x->live)
+        store_set_lock_wait(x->store, 100);
+    if (x->live && privs_drop(o->user, o->quiet) != 0) {
+        store_end_run(x->store, &(struct store_counters){0}, "error", "could not drop privileges");
+        return -1;
+    }
+    struct flow_config fc = {.tcp_idle_us = 300000000ull, .udp_idle_us = 120000000ull,
+                             .other_idle_us = 60000000ull, .linger_us = 30000000ull,
+                             .max_flows = (size_t)o->max_flows, .handover = true, .vlan_key = o->vlan_flows != 0};
+    if (o->idle_timeout >= 0)
+        fc.tcp_idle_us = fc.udp_idle_us = fc.other_idle_us = (uint64_t)o->idle_timeout * 1000000u;
+    x->rec = record_new(x->audit, x->store, capture_counters, &x->cap, o->quiet, x->live ? (size_t)o->backlog : 0);
+    if (x->rec) {
+        x->audit = NULL; /* the record stage's now */
+        record_set_eve(x->rec, x->eve);
+    }
+    x->pl = x->rec ? pipeline_new(x->cls, !o->single_thread && usable_cpus() >= 2, record_flow, x->rec, err,
+                                  sizeof err)
+                   : NULL;
+    x->ft = x->pl ? flow_table_new(&fc, pipeline_flow_end, x->pl) : NULL;
+    if (!x->ft) {
+        fprintf(stderr, "lyncaudit: out of memory\n");
+        store_end_run(x->store, &(struct store_counters){0}, "error", "out of memory");
+        return -1;
+    }
+    if (o->verbose && !o->quiet)
+        fprintf(stderr, "lyncaudit: %d thread%s\n", pipeline_threads(x->pl), pipeline_threads(x->pl) > 1 ? "s" : "");
+    return 0;
+}
+
+/* The signal handlers, and the capture loop's settings. */
+static void start_capture(struct sensor *x)
+{
+    const struct options *o = x->o;
+    g_live = x->live;
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    /* A reload must not break off a read from a pipe (EINTR there ends the
+     * input as damaged): it is done at the next packet or timeout. */
+    sa.sa_flags = SA_RESTART;
     sigaction(SIGHUP, &sa, NULL);
+    struct capture *c = &x->cap;
+    ingest_init(&c->in, x->ft, &o->decode, pipeline_packet, x->pl);
+    c->pl = x->pl;
+    c->rec = x->rec;
+    c->stop = &g_stop;
+    c->reload = &g_reload;
+    c->on_reload = reload;
+    c->reload_ctx = x;
+    c->count = o->count > 0 ? (uint64_t)o->count : 0;
+    c->stats_every = o->stats_every;
+    c->progress = !o->quiet && isatty(STDERR_FILENO);
+    c->eve = x->eve;
+    capture_init(c);
+    c->deadline = o->duration ? capture_now() + (double)o->duration : 0;
+}
 
-    struct flow_config fc = {
-        .tcp_idle_us = 300000000ull,
-        .udp_idle_us = 120000000ull,
-        .other_idle_us = 60000000ull,
-        .linger_us = 30000000ull,
-        .max_flows = (size_t)o.max_flows,
-        .handover = true,
-        .vlan_key = o.vlan_flows != 0,
-    };
-    if (o.idle_timeout >= 0)
-        fc.tcp_idle_us = fc.udp_idle_us = fc.other_idle_us = (uint64_t)o.idle_timeout * 1000000u;
-    r.pl = pipeline_new(r.cls, r.audit, r.store, &r.counters, !o.single_thread && usable_cpus() >= 2, o.quiet,
-                        err, sizeof err);
-    if (r.pl && o.verbose && !o.quiet)
-        fprintf(stderr, "lyncaudit: %d thread%s\n", pipeline_threads(r.pl), pipeline_threads(r.pl) > 1 ? "s" : "");
-    struct flow_table *ft = r.pl ? flow_table_new(&fc, pipeline_flow_end, r.pl) : NULL;
-    if (!ft) {
-        fprintf(stderr, "lyncaudit: out of memory\n");
-        if (r.pl) {
-            struct pipeline_counts pc;
-            bool pf;
-            r.audit = pipeline_finish(r.pl, &pc, &pf);
-            r.pl = NULL;
-        }
-        return give_up(&r, live, srcs, &o);
-    }
-
-    bool progress = !o.quiet && isatty(STDERR_FILENO) && !live;
-    char msg[1024] = "";
-    bool damaged = false;
-    double t0 = now_seconds();
-    struct ticker tk = {t0 + 2, t0 + (double)o.stats_every, t0 + 0.5, o.duration ? t0 + (double)o.duration : 0};
-    if (live) {
-        if (!o.quiet)
-            fprintf(stderr, "lyncaudit: capturing on %s (%s)%s\n", o.iface, source_datalink_name(live),
-                    o.filter ? "" : ", no filter");
-        char m[1024];
-        if (read_source(live, ft, &r, &tk, false, m, sizeof m) != 0) {
+/* Reads the live interface or every file, as one run. */
+static void read_all(struct sensor *x, struct run_outcome *out)
+{
+    const struct options *o = x->o;
+    char m[1024];
+    if (x->live) {
+        if (!o->quiet)
+            fprintf(stderr, "lyncaudit: capturing on %s (%s)%s\n", o->iface, source_datalink_name(x->live),
+                    o->filter ? "" : ", no filter");
+        if (capture_source(&x->cap, x->live, m, sizeof m) != 0) {
             fprintf(stderr, "lyncaudit: %s\n", m);
-            snprintf(msg, sizeof msg, "%s", m);
-            damaged = true;
+            snprintf(out->message, sizeof out->message, "%s", m);
+            out->damaged = true;
         }
-        struct source_stats st;
-        source_stats(live, &st);
-        r.counters.live = 1;
-        r.counters.pcap_received = st.received;
-        r.counters.pcap_dropped = st.dropped;
-        r.counters.pcap_ifdropped = st.ifdropped;
-        if (o.stats_every || !o.quiet)
-            print_stats(live, &r, ft);
+        if (o->stats_every || !o->quiet)
+            capture_print_stats(&x->cap, x->live);
     }
-    for (int i = 0; i < o.nfiles && !g_stop && !pipeline_failed(r.pl); i++) {
-        struct source *src = source_open_file(o.files[i], o.filter, err, sizeof err);
-        if (!src) { /* it was readable a moment ago */
-            snprintf(msg, sizeof msg, "%s", err);
-            damaged = true;
-            fprintf(stderr, "lyncaudit: %s\n", err);
-            continue;
-        }
-        if (o.verbose && !o.quiet)
-            fprintf(stderr, "lyncaudit: reading %s (%s)\n", o.files[i], source_datalink_name(src));
-        char m[1024];
-        if (read_source(src, ft, &r, &tk, progress, m, sizeof m) != 0) {
+    for (int i = 0; i < o->nfiles && !g_stop && !x->cap.cut && !record_failed(x->rec); i++) {
+        struct source *src = x->held[i] ? x->held[i] : source_open_file(o->files[i], o->filter, m, sizeof m);
+        x->held[i] = NULL;
+        if (src && o->verbose && !o->quiet)
+            fprintf(stderr, "lyncaudit: reading %s (%s)\n", o->files[i], source_datalink_name(src));
+        if (!src || capture_source(&x->cap, src, m, sizeof m) != 0) { /* unreadable: it was readable a moment ago */
             fprintf(stderr, "lyncaudit: %s\n", m);
-            snprintf(msg, sizeof msg, "%s", m);
-            damaged = true;
+            snprintf(out->message, sizeof out->message, "%s", m);
+            out->damaged = true;
         }
+        x->files_read += !x->cap.cut;
         source_close(src);
     }
-    double seconds = now_seconds() - t0;
-    uint64_t peak = flow_table_stats(ft)->peak_live;
-    flow_table_end_all(ft);
-    /* Every flow down the pipeline; the threads end. */
-    struct pipeline_counts pc;
-    r.audit = pipeline_finish(r.pl, &pc, &r.store_failed);
-    r.pl = NULL;
-    r.counters.flows = pc.flows;
-    r.counters.flows_evicted = pc.flows_evicted;
-    r.counters.violations = pc.violations;
+}
 
-    bool bounded = (o.count > 0 && r.counters.packets >= (uint64_t)o.count) ||
-                   (o.duration > 0 && seconds >= (double)o.duration);
-    const char *status = r.store_failed ? "error" : damaged ? "error" : (g_stop && !bounded) ? "interrupted" : "complete";
-    if (r.store_failed)
-        snprintf(msg, sizeof msg, "%s", store_error(r.store));
-    else if (g_stop && !bounded && !msg[0])
-        snprintf(msg, sizeof msg, "stopped by signal");
-    int rc = damaged || r.store_failed ? EXIT_TROUBLE : r.counters.violations ? EXIT_VIOLATIONS : EXIT_COMPLIANT;
-    if (r.store_failed)
-        fprintf(stderr, "lyncaudit: %s\n", msg);
-    /* Close the run even after a write error: what was committed stays, marked.
-     * Rule match counts, role statistics and the run's end are one transaction;
-     * another writer's lock is waited for longer here than for a batch. */
-    store_set_busy_timeout(r.store, 60000);
-    bool closed = store_begin(r.store) == 0 && pipeline_write_rules(r.store, r.audit) == 0 &&
-                  store_role_stats(r.store) == 0 &&
-                  store_end_run(r.store, &r.counters, status, msg[0] ? msg : NULL) == 0;
-    if (!closed) {
-        if (!r.store_failed)
-            fprintf(stderr, "lyncaudit: %s\n", store_error(r.store));
-        rc = EXIT_TROUBLE;
-        /* The full close did not fit (a full disk): still mark the run ended,
-         * in the smallest write there is. */
-        store_mark_failed(r.store, store_error(r.store));
+/* The run's identity for the JSON summary, as far as it is known: sources,
+ * filter, topology, rules, exit code, and with exit code 2 the error (the
+ * last thing lyncaudit said on stderr). */
+static void run_identity(struct sensor *x, struct report_run *rr, int rc)
+{
+    const struct options *o = x->o;
+    const struct audit *a = x->rec ? record_audit(x->rec) : x->audit;
+    rr->run_id = x->run_id > 0 ? x->run_id : 0;
+    rr->db_path = o->db_path;
+    rr->sources = run_sources(x, &rr->nsources);
+    rr->filter = o->filter;
+    rr->topology = a ? audit_topology_path(a) : NULL;
+    rr->topology_name = a ? audit_topology_name(a) : NULL;
+    rr->rules_loaded = a ? audit_rule_count(a) : 0;
+    rr->exit_code = rc;
+    rr->error = rc == RUN_EXIT_TROUBLE ? (g_said[0] ? g_said : "trouble (see stderr)") : NULL;
+}
+
+/* Every flow down the pipeline, the run closed, the summary printed.
+ * Returns the exit code. */
+static int finish_run(struct sensor *x, struct run_outcome *out, double t0)
+{
+    const struct options *o = x->o;
+    double seconds = capture_now() - t0;
+    uint64_t peak = flow_table_stats(x->ft)->peak_live;
+    flow_table_end_all(x->ft);
+    pipeline_finish(x->pl);
+    x->pl = NULL;
+    /* The flows still held are written (audited, counted) before the run's
+     * counters are read; a live run's backlog waits --lock-wait here too. */
+    store_set_lock_wait(x->store, (int)o->lock_wait * 1000);
+    record_commit(x->rec, NULL);
+    struct store_counters c;
+    record_counters(x->rec, &c);
+    out->write_failed = record_failed(x->rec);
+    static char bound[64];
+    if (o->count > 0 && c.packets >= (uint64_t)o->count)
+        snprintf(bound, sizeof bound, "--count %ld", o->count);
+    else if (x->cap.timed_out)
+        snprintf(bound, sizeof bound, "--duration %ld", o->duration);
+    out->bound = bound[0] ? bound : NULL;
+    /* A live capture ends only when something cuts it. */
+    out->cut = x->cap.cut || x->live != NULL || x->files_read < o->nfiles;
+    out->violations = c.violations;
+    const char *status = run_status(out, x->store);
+    if (c.flows_dropped) {
+        fprintf(stderr, "lyncaudit: %llu flows dropped: the database stayed locked or unreachable longer than "
+                        "--backlog %ld lasted\n", (unsigned long long)c.flows_dropped, o->backlog);
+        size_t used = strlen(out->message);
+        snprintf(out->message + used, sizeof out->message - used,
+                 "%s%llu flows dropped while the database was locked or unreachable", used ? "; " : "",
+                 (unsigned long long)c.flows_dropped);
     }
-    if (closed && (!o.quiet || o.json)) {
-        struct report_run rr = {run_id, o.db_path, status, live ? 0 : o.nfiles, r.counters, seconds, peak};
-        if (o.json)
-            report_json(stdout, r.store, &rr);
-        else {
-            report_text(stdout, r.store, &rr);
-            struct verdict_text vt = {"", ""};
-            if (!no_topology && store_verdict_summary(r.store, run_id, verdict_collect, &vt) == 0) {
-                printf("verdicts: %s\n", vt.verdicts[0] ? vt.verdicts : "none");
-                if (vt.kinds[0])
-                    printf("violations: %s (SELECT * FROM violation_report WHERE run_id = %lld)\n", vt.kinds,
-                           (long long)run_id);
-            }
-        }
+    if (out->write_failed)
+        fprintf(stderr, "lyncaudit: %s\n", out->message);
+    if (eve_trouble(x->eve) && !out->message[0])
+        snprintf(out->message, sizeof out->message, "%s", eve_trouble(x->eve));
+    bool closed = run_close(x->store, x->rec, &c, status, out->message[0] ? out->message : NULL) == 0;
+    (closed ? eve_commit : eve_discard)(x->eve); /* the events of the last batch */
+    if (!closed && !out->write_failed)
+        fprintf(stderr, "lyncaudit: %s\n", store_error(x->store));
+    eve_run_end(x->eve, closed ? status : "error", closed ? (out->message[0] ? out->message : NULL)
+                                                          : store_error(x->store), &c);
+    int rc = run_exit_code(out, closed);
+    struct report_run rr = {.run_id = x->run_id, .db_path = store_name(x->store), .status = closed ? status : "error",
+                            .files = x->live ? 0 : o->nfiles, .counters = c, .seconds = seconds,
+                            .peak_live_flows = peak, .audited = !x->no_topology};
+    if (o->json) {
+        run_identity(x, &rr, rc);
+        rr.message = out->message[0] ? out->message : NULL;
+        if (closed)
+            report_json(stdout, x->store, &rr);
+        else
+            report_json_trouble(stdout, &rr);
+        x->summed_up = true;
+    } else if (closed && !o->quiet) {
+        /* --eve -: stdout is the event stream's */
+        report_text(o->eve.path && !strcmp(o->eve.path, "-") ? stderr : stdout, x->store, &rr);
     }
+    return rc;
+}
+
+/* Frees what the sensor holds (the pipeline first: it may hold flows). */
+static void sensor_free(struct sensor *x)
+{
     g_live = NULL;
-    flow_table_free(ft);
-    source_close(live);
-    store_close(r.store);
-    classify_free(r.cls);
-    audit_free(r.audit);
-    free(srcs);
-    free(o.filter);
+    if (x->pl)
+        pipeline_finish(x->pl);
+    flow_table_free(x->ft);
+    source_close(x->live);
+    for (int i = 0; x->held && i < x->o->nfiles; i++)
+        source_close(x->held[i]);
+    free(x->held);
+    store_close(x->store);
+    classify_free(x->cls);
+    audit_free(record_free(x->rec));
+    audit_free(x->audit);
+    eve_close(x->eve);
+    free(x->o->filter);
+    free(x->o->files);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc > 1 && !strcmp(argv[1], "topology"))
+        return topology_main(argc - 1, argv + 1);
+    if (argc > 1 && !strcmp(argv[1], "report"))
+        return report_main(argc - 1, argv + 1);
+    if (argc > 1 && !strcmp(argv[1], "export"))
+        return export_main(argc - 1, argv + 1);
+    signal(SIGXFSZ, SIG_IGN); /* past `ulimit -f` a write must fail (and be reported), not kill us */
+    signal(SIGPIPE, SIG_IGN); /* a closed stdout or stderr (| head) must not end a capture */
+    tee_stderr();
+    struct options o = {.json = json_wanted(argc, argv)};
+    struct sensor x = {.o = &o};
+    int rc = RUN_EXIT_TROUBLE, pa = parse_args(argc, argv, &o);
+    char err[1024];
+    if (pa) {
+        rc = pa < 0 ? RUN_EXIT_COMPLIANT : RUN_EXIT_TROUBLE;
+    } else if (o.list_ifaces) {
+        rc = source_list_interfaces(stdout, err, sizeof err) == 0 ? RUN_EXIT_COMPLIANT : RUN_EXIT_TROUBLE;
+        if (rc)
+            fprintf(stderr, "lyncaudit: %s\n", err);
+    } else if (open_inputs(&x) == 0 && start_run(&x) == 0) {
+        start_capture(&x);
+        double t0 = capture_now();
+        struct run_outcome out = {0};
+        read_all(&x, &out);
+        rc = finish_run(&x, &out, t0);
+    }
+    if (o.json && rc == RUN_EXIT_TROUBLE && !x.summed_up) {
+        struct report_run rr = {0};
+        run_identity(&x, &rr, rc);
+        rr.status = x.run_id > 0 ? "error" : NULL;
+        report_json_trouble(stdout, &rr);
+    }
+    sensor_free(&x);
     return rc;
 }

@@ -1,24 +1,25 @@
 #define _GNU_SOURCE /* pthread_setname_np */
-/* pipeline.c - classify on a thread of its own (see pipeline.h).
+/* pipeline.c - the classify thread and the queues to and from it (see pipeline.h).
  *
  * Two queues of blocks between the reader (the caller's thread) and the
- * classify thread: packets and ended flows go one way, labelled flows come
- * back, and the reader audits and writes them (the store stage) between
- * packets. Two threads for two stages that cost about the same keep two
- * CPUs busy; a third thread for the store made three runnable threads share
- * two CPUs, and nDPI's thread lost a fifth of its time to the others.
+ * classify thread: packets, ended flows and marks go one way, labelled
+ * flows and marks come back, and the reader hands them to the done and
+ * mark callbacks (audit and store) between packets. Two threads for two
+ * stages that cost about the same keep two CPUs busy; a third thread for
+ * the store made three runnable threads share two CPUs, and nDPI's thread
+ * lost a fifth of its time to the others.
  *
  * The threads meet (one mutex) once per block, not per record. Each queue
  * owns a fixed pool of blocks allocated up front: a producer with no free
  * block waits for the consumer to give one back, which is both the memory
  * bound and the back-pressure. While the reader waits for a free block it
- * does the store stage's work, so neither thread can wait for the other
- * for ever. The classify thread, when it has nothing to do, first hands
- * back what it has finished, so nothing waits in a half-full block while
- * the capture is quiet (live). */
+ * runs the callbacks on what came back, so neither thread can wait for the
+ * other for ever. The classify thread, when it has nothing to do, first
+ * hands back what it has finished, so nothing waits in a half-full block
+ * while the capture is quiet (live). Signals are the reader's: the classify
+ * thread blocks them all. */
 #include "pipeline.h"
 
-#include <arpa/inet.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -34,7 +35,7 @@
 #define FLOW_COST 1024u
 #define POOL_BLOCKS 16
 
-enum rec_type { REC_PACKET = 1, REC_END, REC_FLOW, REC_COMMIT, REC_AUDIT };
+enum rec_type { REC_PACKET = 1, REC_END, REC_FLOW, REC_MARK };
 
 struct rec {
     uint32_t type, size; /* size: of the whole record, a multiple of 8 */
@@ -45,21 +46,22 @@ struct rec {
  * (the reader's buffer is reused for the next packet). */
 struct rec_packet {
     struct rec h;
+    int dir;
     struct packet pkt;
     uint8_t bytes[];
 };
 
-/* A labelled flow for the store stage, with the names that need nDPI's
- * module (which only the classify thread may touch). */
+/* A labelled flow for the done callback, in words (classify_names). */
 struct rec_flow {
     struct rec h;
-    const char *ndpi_master, *ndpi_app, *confidence;
-    char app[32];
+    struct classify_names n;
 };
 
-struct rec_audit {
+/* A mark: fn(ctx, arg) on the reader once everything before it is done. */
+struct rec_mark {
     struct rec h;
-    struct audit *a;
+    pipeline_mark_fn fn;
+    void *arg;
 };
 
 struct block {
@@ -76,19 +78,15 @@ struct queue {
 };
 
 struct pipeline {
-    bool threads, quiet;
+    bool threads;
     struct classify *cls;
-    struct audit *audit;
-    struct store *store;
-    const struct store_counters *reader;
+    pipeline_done_fn done;
+    void *ctx;
     pthread_mutex_t mu;                   /* guards both queues */
     pthread_cond_t wake_reader, wake_cls; /* something for the reader / the classify thread */
-    struct queue to_cls, to_store;
-    int store_ready;                      /* blocks in to_store (atomic: read without the lock) */
+    struct queue to_cls, back;
+    int back_ready;                       /* blocks in `back` (atomic: read without the lock) */
     pthread_t cls_thread;
-    /* The store stage's, on the reader's thread like everything below. */
-    struct pipeline_counts counts;
-    bool failed;
 };
 
 static size_t align8(size_t n)
@@ -163,34 +161,34 @@ static void take_free(struct queue *q)
     q->cur = b;
 }
 
-static void store_block(struct pipeline *p, struct block *b);
+static void reader_run(struct pipeline *p, struct block *b);
 
-/* Reader, with p->mu held: the store stage on a block just taken from
- * to_store (the lock is let go meanwhile), then the block goes back. */
-static void store_taken(struct pipeline *p, struct block *b)
+/* Reader, with p->mu held: the callbacks on a block just taken from `back`
+ * (the lock is let go meanwhile), then the block goes back to its pool. */
+static void reader_taken(struct pipeline *p, struct block *b)
 {
-    __atomic_sub_fetch(&p->store_ready, 1, __ATOMIC_RELAXED);
+    __atomic_sub_fetch(&p->back_ready, 1, __ATOMIC_RELAXED);
     pthread_mutex_unlock(&p->mu);
-    store_block(p, b);
+    reader_run(p, b);
     pthread_mutex_lock(&p->mu);
-    give_back(&p->to_store, b);
+    give_back(&p->back, b);
     pthread_cond_signal(&p->wake_cls);
 }
 
-/* Reader: the store stage's work on every labelled flow handed back so far. */
+/* Reader: the callbacks on every block handed back so far. */
 static void reader_drain(struct pipeline *p)
 {
-    if (__atomic_load_n(&p->store_ready, __ATOMIC_ACQUIRE) == 0)
+    if (__atomic_load_n(&p->back_ready, __ATOMIC_ACQUIRE) == 0)
         return;
     pthread_mutex_lock(&p->mu);
     struct block *b;
-    while ((b = take_head(&p->to_store)))
-        store_taken(p, b);
+    while ((b = take_head(&p->back)))
+        reader_taken(p, b);
     pthread_mutex_unlock(&p->mu);
 }
 
 /* Reader: hands the current block to the classify thread and takes a free
- * one; while there is none, does the store stage's work or waits. */
+ * one; while there is none, runs the callbacks on what came back, or waits. */
 static void reader_push(struct pipeline *p)
 {
     struct block *b = p->to_cls.cur;
@@ -199,9 +197,9 @@ static void reader_push(struct pipeline *p)
         append(&p->to_cls, b);
         pthread_cond_signal(&p->wake_cls);
         while (!p->to_cls.free) {
-            struct block *s = take_head(&p->to_store);
+            struct block *s = take_head(&p->back);
             if (s)
-                store_taken(p, s);
+                reader_taken(p, s);
             else
                 pthread_cond_wait(&p->wake_reader, &p->mu);
         }
@@ -215,16 +213,16 @@ static void reader_push(struct pipeline *p)
  * free block, waiting while the reader is behind. */
 static void cls_push(struct pipeline *p)
 {
-    struct block *b = p->to_store.cur;
+    struct block *b = p->back.cur;
     if (!b->used)
         return;
     pthread_mutex_lock(&p->mu);
-    append(&p->to_store, b);
-    __atomic_add_fetch(&p->store_ready, 1, __ATOMIC_RELEASE);
+    append(&p->back, b);
+    __atomic_add_fetch(&p->back_ready, 1, __ATOMIC_RELEASE);
     pthread_cond_signal(&p->wake_reader);
-    while (!p->to_store.free)
+    while (!p->back.free)
         pthread_cond_wait(&p->wake_cls, &p->mu);
-    take_free(&p->to_store);
+    take_free(&p->back);
     pthread_mutex_unlock(&p->mu);
 }
 
@@ -267,169 +265,48 @@ static void commit(struct pipeline *p, struct queue *q, size_t size, size_t cost
         push(p);
 }
 
-/* --- the store stage ------------------------------------------------------- */
+/* --- the classify thread --------------------------------------------------- */
 
-/* The run row's counters: the reader's as they are now, and the store
- * stage's own. */
-static void merged(const struct pipeline *p, struct store_counters *c)
-{
-    *c = *p->reader;
-    c->flows = p->counts.flows;
-    c->flows_evicted = p->counts.flows_evicted;
-    c->violations = p->counts.violations;
-}
-
-/* Address text; IPv4 by hand (glibc's inet_ntop goes through sprintf, a
- * visible cost at two addresses per flow). */
-static void ip_text(const uint8_t *a, int ipver, char out[INET6_ADDRSTRLEN])
-{
-    if (ipver == 4) {
-        char *p = out;
-        for (int i = 0; i < 4; i++) {
-            unsigned v = a[i];
-            if (v >= 100)
-                *p++ = (char)('0' + v / 100);
-            if (v >= 10)
-                *p++ = (char)('0' + v / 10 % 10);
-            *p++ = (char)('0' + v % 10);
-            *p++ = i < 3 ? '.' : '\0';
-        }
-        return;
-    }
-    if (!inet_ntop(AF_INET6, a, out, INET6_ADDRSTRLEN))
-        snprintf(out, INET6_ADDRSTRLEN, "?");
-}
-
-static void store_commit_now(struct pipeline *p)
-{
-    struct store_counters c;
-    merged(p, &c);
-    if (!p->failed && store_commit(p->store, &c) != 0)
-        p->failed = true;
-}
-
-/* Audits and writes one labelled flow, then frees it. */
-static void store_flow(struct pipeline *p, struct flow *f, const struct rec_flow *rf)
-{
-    if (!p->failed) {
-        const uint8_t *src, *dst;
-        uint16_t sport, dport;
-        flow_endpoints(f, &src, &sport, &dst, &dport);
-        char s_ip[INET6_ADDRSTRLEN], d_ip[INET6_ADDRSTRLEN], tbuf[16];
-        ip_text(src, f->key.ipver, s_ip);
-        ip_text(dst, f->key.ipver, d_ip);
-        struct audit_flow af = {src, dst, f->key.ipver, f->key.proto, sport, dport, rf->app, f->label.detail,
-                                f->pkts[0] + f->pkts[1], f->bytes[0] + f->bytes[1]};
-        struct audit_result ar;
-        audit_flow(p->audit, &af, &ar);
-        struct store_violation sv[AUDIT_MAX_VIOLATIONS];
-        for (int i = 0; i < ar.nviolations; i++)
-            sv[i] = (struct store_violation){ar.v[i].kind, ar.v[i].rule_id, ar.v[i].severity, ar.v[i].message,
-                                             ar.v[i].ref};
-        struct store_flow sf = {
-            .first_us = f->first_us,
-            .last_us = f->last_us,
-            .transport = flow_transport_name(f->key.proto, f->key.ipver, tbuf),
-            .ip_version = f->key.ipver,
-            .src_ip = s_ip,
-            .dst_ip = d_ip,
-            .src_port = sport,
-            .dst_port = dport,
-            .pkts_fwd = f->pkts[0],
-            .bytes_fwd = f->bytes[0],
-            .pkts_rev = f->pkts[1],
-            .bytes_rev = f->bytes[1],
-            .app = ar.app,
-            .app_detail = f->label.detail,
-            .ndpi_master = rf->ndpi_master,
-            .ndpi_app = rf->ndpi_app,
-            .ndpi_confidence = rf->confidence,
-            .end_reason = flow_end_name((enum flow_end)f->end),
-            .src_role = ar.src_role,
-            .dst_role = ar.dst_role,
-            .verdict = ar.verdict,
-            .rule_id = ar.rule_id,
-            .icmp_errors = f->icmp_errors,
-            .tunnel = decode_tunnel_name(f->tunnel),
-            .tunnel_ipver = f->tun_ipver,
-            .tunnel_src = f->tun_src,
-            .tunnel_dst = f->tun_dst,
-            .tunnel_id = f->tun_has_id ? (int64_t)f->tun_id : -1,
-            .vlan = f->vlan[0],
-            .vlan_inner = f->vlan[1],
-            .violations = sv,
-            .nviolations = ar.nviolations,
-        };
-        if (store_add_flow(p->store, &sf) != 0) {
-            p->failed = true;
-        } else {
-            p->counts.flows++;
-            p->counts.violations += (uint64_t)ar.nviolations;
-            if (f->end == FLOW_END_EVICTED)
-                p->counts.flows_evicted++;
-            if (store_batch_full(p->store))
-                store_commit_now(p);
-        }
-    }
-    classify_release(f);
-    flow_free(f);
-}
-
-static void store_reload(struct pipeline *p, struct audit *a)
-{
-    struct store_counters c;
-    merged(p, &c);
-    if (p->failed || store_begin(p->store) || pipeline_write_rules(p->store, p->audit) ||
-        store_commit(p->store, &c)) {
-        p->failed = true;
-        audit_free(a);
-        return;
-    }
-    audit_free(p->audit);
-    p->audit = a;
-    if (!p->quiet)
-        fprintf(stderr, "lyncaudit: reloaded the topology and rules (%zu rules)\n", audit_rule_count(a));
-}
-
-/* --- the classify stage ---------------------------------------------------- */
-
-/* Decides the ended flow's label and looks up the names the store needs. */
-static void finish_flow(struct pipeline *p, struct flow *f, struct rec_flow *rf)
+/* Decides the ended flow's label and puts it in words (nDPI's module is
+ * the classify thread's). */
+static void finish_flow(struct pipeline *p, struct flow *f, struct classify_names *n)
 {
     classify_finish(p->cls, f);
-    const char *app = classify_app(p->cls, f, rf->app, sizeof rf->app);
-    if (app != rf->app)
-        snprintf(rf->app, sizeof rf->app, "%s", app);
-    rf->ndpi_master = classify_proto_name(p->cls, f->label.ndpi_master);
-    rf->ndpi_app = classify_proto_name(p->cls, f->label.ndpi_app);
-    rf->confidence = classify_confidence_name(f);
+    classify_names(p->cls, f, n);
 }
 
-/* --- threads --------------------------------------------------------------- */
-
-/* The store stage on one block of records from the classify thread. */
-static void store_block(struct pipeline *p, struct block *b)
+/* The reader's callbacks on one block of records from the classify thread. */
+static void reader_run(struct pipeline *p, struct block *b)
 {
     for (size_t off = 0; off < b->used;) {
         struct rec *r = (struct rec *)(void *)(b->data + off);
         off += r->size;
-        switch (r->type) {
-        case REC_FLOW: store_flow(p, r->f, (const struct rec_flow *)r); break;
-        case REC_COMMIT: store_commit_now(p); break;
-        case REC_AUDIT: store_reload(p, ((struct rec_audit *)r)->a); break;
-        default: break;
+        if (r->type == REC_FLOW) {
+            p->done(p->ctx, r->f, &((const struct rec_flow *)r)->n);
+        } else if (r->type == REC_MARK) {
+            const struct rec_mark *m = (const struct rec_mark *)r;
+            m->fn(p->ctx, m->arg);
         }
     }
 }
 
-/* Copies a record the classify stage passes on unchanged (commits and
- * reloads: they go on at once). */
+/* Classify thread: passes a mark on at once, behind the flows before it. */
 static void forward(struct pipeline *p, const struct rec *r)
 {
-    void *d = reserve(p, &p->to_store, r->size, cls_push);
+    void *d = reserve(p, &p->back, r->size, cls_push);
     memcpy(d, r, r->size);
-    commit(p, &p->to_store, r->size, 0, cls_push);
+    commit(p, &p->back, r->size, 0, cls_push);
     cls_push(p);
+}
+
+/* Classify thread: one ended flow labelled and queued for the reader. */
+static void cls_end(struct pipeline *p, struct flow *f)
+{
+    size_t size = align8(sizeof(struct rec_flow));
+    struct rec_flow *rf = reserve(p, &p->back, size, cls_push);
+    rf->h = (struct rec){REC_FLOW, (uint32_t)size, f};
+    finish_flow(p, f, &rf->n);
+    commit(p, &p->back, size, FLOW_COST / 2, cls_push);
 }
 
 static void *cls_main(void *arg)
@@ -441,23 +318,19 @@ static void *cls_main(void *arg)
         for (size_t off = 0; off < b->used;) {
             struct rec *r = (struct rec *)(void *)(b->data + off);
             off += r->size;
-            switch (r->type) {
-            case REC_PACKET: classify_packet(p->cls, r->f, &((struct rec_packet *)r)->pkt); break;
-            case REC_END: {
-                size_t size = align8(sizeof(struct rec_flow));
-                struct rec_flow *rf = reserve(p, &p->to_store, size, cls_push);
-                rf->h = (struct rec){REC_FLOW, (uint32_t)size, r->f};
-                finish_flow(p, r->f, rf);
-                commit(p, &p->to_store, size, FLOW_COST / 2, cls_push);
-                break;
-            }
-            default: forward(p, r); break;
+            if (r->type == REC_PACKET) {
+                const struct rec_packet *rp = (const struct rec_packet *)r;
+                classify_packet(p->cls, r->f, &rp->pkt, rp->dir);
+            } else if (r->type == REC_END) {
+                cls_end(p, r->f);
+            } else {
+                forward(p, r);
             }
         }
     }
     cls_push(p);
     pthread_mutex_lock(&p->mu);
-    p->to_store.closed = true;
+    p->back.closed = true;
     pthread_cond_signal(&p->wake_reader);
     pthread_mutex_unlock(&p->mu);
     return NULL;
@@ -465,8 +338,17 @@ static void *cls_main(void *arg)
 
 /* --- the reader's side ----------------------------------------------------- */
 
-struct pipeline *pipeline_new(struct classify *cls, struct audit *audit, struct store *store,
-                              const struct store_counters *reader, bool threads, bool quiet, char *err,
+/* Frees the queues and the lock of a pipeline whose thread is not running. */
+static void destroy_queues(struct pipeline *p)
+{
+    queue_destroy(&p->to_cls);
+    queue_destroy(&p->back);
+    pthread_mutex_destroy(&p->mu);
+    pthread_cond_destroy(&p->wake_reader);
+    pthread_cond_destroy(&p->wake_cls);
+}
+
+struct pipeline *pipeline_new(struct classify *cls, bool threads, pipeline_done_fn done, void *ctx, char *err,
                               size_t errlen)
 {
     struct pipeline *p = calloc(1, sizeof *p);
@@ -475,35 +357,25 @@ struct pipeline *pipeline_new(struct classify *cls, struct audit *audit, struct 
         return NULL;
     }
     p->cls = cls;
-    p->audit = audit;
-    p->store = store;
-    p->reader = reader;
-    p->quiet = quiet;
+    p->done = done;
+    p->ctx = ctx;
     if (!threads)
         return p;
-    if (queue_init(&p->to_cls) || queue_init(&p->to_store)) {
-        queue_destroy(&p->to_cls);
-        queue_destroy(&p->to_store);
-        return p; /* no memory for the blocks: run on one thread */
-    }
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->wake_reader, NULL);
     pthread_cond_init(&p->wake_cls, NULL);
+    if (queue_init(&p->to_cls) || queue_init(&p->back)) {
+        destroy_queues(p);
+        return p; /* no memory for the blocks: run on one thread */
+    }
     /* Signals are for the reader (main) thread: SIGINT, SIGHUP, the load alarm. */
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_BLOCK, &all, &old);
-    p->threads = true;
-    bool ok = pthread_create(&p->cls_thread, NULL, cls_main, p) == 0;
+    p->threads = pthread_create(&p->cls_thread, NULL, cls_main, p) == 0;
     pthread_sigmask(SIG_SETMASK, &old, NULL);
-    if (!ok) {
-        p->threads = false;
-        queue_destroy(&p->to_cls);
-        queue_destroy(&p->to_store);
-        pthread_mutex_destroy(&p->mu);
-        pthread_cond_destroy(&p->wake_reader);
-        pthread_cond_destroy(&p->wake_cls);
-    }
+    if (!p->threads)
+        destroy_queues(p);
     return p;
 }
 
@@ -512,10 +384,21 @@ int pipeline_threads(const struct pipeline *p)
     return p->threads ? 2 : 1;
 }
 
-void pipeline_packet(struct pipeline *p, struct flow *f, const struct packet *pkt)
+/* Points *field (len bytes at *field, in the span starting at lo that the
+ * record copied n bytes of) at the copy, cut to what was copied. */
+static void rebase(const uint8_t **field, size_t len, const uint8_t *lo, const uint8_t *copy, size_t n,
+                   size_t *cut)
 {
+    size_t off = (size_t)(*field - lo);
+    *field = copy + (off < n ? off : n);
+    *cut = off + len > n ? (off < n ? n - off : 0) : len;
+}
+
+void pipeline_packet(void *pipeline, struct flow *f, const struct packet *pkt, int dir)
+{
+    struct pipeline *p = pipeline;
     if (!p->threads) {
-        classify_packet(p->cls, f, pkt);
+        classify_packet(p->cls, f, pkt, dir);
         return;
     }
     /* Copy the span that holds the IP header (for nDPI) and the payload (for
@@ -534,20 +417,18 @@ void pipeline_packet(struct pipeline *p, struct flow *f, const struct packet *pk
     size_t size = align8(sizeof(struct rec_packet) + n);
     struct rec_packet *r = reserve(p, &p->to_cls, size, reader_push);
     r->h = (struct rec){REC_PACKET, (uint32_t)size, f};
+    r->dir = dir;
     r->pkt = *pkt;
     if (n)
         memcpy(r->bytes, lo, n);
+    size_t cut;
     if (pkt->l3) {
-        size_t off = (size_t)(pkt->l3 - lo);
-        r->pkt.l3 = r->bytes + (off < n ? off : n);
-        if (off + r->pkt.l3len > n)
-            r->pkt.l3len = (uint16_t)(off < n ? n - off : 0);
+        rebase(&r->pkt.l3, r->pkt.l3len, lo, r->bytes, n, &cut);
+        r->pkt.l3len = (uint16_t)cut;
     }
     if (pkt->payload_len) {
-        size_t off = (size_t)(pkt->payload - lo);
-        r->pkt.payload = r->bytes + (off < n ? off : n);
-        if (off + r->pkt.payload_len > n)
-            r->pkt.payload_len = (uint32_t)(off < n ? n - off : 0);
+        rebase(&r->pkt.payload, r->pkt.payload_len, lo, r->bytes, n, &cut);
+        r->pkt.payload_len = (uint32_t)cut;
     } else {
         r->pkt.payload = r->bytes + n;
     }
@@ -558,9 +439,9 @@ void pipeline_flow_end(struct flow *f, void *pipeline)
 {
     struct pipeline *p = pipeline;
     if (!p->threads) {
-        struct rec_flow rf;
-        finish_flow(p, f, &rf);
-        store_flow(p, f, &rf);
+        struct classify_names n;
+        finish_flow(p, f, &n);
+        p->done(p->ctx, f, &n);
         return;
     }
     struct rec *r = reserve(p, &p->to_cls, sizeof *r, reader_push);
@@ -568,28 +449,17 @@ void pipeline_flow_end(struct flow *f, void *pipeline)
     commit(p, &p->to_cls, sizeof *r, FLOW_COST, reader_push);
 }
 
-void pipeline_commit(struct pipeline *p)
+void pipeline_mark(struct pipeline *p, pipeline_mark_fn fn, void *arg)
 {
     if (!p->threads) {
-        store_commit_now(p);
+        fn(p->ctx, arg);
         return;
     }
-    struct rec *r = reserve(p, &p->to_cls, sizeof *r, reader_push);
-    *r = (struct rec){REC_COMMIT, (uint32_t)sizeof *r, NULL};
-    commit(p, &p->to_cls, sizeof *r, 0, reader_push);
-    reader_push(p);
-}
-
-void pipeline_reload(struct pipeline *p, struct audit *a)
-{
-    if (!p->threads) {
-        store_reload(p, a);
-        return;
-    }
-    size_t size = align8(sizeof(struct rec_audit));
-    struct rec_audit *r = reserve(p, &p->to_cls, size, reader_push);
-    r->h = (struct rec){REC_AUDIT, (uint32_t)size, NULL};
-    r->a = a;
+    size_t size = align8(sizeof(struct rec_mark));
+    struct rec_mark *r = reserve(p, &p->to_cls, size, reader_push);
+    r->h = (struct rec){REC_MARK, (uint32_t)size, NULL};
+    r->fn = fn;
+    r->arg = arg;
     commit(p, &p->to_cls, size, 0, reader_push);
     reader_push(p);
 }
@@ -606,58 +476,26 @@ void pipeline_poll(struct pipeline *p)
         reader_drain(p);
 }
 
-bool pipeline_failed(const struct pipeline *p)
-{
-    return p->failed;
-}
-
-void pipeline_counts(const struct pipeline *p, struct pipeline_counts *out)
-{
-    *out = p->counts;
-}
-
-struct audit *pipeline_finish(struct pipeline *p, struct pipeline_counts *out, bool *fail)
+void pipeline_finish(struct pipeline *p)
 {
     if (p->threads) {
         reader_push(p);
         pthread_mutex_lock(&p->mu);
         p->to_cls.closed = true;
         pthread_cond_signal(&p->wake_cls);
-        /* The store stage until the classify thread is done too. */
+        /* The callbacks until the classify thread is done too. */
         for (;;) {
-            struct block *b = take_head(&p->to_store);
+            struct block *b = take_head(&p->back);
             if (b)
-                store_taken(p, b);
-            else if (p->to_store.closed)
+                reader_taken(p, b);
+            else if (p->back.closed)
                 break;
             else
                 pthread_cond_wait(&p->wake_reader, &p->mu);
         }
         pthread_mutex_unlock(&p->mu);
         pthread_join(p->cls_thread, NULL);
-        queue_destroy(&p->to_cls);
-        queue_destroy(&p->to_store);
-        pthread_mutex_destroy(&p->mu);
-        pthread_cond_destroy(&p->wake_reader);
-        pthread_cond_destroy(&p->wake_cls);
+        destroy_queues(p);
     }
-    *out = p->counts;
-    *fail = p->failed;
-    struct audit *a = p->audit;
     free(p);
-    return a;
-}
-
-int pipeline_write_rules(struct store *s, const struct audit *a)
-{
-    for (size_t i = 0; i < audit_rule_count(a); i++) {
-        struct audit_rule_info ri;
-        audit_rule_info(a, i, &ri);
-        struct store_rule sr = {ri.id,   ri.kind,  ri.severity, ri.from, ri.to,  ri.transport, ri.dports,
-                                ri.sports, ri.apps, ri.when,    ri.doc,  ri.table, ri.text,    ri.note,
-                                ri.row,  ri.active, ri.matched};
-        if (store_add_rule(s, &sr))
-            return -1;
-    }
-    return 0;
 }

@@ -1,83 +1,88 @@
-/* pipeline.h - the stages after the flow table: classify on a thread of its own.
+/* pipeline.h - moving flows between the reader and the classify thread.
  *
- * The data still flows one way (DESIGN.md). The caller's thread reads,
- * decodes and keeps the flow table; it hands every packet of a flow that
- * classify has not decided yet, and every ended flow, to the classify
- * thread (nDPI and the Lync dissectors); that thread hands each labelled
- * flow back, and the caller's thread audits it (Lua), writes it (SQLite)
- * and frees it, between packets. Bounded queues of blocks join them:
- * memory stays bounded, and a slower stage makes the other wait instead of
- * piling up work.
+ * The pipeline only moves work between threads: it knows the classify
+ * stage (whose thread it runs) and hands every labelled flow to a `done`
+ * callback on the caller's thread (src/record.c: audit, store, free). The
+ * data still flows one way (DESIGN.md): the caller's thread reads, decodes
+ * and keeps the flow table; packets of undecided flows and ended flows go
+ * to the classify thread; labelled flows come back. Bounded queues of
+ * blocks join the two: memory stays bounded, and a slower side makes the
+ * other wait instead of piling up work.
  *
- * Every stage sees the same records in the same order as without threads,
- * so a run's results do not depend on `threads`: with threads false each
- * record is handled at once on the caller's thread (one CPU, tests that
- * compare the two). */
+ * Every stage sees the same records in the same order with or without the
+ * thread, so a run's results do not depend on `threads` (e2e.threads).
+ *
+ * The life of a flow
+ * ------------------
+ *
+ *   state      entered by                           thread      file
+ *   created    flow_packet() on its first packet    reader      flow.c (from ingest.c)
+ *   fed        pipeline_packet() -> classify_packet() while !classify_decided()
+ *                                                   classify    classify.c
+ *   ended      the flow table's end callback, pipeline_flow_end()
+ *                                                   reader      flow.c
+ *   labelled   classify_finish() + classify_names() classify    pipeline.c
+ *   audited    audit_flow()                         reader      record.c (the done callback)
+ *   stored     store_add_flow(), committed by a mark reader     record.c, store.c
+ *   freed      classify_release() + flow_free()     reader      record.c
+ *
+ * Between "ended" and "freed" the flow belongs to the pipeline: the flow
+ * table has forgotten it, and only the thread holding its record touches it.
+ *
+ * Marks (commits, reloads) travel in the same queues as flows, so a mark
+ * runs on the caller's thread after every flow that ended before it was
+ * placed has been handed to `done`.
+ *
+ * While the caller waits for room in a full queue (in pipeline_packet,
+ * pipeline_flow_end, pipeline_mark), it runs `done` for the flows the
+ * classify thread has handed back: neither thread can then wait for the
+ * other for ever. So these calls may audit and store flows. */
 #ifndef LYNCAUDIT_PIPELINE_H
 #define LYNCAUDIT_PIPELINE_H
 
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "audit.h"
 #include "classify.h"
+#include "decode.h"
 #include "flow.h"
-#include "store.h"
 
 struct pipeline;
 
-/* What the store stage counted: flows written, evicted ones among them,
- * violations. */
-struct pipeline_counts {
-    uint64_t flows, flows_evicted, violations;
-};
+/* A labelled flow, on the caller's thread: the callee owns f from now on. */
+typedef void (*pipeline_done_fn)(void *ctx, struct flow *f, const struct classify_names *n);
 
-/* Takes over audit (reload may replace it: pipeline_finish returns the one
- * in use); cls and store stay the caller's but must not be used by it until
- * pipeline_finish. `reader` is the caller's own counters (packets, bytes,
- * undecodable, ICMP errors, capture statistics): they are copied into the
- * run row at each commit. */
-struct pipeline *pipeline_new(struct classify *cls, struct audit *audit, struct store *store,
-                              const struct store_counters *reader, bool threads, bool quiet, char *err,
+/* A mark reached, on the caller's thread. */
+typedef void (*pipeline_mark_fn)(void *ctx, void *arg);
+
+/* cls stays the caller's but must not be used by it until pipeline_finish.
+ * With threads false (or when the thread cannot start) every record is
+ * handled at once on the caller's thread. */
+struct pipeline *pipeline_new(struct classify *cls, bool threads, pipeline_done_fn done, void *ctx, char *err,
                               size_t errlen);
 
-/* Threads the run uses: 2 (reader with audit and store, classify) or 1. */
+/* Threads the pipeline uses: 2 (the caller's and classify) or 1. */
 int pipeline_threads(const struct pipeline *p);
 
-/* A packet of flow f, which classify_decided(f) said was still undecided. */
-void pipeline_packet(struct pipeline *p, struct flow *f, const struct packet *pkt);
+/* ingest's classify gate (ingest_classify_fn): a packet of flow f, which
+ * classify_decided(f) said was still undecided, and its direction. */
+void pipeline_packet(void *pipeline, struct flow *f, const struct packet *pkt, int dir);
 
-/* The flow table's end callback (flow_config.handover must be set): the
- * flow goes down the pipeline and is freed at its end. */
+/* The flow table's end callback (flow_config.handover must be set). */
 void pipeline_flow_end(struct flow *f, void *pipeline);
 
-/* Commits what has been written so far, with the reader's counters as they
- * are now (live capture: every few seconds). */
-void pipeline_commit(struct pipeline *p);
+/* fn(ctx, arg) runs on the caller's thread once every flow that ended
+ * before this call has been handed to `done`. */
+void pipeline_mark(struct pipeline *p, pipeline_mark_fn fn, void *arg);
 
-/* The topology and rules in `a` apply to flows that end from now on; the
- * old rules' match counts are written first. Takes `a`. */
-void pipeline_reload(struct pipeline *p, struct audit *a);
-
-/* Hands over what the reader has buffered (live capture, no packets). */
+/* Hands over what the caller has buffered (live capture, no packets). */
 void pipeline_flush(struct pipeline *p);
 
-/* Writes the flows the classify thread has labelled so far (the store stage
- * runs on the caller's thread). Called every few thousand packets, and
- * every packet live; cheap when there is nothing. */
+/* Runs `done` for the flows the classify thread has labelled so far.
+ * Cheap when there is nothing. */
 void pipeline_poll(struct pipeline *p);
 
-/* True once a write failed: the reader should stop (nothing more is written). */
-bool pipeline_failed(const struct pipeline *p);
-
-/* The store stage's counts so far (for statistics during a run). */
-void pipeline_counts(const struct pipeline *p, struct pipeline_counts *out);
-
-/* Waits until every record is handled, stops the threads, frees p. Returns
- * the audit in use and the final counts; *failed says whether a write failed. */
-struct audit *pipeline_finish(struct pipeline *p, struct pipeline_counts *out, bool *failed);
-
-/* Writes every loaded rule of the run with its match count so far. 0 or -1. */
-int pipeline_write_rules(struct store *s, const struct audit *a);
+/* Waits until every record is handled, stops the thread, frees p. */
+void pipeline_finish(struct pipeline *p);
 
 #endif

@@ -4,6 +4,12 @@
 #include <inttypes.h>
 #include <string.h>
 
+#include <lua.h>
+#include <pcap/pcap.h>
+#include <sqlite3.h>
+
+#include "classify.h"
+
 #define TOP_APPS 10
 
 /* 1234567 -> "1,234,567" */
@@ -42,6 +48,31 @@ static void text_row(const struct store_app_row *row, void *ctx)
             grouped(row->packets, b), human_bytes(row->bytes, c));
 }
 
+struct verdict_text {
+    char verdicts[256], kinds[256];
+};
+
+/* Appends "name n" to the verdicts or the violation kinds line. */
+static void verdict_collect(const char *what, const char *name, uint64_t n, void *ctx)
+{
+    struct verdict_text *v = ctx;
+    char *buf = strcmp(what, "verdict") ? v->kinds : v->verdicts;
+    size_t used = strlen(buf);
+    snprintf(buf + used, sizeof v->kinds - used, "%s%s %" PRIu64, used ? ", " : "", name, n);
+}
+
+/* The verdict and violation lines of an audited run. */
+static void text_verdicts(FILE *out, struct store *s, const struct report_run *r)
+{
+    struct verdict_text vt = {"", ""};
+    if (!r->audited || store_verdict_summary(s, r->run_id, verdict_collect, &vt) != 0)
+        return;
+    fprintf(out, "verdicts: %s\n", vt.verdicts[0] ? vt.verdicts : "none");
+    if (vt.kinds[0])
+        fprintf(out, "violations: %s (SELECT * FROM violation_report WHERE run_id = %" PRId64 ")\n", vt.kinds,
+                r->run_id);
+}
+
 void report_text(FILE *out, struct store *s, const struct report_run *r)
 {
     char a[32], b[32], c[32], d[32], e[32];
@@ -66,73 +97,131 @@ void report_text(FILE *out, struct store *s, const struct report_run *r)
         store_app_summary(s, r->run_id, TOP_APPS, text_row, out);
     }
     fprintf(out, "database: %s (run %" PRId64 ", %s)\n", r->db_path, r->run_id, r->status);
+    text_verdicts(out, s, r);
 }
 
-static void json_string(FILE *out, const char *v)
+/* The version words of a library's own text: "libpcap version 1.10.3 (...)" -> "1.10.3". */
+static json_t *version_word(const char *text, const char *after)
 {
-    fputc('"', out);
-    for (const unsigned char *p = (const unsigned char *)v; *p; p++) {
-        if (*p == '"' || *p == '\\')
-            fprintf(out, "\\%c", *p);
-        else if (*p < 0x20)
-            fprintf(out, "\\u%04x", *p);
-        else
-            fputc(*p, out);
-    }
-    fputc('"', out);
+    const char *p = strstr(text, after);
+    p = p ? p + strlen(after) : text;
+    return json_stringn(p, strcspn(p, " "));
 }
 
-struct json_ctx {
-    FILE *out;
-    int n;
-};
-
-static void json_row(const struct store_app_row *row, void *ctx)
+json_t *report_versions(void)
 {
-    struct json_ctx *j = ctx;
-    fprintf(j->out, "%s{\"app\":", j->n++ ? "," : "");
-    json_string(j->out, row->app);
-    fprintf(j->out, ",\"flows\":%" PRIu64 ",\"packets\":%" PRIu64 ",\"bytes\":%" PRIu64 "}",
-            row->flows, row->packets, row->bytes);
+    return json_pack("{s:s, s:s, s:o, s:s, s:o}", "lyncaudit", LYNCAUDIT_VERSION, "ndpi", classify_ndpi_version(),
+                     "libpcap", version_word(pcap_lib_version(), "version "), "sqlite", sqlite3_libversion(), "lua",
+                     version_word(LUA_RELEASE, "Lua "));
+}
+
+/* One label's row into the "apps" array (ctx). */
+static void json_app(const struct store_app_row *row, void *ctx)
+{
+    json_array_append_new(ctx, json_pack("{s:s, s:I, s:I, s:I}", "app", row->app, "flows", (json_int_t)row->flows,
+                                         "packets", (json_int_t)row->packets, "bytes", (json_int_t)row->bytes));
 }
 
 struct json_counts {
-    FILE *out;
-    const char *want; /* "verdict" or "violation" */
-    int n;
+    json_t *verdicts, *violations;
 };
 
-/* One "name":count member of the object being written, for rows of `want`. */
+/* One count: a verdict, or a violation kind. */
 static void json_count(const char *what, const char *name, uint64_t n, void *ctx)
 {
     struct json_counts *j = ctx;
-    if (strcmp(what, j->want))
-        return;
-    fprintf(j->out, "%s", j->n++ ? "," : "");
-    json_string(j->out, name);
-    fprintf(j->out, ":%" PRIu64, n);
+    json_object_set_new(strcmp(what, "verdict") ? j->violations : j->verdicts, name, json_integer((json_int_t)n));
+}
+
+struct json_list {
+    json_t *list;
+    size_t n;
+};
+
+/* One stored violation into the list (ctx: struct json_list), counted. */
+static void json_violation(const struct store_violation_row *v, void *ctx)
+{
+    struct json_list *l = ctx;
+    l->n++;
+    json_array_append_new(
+        l->list, json_pack("{s:I, s:I, s:s, s:s, s:s?, s:s, s:s?, s:s, s:s, s:i, s:s, s:s, s:i, s:s, s:s, s:s, s:s}",
+                           "violation_id", (json_int_t)v->id, "flow_id", (json_int_t)v->flow_id, "kind", v->kind,
+                           "severity", v->severity, "rule_id", v->rule_id, "message", v->message, "reference",
+                           v->reference, "transport", v->transport, "src_ip", v->src_ip, "src_port", (int)v->src_port,
+                           "src_role", v->src_role, "dst_ip", v->dst_ip, "dst_port", (int)v->dst_port, "dst_role",
+                           v->dst_role, "app", v->app, "first_seen", v->first_seen, "last_seen", v->last_seen));
+}
+
+/* The run's identity: who read what, with which topology and versions. */
+static json_t *json_identity(const struct report_run *r)
+{
+    json_t *src = json_array();
+    for (int i = 0; src && i < r->nsources; i++)
+        json_array_append_new(src, json_string(r->sources[i]));
+    json_t *topo = r->topology ? json_pack("{s:s, s:s?}", "path", r->topology, "name", r->topology_name)
+                               : json_null();
+    return json_pack("{s:I, s:s, s:s?, s:s?, s:i, s:s?, s:o, s:s?, s:o, s:I, s:o}", "run_id", (json_int_t)r->run_id,
+                     "database", r->db_path, "status", r->status, "message", r->message, "exit_code", r->exit_code,
+                     "error", r->error, "sources", src, "filter", r->filter, "topology", topo, "rules_loaded",
+                     (json_int_t)r->rules_loaded, "versions", report_versions());
+}
+
+/* The counters and timing of the run, into o. */
+static void json_counters(json_t *o, const struct report_run *r)
+{
+    const struct store_counters *c = &r->counters;
+    json_t *n = json_pack("{s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:I}", "files", r->files, "packets",
+                          (json_int_t)c->packets, "bytes", (json_int_t)c->bytes, "undecodable",
+                          (json_int_t)c->undecodable, "flows", (json_int_t)c->flows, "flows_evicted",
+                          (json_int_t)c->flows_evicted, "flows_dropped", (json_int_t)c->flows_dropped,
+                          "peak_live_flows", (json_int_t)r->peak_live_flows, "seconds", r->seconds,
+                          "packets_per_second",
+                          (json_int_t)(r->seconds > 0 ? (double)c->packets / r->seconds : 0.0));
+    json_object_update(o, n);
+    json_decref(n);
+}
+
+/* Writes o as one line and frees it. */
+static void json_put(FILE *out, json_t *o)
+{
+    if (o && json_dumpf(o, out, JSON_COMPACT | JSON_REAL_PRECISION(6)) == 0)
+        fputc('\n', out);
+    fflush(out);
+    json_decref(o);
 }
 
 void report_json(FILE *out, struct store *s, const struct report_run *r)
 {
-    fprintf(out, "{\"run_id\":%" PRId64 ",\"database\":", r->run_id);
-    json_string(out, r->db_path);
-    fprintf(out, ",\"status\":");
-    json_string(out, r->status);
-    fprintf(out,
-            ",\"files\":%d,\"packets\":%" PRIu64 ",\"bytes\":%" PRIu64 ",\"undecodable\":%" PRIu64
-            ",\"flows\":%" PRIu64 ",\"flows_evicted\":%" PRIu64 ",\"peak_live_flows\":%" PRIu64
-            ",\"seconds\":%.6f,\"packets_per_second\":%.0f,\"apps\":[",
-            r->files, r->counters.packets, r->counters.bytes, r->counters.undecodable,
-            r->counters.flows, r->counters.flows_evicted, r->peak_live_flows, r->seconds,
-            r->seconds > 0 ? (double)r->counters.packets / r->seconds : 0.0);
-    struct json_ctx j = {out, 0};
-    store_app_summary(s, r->run_id, 1000, json_row, &j);
-    fprintf(out, "],\"verdicts\":{");
-    struct json_counts v = {out, "verdict", 0};
-    store_verdict_summary(s, r->run_id, json_count, &v);
-    fprintf(out, "},\"violations\":{");
-    struct json_counts k = {out, "violation", 0};
+    json_t *o = json_identity(r), *apps = json_array();
+    struct json_counts k = {json_object(), json_object()};
+    struct json_list l = {json_array(), 0};
+    if (!o || !apps || !k.verdicts || !k.violations || !l.list) {
+        json_decref(apps);
+        json_decref(k.verdicts);
+        json_decref(k.violations);
+        json_decref(l.list);
+        json_put(out, o);
+        return;
+    }
+    json_counters(o, r);
+    store_app_summary(s, r->run_id, 1000, json_app, apps);
     store_verdict_summary(s, r->run_id, json_count, &k);
-    fprintf(out, "}}\n");
+    store_violation_list(s, r->run_id, REPORT_JSON_VIOLATIONS + 1, json_violation, &l);
+    bool more = l.n > REPORT_JSON_VIOLATIONS;
+    if (more)
+        json_array_remove(l.list, REPORT_JSON_VIOLATIONS);
+    json_object_set_new(o, "apps", apps);
+    json_object_set_new(o, "verdicts", k.verdicts);
+    json_object_set_new(o, "violations", k.violations);
+    json_object_set_new(o, "violation_list", l.list);
+    json_object_set_new(o, "violation_list_truncated", json_boolean(more));
+    json_put(out, o);
+}
+
+void report_json_trouble(FILE *out, const struct report_run *r)
+{
+    json_t *o = json_identity(r);
+    if (o && !r->run_id)
+        json_object_set_new(o, "run_id", json_null());
+    json_put(out, o);
 }

@@ -51,12 +51,17 @@ static const char *CSS =
     ".cite{background:#f8fafc;border:1px solid var(--line);border-radius:4px;padding:8px 10px;margin:8px 0}"
     "table.row td{font-size:12px;color:#34414f;background:#fdfdfd}"
     ".detail,table.flows td{overflow-wrap:anywhere}.detail{max-width:360px}"
+    /* The table of ports to close has seven short columns and the row's text:
+     * without a floor the text gets what the role lists and rule ids leave
+     * (a narrow column, a page three times as long). */
+    "#close-table td{overflow-wrap:anywhere}#close-table td.detail{min-width:380px}"
     "figure{margin:0;background:#fff;border:1px solid var(--line);border-radius:6px;padding:8px}"
     "figure svg{width:100%;height:auto;display:block}"
     "figcaption{color:var(--muted);font-size:12px;padding:4px 8px}"
     "p.empty{color:var(--muted);font-style:italic}"
     "footer{color:var(--muted);font-size:12px;margin-top:40px;border-top:1px solid var(--line);padding-top:8px}"
     "@media print{body{background:#fff;font-size:11px}main{max-width:none;padding:0}"
+    "#close-table td.detail{min-width:260px}"
     "header.top{padding:10px 0;-webkit-print-color-adjust:exact;print-color-adjust:exact}"
     ".badge,th,figure,.vgroup,.finding{-webkit-print-color-adjust:exact;print-color-adjust:exact}"
     ".vgroup,.finding,figure,.card,tr{break-inside:avoid}h2{break-after:avoid}"
@@ -228,7 +233,7 @@ static int html_summary(struct rpt *r, FILE *out)
                                       " coalesce(capture_start || ' to ' || capture_end, 'no flows'),"
                                       " packets, flows, coalesce(topology_name, ''), coalesce(topology, ''),"
                                       " rules_loaded, violations, started_at, version, ndpi_version,"
-                                      " coalesce(message, '') FROM r_run");
+                                      " coalesce(message, ''), coalesce(sensor, 'unnamed') FROM r_run");
     if (!st)
         return -1;
     if (sqlite3_step(st) != SQLITE_ROW) {
@@ -239,6 +244,7 @@ static int html_summary(struct rpt *r, FILE *out)
     fputs("<section id=\"run\"><h2>The run</h2><div class=\"cards\">\n", out);
     snprintf(n, sizeof n, "%lld (%s)", (long long)sqlite3_column_int64(st, 0), rpt_text(st, 1));
     card(out, "Run", n, 0);
+    card(out, "Sensor", rpt_text(st, 15), 0);
     card(out, "Topology", rpt_text(st, 7), 0);
     snprintf(n, sizeof n, "%lld", (long long)sqlite3_column_int64(st, 9));
     card(out, "Rules loaded", n, 0);

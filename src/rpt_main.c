@@ -1,11 +1,16 @@
-/* rpt_main.c - `lyncaudit report DB [--run N] [--since RUN] [-o FILE]
- * [--format html|json|md]`: the command line, the database, the output file.
+/* rpt_main.c - `lyncaudit report DB [--run N] [--since RUN] [--sensor NAME]
+ * [-o FILE] [--format html|json|md]`: the command line, the database, the
+ * output file.
  *
- * The database is opened read-only; the output is written to a temporary
- * file beside FILE and renamed over it at the end, so a failed report leaves
- * no half-written file. */
+ * A SQLite database is opened read-only; a PostgreSQL one is read through
+ * the store, which copies the run (and the --since run) into a SQLite
+ * database in memory (store_copy.h): the report's SQL is SQLite's either
+ * way. The output is written to a temporary file beside FILE and renamed
+ * over it at the end, so a failed report leaves no half-written file. */
 #define _GNU_SOURCE
 #include "rpt.h"
+#include "store.h"
+#include "store_copy.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -18,19 +23,21 @@
 #define RPT_TROUBLE 2
 
 struct rpt_opts {
-    const char *db, *out, *format;
+    const char *db, *out, *format, *sensor;
     int64_t run, since;
 };
 
 static void rpt_usage(FILE *out)
 {
     fprintf(out,
-            "Usage: lyncaudit report DB [--run N] [--since RUN] [-o FILE] [--format html|json|md]\n"
-            "Write the audit report of a run of the database DB: the run, compliance per document\n"
+            "Usage: lyncaudit report DB [--run N] [--since RUN] [--sensor NAME] [-o FILE] [--format html|json|md]\n"
+            "Write the audit report of a run of the database DB (a SQLite file, or PostgreSQL:\n"
+            "postgresql://USER@HOST/DB): the run, compliance per document\n"
             "and table, a picture of the deployment, violations with their flows and document rows,\n"
             "ports you can close, paths expected but missing; with --since, what changed.\n"
             "\n"
             "  --run N          the run to report (default: the last run)\n"
+            "  --sensor NAME    the last run of sensor NAME (runs.sensor), not the last of all\n"
             "  --since RUN      also report what changed from run RUN to the run\n"
             "  -o, --output F   write to F (default: standard output)\n"
             "  --format FMT     html (default; one self-contained file), json or md; by default\n"
@@ -66,8 +73,9 @@ static const char *format_from_name(const char *out)
 /* -1: exit 0 (help); 1: usage error (reported); 0: go. */
 static int rpt_parse(int argc, char **argv, struct rpt_opts *o)
 {
-    enum { O_RUN = 1000, O_SINCE, O_FORMAT };
+    enum { O_RUN = 1000, O_SINCE, O_FORMAT, O_SENSOR };
     static const struct option longs[] = {{"run", required_argument, NULL, O_RUN},
+                                          {"sensor", required_argument, NULL, O_SENSOR},
                                           {"since", required_argument, NULL, O_SINCE},
                                           {"format", required_argument, NULL, O_FORMAT},
                                           {"output", required_argument, NULL, 'o'},
@@ -82,6 +90,8 @@ static int rpt_parse(int argc, char **argv, struct rpt_opts *o)
         }
         if (c == 'o')
             o->out = optarg;
+        else if (c == O_SENSOR)
+            o->sensor = optarg;
         else if (c == O_FORMAT)
             o->format = optarg;
         else if ((c == O_RUN || c == O_SINCE) && parse_run(optarg, c == O_RUN ? &o->run : &o->since) == 0)
@@ -112,6 +122,8 @@ static int rpt_parse(int argc, char **argv, struct rpt_opts *o)
  * the runs asked for. */
 static int rpt_open(struct rpt *r, struct rpt_opts *o)
 {
+    if (r->db) /* a PostgreSQL run, copied into memory */
+        goto check;
     if (access(o->db, R_OK) != 0) {
         snprintf(r->err, sizeof r->err, "%s: %s", o->db, strerror(errno));
         return -1;
@@ -122,9 +134,11 @@ static int rpt_open(struct rpt *r, struct rpt_opts *o)
         return -1;
     }
     sqlite3_busy_timeout(r->db, 5000);
+check:
     r->db_path = o->db;
     sqlite3_stmt *st = rpt_prepare(r, "SELECT coalesce(?1, max(id)), (SELECT count(*) FROM runs WHERE id = ?1),"
-                                      " (SELECT count(*) FROM runs WHERE id = ?2) FROM runs");
+                                      " (SELECT count(*) FROM runs WHERE id = ?2) FROM runs"
+                                      " WHERE ?3 IS NULL OR sensor = ?3");
     if (!st) {
         snprintf(r->err, sizeof r->err, "%s: not a lyncaudit database (%s)", o->db, sqlite3_errmsg(r->db));
         return -1;
@@ -133,11 +147,15 @@ static int rpt_open(struct rpt *r, struct rpt_opts *o)
         sqlite3_bind_null(st, 1);
     else
         sqlite3_bind_int64(st, 1, o->run);
+    if (o->sensor)
+        sqlite3_bind_text(st, 3, o->sensor, -1, SQLITE_STATIC);
     int ok = sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL;
     r->run = ok ? sqlite3_column_int64(st, 0) : 0;
     int run_found = !o->run || sqlite3_column_int(st, 1), since_found = !o->since || sqlite3_column_int(st, 2);
     sqlite3_finalize(st);
-    if (!ok)
+    if (!ok && o->sensor)
+        snprintf(r->err, sizeof r->err, "%s: no run of sensor '%s'", o->db, o->sensor);
+    else if (!ok)
         snprintf(r->err, sizeof r->err, "%s: the database holds no run", o->db);
     else if (!run_found)
         snprintf(r->err, sizeof r->err, "%s: no run %lld", o->db, (long long)o->run);
@@ -192,6 +210,22 @@ static int rpt_output(struct rpt *r, const struct rpt_opts *o)
     return rc;
 }
 
+/* A PostgreSQL database: the run asked for (or the last, of --sensor) and
+ * the --since run, copied into a SQLite database in memory, which r reads.
+ * o->db becomes the URL without its password. 0 or -1 with r->err. */
+static int rpt_from_pg(struct rpt *r, struct rpt_opts *o, struct store **pg, struct store **mem)
+{
+    char err[1024];
+    if (!(*pg = store_open(o->db, 5000, err, sizeof err)) || !(*mem = store_open(":memory:", 0, err, sizeof err)) ||
+        store_copy_for_report(*pg, &o->run, o->since, o->sensor, *mem, err, sizeof err)) {
+        snprintf(r->err, sizeof r->err, "%.500s", err);
+        return -1;
+    }
+    o->db = store_name(*pg);
+    r->db = store_sqlite_db(*mem); /* without a run (o->run 0), rpt_open says so */
+    return 0;
+}
+
 int report_main(int argc, char **argv)
 {
     struct rpt_opts o = {0};
@@ -200,9 +234,15 @@ int report_main(int argc, char **argv)
         return pa < 0 ? RPT_OK : RPT_TROUBLE;
     struct rpt r = {0};
     r.since = o.since;
-    int rc = rpt_open(&r, &o) || rpt_model_build(&r) || rpt_output(&r, &o);
+    struct store *pg = NULL, *mem = NULL;
+    int rc = store_is_url(o.db) && rpt_from_pg(&r, &o, &pg, &mem);
+    rc = rc || rpt_open(&r, &o) || rpt_model_build(&r) || rpt_output(&r, &o);
     if (rc)
         fprintf(stderr, "lyncaudit: report: %s\n", r.err);
-    sqlite3_close(r.db);
+    if (mem)
+        store_close(mem);
+    else
+        sqlite3_close(r.db);
+    store_close(pg);
     return rc ? RPT_TROUBLE : RPT_OK;
 }

@@ -49,15 +49,18 @@ static int md_summary(struct rpt *r, FILE *out)
     sqlite3_stmt *st = rpt_prepare(r, "SELECT id, status, sources, coalesce(filter, 'none'),"
                                       " coalesce(capture_start || ' to ' || capture_end, 'no flows'), packets,"
                                       " flows, coalesce(topology_name, 'none'), coalesce(topology, 'none'),"
-                                      " rules_loaded, violations, started_at FROM r_run");
+                                      " rules_loaded, violations, started_at, coalesce(sensor, 'unnamed') FROM r_run");
     if (!st || sqlite3_step(st) != SQLITE_ROW) {
         sqlite3_finalize(st);
         return -1;
     }
     fputs("# Lync Server compliance audit: ", out);
     md(out, rpt_text(st, 7));
-    fprintf(out, "\n\n## The run\n\n- Run: %lld (%s), audited at %s UTC\n- Sources: ",
+    fprintf(out, "\n\n## The run\n\n- Run: %lld (%s), audited at %s UTC\n",
             (long long)sqlite3_column_int64(st, 0), rpt_text(st, 1), rpt_text(st, 11));
+    fputs("- Sensor: ", out);
+    md(out, rpt_text(st, 12));
+    fputs("\n- Sources: ", out);
     md(out, rpt_text(st, 2));
     fputs("\n- BPF filter: ", out);
     md(out, rpt_text(st, 3));

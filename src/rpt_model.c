@@ -154,7 +154,7 @@ int rpt_on_path(const char *from_roles, const char *to_roles, const char *transp
 static const char *const BUILD_SQL[] = {
     "CREATE TEMP TABLE r_run AS SELECT r.id, r.status, r.started_at, r.finished_at, r.version,"
     " r.ndpi_version, r.sources, r.filter, r.packets, r.bytes, r.flows, r.violations, r.topology,"
-    " r.topology_name, r.rules_loaded, r.message,"
+    " r.topology_name, r.rules_loaded, r.message, r.sensor,"
     " (SELECT min(first_seen) FROM flows WHERE run_id = ?1) AS capture_start,"
     " (SELECT max(last_seen) FROM flows WHERE run_id = ?1) AS capture_end,"
     " (SELECT started_at FROM runs WHERE id = ?2) AS since_started_at, ?2 AS since"

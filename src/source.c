@@ -1,31 +1,77 @@
-/* source.c - capture files through libpcap (see source.h). */
+/* source.c - capture files and interfaces (see source.h).
+ *
+ * Classic pcap and live capture through libpcap, pcapng through pcapng.c.
+ * For files the filter is applied here, record by record, with a program
+ * compiled for each link type met (pcap_open_dead + pcap_compile +
+ * pcap_offline_filter, what pcap_setfilter does for a file): records are
+ * counted before the filter, so a damaged file names its record. */
+#define _GNU_SOURCE /* fopencookie */
 #include "source.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdio_ext.h>
 #include <stdlib.h>
 #include <string.h>
 #include <poll.h>
 #include <sys/stat.h>
+#include <sys/types.h>
+#include <fcntl.h>
+#include <unistd.h>
 
 #include "decode.h"
+#include "pcapng.h"
+
+#define LINKTYPE_RAW 101 /* pcapng's number for raw IP; libpcap calls it DLT_RAW */
+
+/* The filter compiled for one link type. */
+struct prog {
+    int dlt;
+    bool ok; /* false: it does not compile for this link type, or we do not
+              * decode it; none of its packets passes */
+    struct bpf_program bpf;
+};
 
 struct source {
-    pcap_t *pcap;
+    pcap_t *pcap;       /* classic pcap files and live capture */
+    struct pcapng *ng;  /* pcapng files */
+    FILE *fp;           /* a file's stream (closed with pcap, or by us for pcapng) */
     char *name;
-    int dlt;
+    int dlt;            /* the first interface's link type */
     uint64_t size;      /* file size for progress, 0 if unknown */
     uint64_t packets;   /* records read, before the filter */
+    uint64_t last_ts_us; /* the time a pcapng simple packet block takes */
     int live;
+    int regular;        /* a regular file (not a pipe, stdin or device) */
+    char *filter;       /* files: compiled per link type (progs) */
+    struct prog *progs;
+    size_t nprogs, lastprog;
     struct source_stats last;   /* pcap_stats' 32-bit counters, widened */
     char err[PCAP_ERRBUF_SIZE + 512];
 };
 
-static int set_filter(pcap_t *p, const char *name, const char *filter, char *err, size_t errlen);
+/* A live capture's filter, in the kernel where it can be. */
+static int set_filter(pcap_t *p, const char *name, const char *filter, char *err, size_t errlen)
+{
+    if (!filter)
+        return 0;
+    struct bpf_program prog;
+    if (pcap_compile(p, &prog, filter, 1, PCAP_NETMASK_UNKNOWN) != 0) {
+        snprintf(err, errlen, "bad filter '%s': %s", filter, pcap_geterr(p));
+        return -1;
+    }
+    int rc = pcap_setfilter(p, &prog);
+    pcap_freecode(&prog);
+    if (rc != 0) {
+        snprintf(err, errlen, "%s: cannot set filter: %s", name, pcap_geterr(p));
+        return -1;
+    }
+    return 0;
+}
 
-/* Checks the link type, sets the filter and wraps an open pcap_t (closed on failure). */
-static struct source *wrap(pcap_t *p, const char *name, const char *filter, int live, char *err, size_t errlen)
+/* Checks the link type, sets the filter and wraps an open live pcap_t (closed on failure). */
+static struct source *wrap(pcap_t *p, const char *name, const char *filter, char *err, size_t errlen)
 {
     int dlt = pcap_datalink(p);
     if (!decode_link_supported(dlt)) {
@@ -47,17 +93,190 @@ static struct source *wrap(pcap_t *p, const char *name, const char *filter, int 
     }
     s->pcap = p;
     s->dlt = dlt;
-    s->live = live;
+    s->live = 1;
     return s;
+}
+
+/* A pipe cannot be rewound once its magic number is read: this stream
+ * hands those bytes back first, then reads the pipe (one read(2) a call, so
+ * that what the writer has sent is read without waiting for more). */
+struct replay {
+    int fd;
+    uint8_t head[4];
+    size_t nhead, off;
+};
+
+/* fopencookie's read: the magic number's bytes, then the pipe. */
+static ssize_t replay_read(void *cookie, char *buf, size_t n)
+{
+    struct replay *r = cookie;
+    if (r->off < r->nhead) {
+        size_t k = r->nhead - r->off < n ? r->nhead - r->off : n;
+        memcpy(buf, r->head + r->off, k);
+        r->off += k;
+        return (ssize_t)k;
+    }
+    return read(r->fd, buf, n);
+}
+
+/* fopencookie's close: the pipe too, unless it is standard input. */
+static int replay_close(void *cookie)
+{
+    struct replay *r = cookie;
+    int rc = r->fd != STDIN_FILENO ? close(r->fd) : 0;
+    free(r);
+    return rc;
+}
+
+/* Closes a stream open_input gave (standard input stays open). */
+static void close_input(FILE *fp)
+{
+    if (fp && fp != stdin)
+        fclose(fp);
+}
+
+/* Reads up to 4 bytes from fd (fewer at its end). */
+static size_t read_magic(int fd, uint8_t magic[4])
+{
+    size_t got = 0;
+    while (got < 4) {
+        ssize_t n = read(fd, magic + got, 4 - got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        got += (size_t)n;
+    }
+    return got;
+}
+
+/* Opens the file (or standard input), reads its magic number and gives a
+ * stream at its start again (a pipe: a replay stream). NULL on failure,
+ * reason in err. */
+static FILE *open_input(const char *path, uint8_t magic[4], size_t *nmagic, char *err, size_t errlen)
+{
+    bool is_stdin = !strcmp(path, "-");
+    int fd = is_stdin ? STDIN_FILENO : open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        snprintf(err, errlen, "%s: cannot read capture: %s", path, strerror(errno));
+        return NULL;
+    }
+    off_t start = lseek(fd, 0, SEEK_CUR);
+    *nmagic = read_magic(fd, magic);
+    FILE *fp = NULL;
+    if (start >= 0 && lseek(fd, start, SEEK_SET) == start) {
+        fp = is_stdin ? stdin : fdopen(fd, "rb");
+    } else {
+        struct replay *r = calloc(1, sizeof *r);
+        cookie_io_functions_t io = {replay_read, NULL, NULL, replay_close};
+        fp = r ? fopencookie(r, "rb", io) : NULL;
+        if (r && fp) {
+            r->fd = fd;
+            memcpy(r->head, magic, *nmagic);
+            r->nhead = *nmagic;
+        } else {
+            free(r);
+        }
+    }
+    if (!fp) {
+        if (!is_stdin)
+            close(fd);
+        snprintf(err, errlen, "%s: cannot read capture: %s", path, strerror(errno ? errno : ENOMEM));
+        return NULL;
+    }
+    /* A large buffer: libpcap reads each record with two freads, and the
+     * default 4 KiB buffer made that a read(2) per packet. Only this thread
+     * reads it: no lock around each fread. */
+    setvbuf(fp, NULL, _IOFBF, 1 << 20);
+    __fsetlocking(fp, FSETLOCKING_BYCALLER);
+    return fp;
+}
+
+/* The filter's program for a link type, compiled the first time it is met.
+ * NULL when out of memory. */
+static const struct prog *prog_for(struct source *s, int dlt)
+{
+    if (s->lastprog < s->nprogs && s->progs[s->lastprog].dlt == dlt)
+        return &s->progs[s->lastprog];
+    for (size_t i = 0; i < s->nprogs; i++)
+        if (s->progs[i].dlt == dlt)
+            return &s->progs[s->lastprog = i];
+    struct prog *np = realloc(s->progs, (s->nprogs + 1) * sizeof *np);
+    if (!np)
+        return NULL;
+    s->progs = np;
+    struct prog *pr = &np[s->nprogs];
+    memset(pr, 0, sizeof *pr);
+    pr->dlt = dlt;
+    pcap_t *dead = decode_link_supported(dlt) ? pcap_open_dead(dlt, 262144) : NULL;
+    if (dead) {
+        pr->ok = pcap_compile(dead, &pr->bpf, s->filter, 1, PCAP_NETMASK_UNKNOWN) == 0;
+        if (!pr->ok)
+            snprintf(s->err, sizeof s->err, "bad filter '%s': %s", s->filter, pcap_geterr(dead));
+        pcap_close(dead);
+    } else if (decode_link_supported(dlt)) {
+        snprintf(s->err, sizeof s->err, "%s: out of memory", s->name);
+    }
+    s->lastprog = s->nprogs++;
+    return pr;
+}
+
+/* Checks a file's first link type and compiles the filter for it: a bad
+ * filter is found before anything is read. 0 or -1 (reason in err). */
+static int check_first(struct source *s, char *err, size_t errlen)
+{
+    if (!decode_link_supported(s->dlt)) {
+        const char *n = pcap_datalink_val_to_name(s->dlt);
+        snprintf(err, errlen, "%s: link type %d (%s) is not supported", s->name, s->dlt, n ? n : "unknown");
+        return -1;
+    }
+    if (!s->filter)
+        return 0;
+    const struct prog *pr = prog_for(s, s->dlt);
+    if (!pr || !pr->ok) {
+        snprintf(err, errlen, "%s", pr ? s->err : "out of memory");
+        return -1;
+    }
+    return 0;
+}
+
+/* The classic pcap path: libpcap reads the stream (and closes it). */
+static int open_pcap(struct source *s, char *err, size_t errlen)
+{
+    char perr[PCAP_ERRBUF_SIZE] = "";
+    s->pcap = pcap_fopen_offline_with_tstamp_precision(s->fp, PCAP_TSTAMP_PRECISION_MICRO, perr);
+    if (!s->pcap) {
+        snprintf(err, errlen, "%s: cannot read capture: %s", s->name, perr);
+        return -1;
+    }
+    s->dlt = pcap_datalink(s->pcap);
+    return check_first(s, err, errlen);
+}
+
+/* pcapng's numbers are libpcap's but for raw IP. */
+static int dlt_of(uint16_t linktype)
+{
+    return linktype == LINKTYPE_RAW ? DLT_RAW : linktype;
+}
+
+/* The pcapng path: our reader reads the stream (closed by source_close). */
+static int open_pcapng(struct source *s, char *err, size_t errlen)
+{
+    char nerr[512];
+    s->ng = pcapng_open(s->fp, nerr, sizeof nerr);
+    if (!s->ng) {
+        snprintf(err, errlen, "%s: cannot read capture: %s", s->name, nerr);
+        return -1;
+    }
+    s->dlt = dlt_of(pcapng_first_linktype(s->ng));
+    return check_first(s, err, errlen);
 }
 
 struct source *source_open_file(const char *path, const char *filter, char *err, size_t errlen)
 {
-    char perr[PCAP_ERRBUF_SIZE] = "";
     struct stat st;
-    if (!strcmp(path, "-")) {
-        memset(&st, 0, sizeof st);
-    } else if (stat(path, &st) != 0) {
+    memset(&st, 0, sizeof st);
+    if (strcmp(path, "-") && stat(path, &st) != 0) {
         snprintf(err, errlen, "%s: cannot read capture: %s", path, strerror(errno));
         return NULL;
     }
@@ -65,46 +284,27 @@ struct source *source_open_file(const char *path, const char *filter, char *err,
         snprintf(err, errlen, "%s: cannot read capture: is a folder", path);
         return NULL;
     }
-    /* Our own FILE with a large buffer: libpcap reads each record with two
-     * freads, and the default 4 KiB buffer made that a read(2) per packet. */
-    FILE *fp = strcmp(path, "-") ? fopen(path, "rb") : stdin;
-    if (!fp) {
-        snprintf(err, errlen, "%s: cannot read capture: %s", path, strerror(errno));
+    uint8_t magic[4];
+    size_t nmagic = 0;
+    FILE *fp = open_input(path, magic, &nmagic, err, errlen);
+    if (!fp)
+        return NULL;
+    struct source *s = calloc(1, sizeof *s);
+    if (!s || !(s->name = strdup(path)) || (filter && !(s->filter = strdup(filter)))) {
+        close_input(fp);
+        source_close(s);
+        snprintf(err, errlen, "%s: out of memory", path);
         return NULL;
     }
-    setvbuf(fp, NULL, _IOFBF, 1 << 20);
-    /* Only this thread reads it: no lock around each of those freads. */
-    __fsetlocking(fp, FSETLOCKING_BYCALLER);
-    pcap_t *p = pcap_fopen_offline_with_tstamp_precision(fp, PCAP_TSTAMP_PRECISION_MICRO, perr);
-    if (!p) {
-        if (fp != stdin)
-            fclose(fp);
-        snprintf(err, errlen, "%s: cannot read capture: %s", path, perr);
-        return NULL;
-    }
-    struct source *s = wrap(p, path, filter, 0, err, errlen);
-    if (!s)
-        return NULL;
+    s->fp = fp;
     s->size = S_ISREG(st.st_mode) ? (uint64_t)st.st_size : 0;
+    s->regular = S_ISREG(st.st_mode) && strcmp(path, "-") != 0;
+    int rc = nmagic == 4 && pcapng_magic(magic) ? open_pcapng(s, err, errlen) : open_pcap(s, err, errlen);
+    if (rc) {
+        source_close(s);
+        return NULL;
+    }
     return s;
-}
-
-static int set_filter(pcap_t *p, const char *name, const char *filter, char *err, size_t errlen)
-{
-    if (!filter)
-        return 0;
-    struct bpf_program prog;
-    if (pcap_compile(p, &prog, filter, 1, PCAP_NETMASK_UNKNOWN) != 0) {
-        snprintf(err, errlen, "bad filter '%s': %s", filter, pcap_geterr(p));
-        return -1;
-    }
-    int rc = pcap_setfilter(p, &prog);
-    pcap_freecode(&prog);
-    if (rc != 0) {
-        snprintf(err, errlen, "%s: cannot set filter: %s", name, pcap_geterr(p));
-        return -1;
-    }
-    return 0;
 }
 
 struct source *source_open_live(const char *iface, const struct source_live *cfg, const char *filter,
@@ -142,7 +342,7 @@ struct source *source_open_live(const char *iface, const struct source_live *cfg
         pcap_close(p);
         return NULL;
     }
-    return wrap(p, iface, filter, 1, err, errlen);
+    return wrap(p, iface, filter, err, errlen);
 }
 
 int source_list_interfaces(FILE *out, char *err, size_t errlen)
@@ -176,6 +376,11 @@ void source_stats(struct source *s, struct source_stats *out)
     *out = s->last;
 }
 
+int source_is_regular(const struct source *s)
+{
+    return s->regular;
+}
+
 int source_is_live(const struct source *s)
 {
     return s->live;
@@ -183,32 +388,88 @@ int source_is_live(const struct source *s)
 
 void source_break(struct source *s)
 {
-    pcap_breakloop(s->pcap);
+    if (s->pcap)
+        pcap_breakloop(s->pcap);
 }
 
-enum source_status source_next(struct source *s, struct pcap_pkthdr **hdr, const uint8_t **data)
+/* True when a file's record passes the filter (always without one). */
+static bool passes(struct source *s, const struct source_packet *pkt)
 {
-    int rc = pcap_next_ex(s->pcap, hdr, data);
-    if (rc == 0 && s->live) {
-        struct pollfd pfd = {pcap_get_selectable_fd(s->pcap), POLLIN, 0};
-        if (poll(&pfd, 1, 200) > 0)
-            rc = pcap_next_ex(s->pcap, hdr, data);
-    }
-    if (rc == 1) {
-        s->packets++;
-        return SOURCE_PACKET;
-    }
-    if (rc == 0)
-        return SOURCE_TIMEOUT;
-    if (rc == PCAP_ERROR_BREAK)
-        return SOURCE_END;
-    /* rc == PCAP_ERROR: a damaged record; libpcap says what. */
-    if (s->live)
-        snprintf(s->err, sizeof s->err, "%s: capture failed: %s", s->name, pcap_geterr(s->pcap));
+    if (!s->filter)
+        return true;
+    const struct prog *pr = prog_for(s, pkt->dlt);
+    if (!pr || !pr->ok)
+        return false;
+    struct pcap_pkthdr h = {.caplen = pkt->caplen, .len = pkt->wirelen};
+    return pcap_offline_filter(&pr->bpf, &h, pkt->data) != 0;
+}
+
+/* What is wrong with the file, and after which record. */
+static enum source_status damaged(struct source *s, const char *why)
+{
+    if (s->packets == 0)
+        snprintf(s->err, sizeof s->err, "%s: unreadable before the first record: %s", s->name, why);
     else
         snprintf(s->err, sizeof s->err, "%s: unreadable after record %llu: %s", s->name,
-                 (unsigned long long)s->packets, pcap_geterr(s->pcap));
+                 (unsigned long long)s->packets, why);
     return SOURCE_ERROR;
+}
+
+/* The next record of a pcapng file that passes the filter. */
+static enum source_status next_pcapng(struct source *s, struct source_packet *pkt)
+{
+    for (;;) {
+        struct pcapng_packet p;
+        enum pcapng_status st = pcapng_next(s->ng, &p);
+        if (st == PCAPNG_END)
+            return SOURCE_END;
+        if (st == PCAPNG_ERROR)
+            return damaged(s, pcapng_error(s->ng));
+        s->packets++;
+        if (p.has_ts)
+            s->last_ts_us = p.ts_us;
+        *pkt = (struct source_packet){p.data, p.caplen, p.wirelen, s->last_ts_us, dlt_of(p.linktype)};
+        if (passes(s, pkt))
+            return SOURCE_PACKET;
+    }
+}
+
+/* The next packet through libpcap: a classic pcap file, or the interface. */
+static enum source_status next_pcap(struct source *s, struct source_packet *pkt)
+{
+    for (;;) {
+        struct pcap_pkthdr *h;
+        const uint8_t *data;
+        int rc = pcap_next_ex(s->pcap, &h, &data);
+        if (rc == 0 && s->live) {
+            struct pollfd pfd = {pcap_get_selectable_fd(s->pcap), POLLIN, 0};
+            if (poll(&pfd, 1, 200) > 0)
+                rc = pcap_next_ex(s->pcap, &h, &data);
+        }
+        if (rc == 0)
+            return SOURCE_TIMEOUT;
+        if (rc == PCAP_ERROR_BREAK)
+            return SOURCE_END;
+        if (rc != 1) {
+            if (!s->live)
+                return damaged(s, pcap_geterr(s->pcap));
+            snprintf(s->err, sizeof s->err, "%s: capture failed: %s", s->name, pcap_geterr(s->pcap));
+            return SOURCE_ERROR;
+        }
+        s->packets++;
+        /* A file's seconds are unsigned 32 bits (they run to 2106); libpcap
+         * 1.10 reads them signed, a negative time_t past 2038. The kernel's
+         * time_t (live) is right as it is. */
+        uint64_t sec = s->live ? (uint64_t)h->ts.tv_sec : (uint32_t)h->ts.tv_sec;
+        *pkt = (struct source_packet){data, h->caplen, h->len, sec * 1000000u + (uint32_t)h->ts.tv_usec, s->dlt};
+        if (s->live || passes(s, pkt))
+            return SOURCE_PACKET;
+    }
+}
+
+enum source_status source_next(struct source *s, struct source_packet *pkt)
+{
+    return s->ng ? next_pcapng(s, pkt) : next_pcap(s, pkt);
 }
 
 int source_datalink(const struct source *s)
@@ -224,10 +485,9 @@ const char *source_datalink_name(const struct source *s)
 
 double source_progress(const struct source *s)
 {
-    FILE *f = pcap_file(s->pcap);
-    if (!f || s->size == 0)
+    if (!s->fp || s->size == 0)
         return -1;
-    long pos = ftell(f);
+    long pos = ftell(s->fp);
     return pos < 0 ? -1 : (double)pos / (double)s->size;
 }
 
@@ -245,7 +505,16 @@ void source_close(struct source *s)
 {
     if (!s)
         return;
-    pcap_close(s->pcap);
+    if (s->pcap)
+        pcap_close(s->pcap); /* and its stream */
+    else
+        close_input(s->fp);
+    pcapng_close(s->ng);
+    for (size_t i = 0; i < s->nprogs; i++)
+        if (s->progs[i].ok)
+            pcap_freecode(&s->progs[i].bpf);
+    free(s->progs);
+    free(s->filter);
     free(s->name);
     free(s);
 }

@@ -1,8 +1,12 @@
 /* source.h - where packets come from: capture files, one after another.
  *
- * Wraps libpcap. A source is opened and checked (format, link type, BPF
- * filter) before anything is read, so a bad file or filter stops a run
- * before the database is touched. */
+ * Classic pcap files and live capture through libpcap; pcapng files through
+ * our own reader (pcapng.h: libpcap 1.10 refuses a pcapng whose interfaces
+ * differ, as mergecap writes them). A source is opened and checked (format,
+ * first link type, BPF filter) before anything is read, so a bad file or
+ * filter stops a run before the database is touched. A pcapng file may
+ * carry several link types: each packet comes with its own, and the filter
+ * is compiled for each link type it meets. */
 #ifndef LYNCAUDIT_SOURCE_H
 #define LYNCAUDIT_SOURCE_H
 
@@ -14,8 +18,9 @@
 
 struct source;
 
-/* Opens a capture file (pcap or pcapng, by its magic number) and compiles
- * `filter` (NULL: none) for its link type. NULL on failure, reason in err. */
+/* Opens a capture file (pcap or pcapng, by its magic number; "-" is
+ * standard input) and compiles `filter` (NULL: none) for its first link
+ * type. NULL on failure, reason in err. */
 struct source *source_open_file(const char *path, const char *filter, char *err, size_t errlen);
 
 /* Live capture settings (tcpdump's -p, -s, -B and immediate mode). */
@@ -46,13 +51,31 @@ void source_stats(struct source *s, struct source_stats *out);
 /* True for an interface. */
 int source_is_live(const struct source *s);
 
+/* True for a regular file (not a pipe, stdin or an interface). */
+int source_is_regular(const struct source *s);
+
 /* Makes a blocked source_next return (signal-safe). */
 void source_break(struct source *s);
 
+/* One packet as the source hands it over; `data` stays valid until the
+ * next source_next. */
+struct source_packet {
+    const uint8_t *data;
+    uint32_t caplen;   /* bytes in data */
+    uint32_t wirelen;  /* the frame's length on the wire */
+    uint64_t ts_us;    /* capture time, microseconds since the epoch: the
+                        * formats' unsigned seconds (pcap: 32 bits, so past
+                        * 2038; pcapng: 64-bit units of its interface's
+                        * if_tsresol, plus if_tsoffset). A pcapng simple
+                        * packet block has none: it takes the packet before's. */
+    int dlt;           /* this packet's link type (DLT_*): pcapng interfaces differ */
+};
+
 /* The next packet that passes the filter. On SOURCE_ERROR, source_error()
  * says what is wrong with the file and where. */
-enum source_status source_next(struct source *s, struct pcap_pkthdr **hdr, const uint8_t **data);
+enum source_status source_next(struct source *s, struct source_packet *pkt);
 
+/* The link type of the first interface (the only one but in pcapng files). */
 int source_datalink(const struct source *s);
 const char *source_datalink_name(const struct source *s);
 

@@ -1,6 +1,10 @@
 #define _GNU_SOURCE /* O_TMPFILE, mkostemp */
-/* store.c - SQLite storage (see store.h and docs/schema.md). */
+/* store.c - the store's interface (store.h) and its SQLite back end; the
+ * PostgreSQL back end is store_pg.c, and each public function here hands a
+ * PostgreSQL store to it. docs/schema.md. */
 #include "store.h"
+#include "store_pg.h"
+#include "store_stats.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -8,38 +12,41 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/random.h>
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <sqlite3.h>
 
-#define SCHEMA_VERSION 3
-#define BATCH_FLOWS 16384
+#define STR_(x) #x
+#define STR(x) STR_(x)
 /* Disk space held beside the database for the whole run and given back
  * when a write fails for want of space, so the run can still be closed. */
 #define RESERVE_BYTES (256 * 1024)
-
-/* One role_stats row being summed: the key is "src|dst|transport|port|app". */
-struct stat_slot {
-    char *key;
-    uint64_t flows, packets, bytes, violations;
-};
-
 struct store {
+    struct store_pg *pg;  /* the PostgreSQL back end; NULL: this file's SQLite one */
     sqlite3 *db;
     sqlite3_stmt *ins_flow, *upd_run, *ins_viol, *ins_rule;
-    struct stat_slot *stats;  /* open addressing, power-of-two size */
-    size_t nstats, capstats;
+    struct store_stats *stats; /* role_stats rows summed since the last flush */
     int64_t run_id;
     int pending;          /* flows queued in the open transaction */
     int pending_viol;     /* their violation rows */
     uint64_t flows_committed, viol_committed; /* what the database really holds of this run */
+    int64_t last_flow_id; /* flows.id of the last row store_add_flow wrote */
     bool in_tx;
+    int lock_wait_ms;     /* how long a write waits for another writer's lock */
+    double wait_started;  /* monotonic seconds when the current wait began; 0: none */
+    bool wait_said;       /* the current wait was announced on stderr */
     int reserve_fd;       /* an unnamed preallocated file on the database's file system; -1: none */
     char err[512];
     char path[256];
 };
+
+/* high, medium, low as 1, 2, 3: severity in an order ORDER BY can use. */
+#define SEVERITY_RANK \
+    "INTEGER GENERATED ALWAYS AS (CASE severity WHEN 'high' THEN 1 WHEN 'medium' THEN 2 WHEN 'low' THEN 3 ELSE 4 END) VIRTUAL"
 
 static const char *SCHEMA =
     "CREATE TABLE IF NOT EXISTS runs ("
@@ -65,7 +72,20 @@ static const char *SCHEMA =
     " pcap_dropped INTEGER,"
     " pcap_ifdropped INTEGER,"
     " icmp_errors INTEGER NOT NULL DEFAULT 0,"
-    " tunnelled INTEGER NOT NULL DEFAULT 0);"
+    " tunnelled INTEGER NOT NULL DEFAULT 0,"
+    " not_ip INTEGER NOT NULL DEFAULT 0,"
+    " truncated INTEGER NOT NULL DEFAULT 0,"
+    " malformed INTEGER NOT NULL DEFAULT 0,"
+    " bad_link INTEGER NOT NULL DEFAULT 0,"
+    " tunnel_depth INTEGER NOT NULL DEFAULT 0,"
+    " flows_dropped INTEGER NOT NULL DEFAULT 0,"
+    " time_outliers INTEGER NOT NULL DEFAULT 0,"
+    " pid INTEGER,"
+    " host TEXT,"
+    " process_start TEXT,"
+    " sensor TEXT,"
+    " uuid TEXT);"
+    "CREATE UNIQUE INDEX IF NOT EXISTS runs_uuid ON runs(uuid);"
     "CREATE TABLE IF NOT EXISTS flows ("
     " id INTEGER PRIMARY KEY,"
     " run_id INTEGER NOT NULL REFERENCES runs(id),"
@@ -97,7 +117,13 @@ static const char *SCHEMA =
     " tunnel_dst TEXT,"
     " tunnel_id INTEGER,"
     " vlan INTEGER,"
-    " vlan_inner INTEGER);"
+    " vlan_inner INTEGER,"
+    " community_id TEXT,"
+    " msturn_call_id TEXT,"
+    " msturn_dialog_id TEXT,"
+    " msturn_self_location TEXT,"
+    " msturn_peer_location TEXT,"
+    " msturn_federation TEXT);"
     /* One index on flows: every index is paid on every insert (a third of
      * the run's time with four), and nearly every question is per run. */
     "CREATE INDEX IF NOT EXISTS flows_run ON flows(run_id, verdict);"
@@ -109,7 +135,8 @@ static const char *SCHEMA =
     " rule_id TEXT,"
     " severity TEXT NOT NULL,"
     " message TEXT NOT NULL,"
-    " reference TEXT);"
+    " reference TEXT,"
+    " severity_rank " SEVERITY_RANK ");"
     "CREATE INDEX IF NOT EXISTS violations_run ON violations(run_id, kind);"
     "CREATE INDEX IF NOT EXISTS violations_flow ON violations(flow_id);"
     "CREATE TABLE IF NOT EXISTS rules ("
@@ -131,6 +158,7 @@ static const char *SCHEMA =
     " row_text TEXT,"
     " note TEXT,"
     " matched INTEGER NOT NULL DEFAULT 0,"
+    " severity_rank " SEVERITY_RANK ","
     " PRIMARY KEY (run_id, id));"
     "CREATE TABLE IF NOT EXISTS role_stats ("
     " run_id INTEGER NOT NULL REFERENCES runs(id),"
@@ -144,21 +172,39 @@ static const char *SCHEMA =
     " bytes INTEGER NOT NULL,"
     " violations INTEGER NOT NULL,"
     " PRIMARY KEY (run_id, src_role, dst_role, transport, dst_port, app));"
+    /* Every view names the run's sensor: per sensor with WHERE, across
+     * sensors with GROUP BY. */
     "CREATE VIEW IF NOT EXISTS violation_report AS"
-    " SELECT v.run_id, v.id AS violation_id, v.kind, v.severity, v.rule_id, v.message, v.reference,"
+    " SELECT v.run_id, ru.sensor, v.id AS violation_id, v.kind, v.severity, v.severity_rank, v.rule_id, v.message, v.reference,"
     " f.id AS flow_id, f.transport, f.src_ip, f.src_port, f.src_role, f.dst_ip, f.dst_port, f.dst_role,"
     " f.app, f.app_detail, f.first_seen, f.last_seen,"
     " f.packets_src2dst + f.packets_dst2src AS packets, f.bytes_src2dst + f.bytes_dst2src AS bytes,"
     " r.doc, r.doc_table, r.doc_row, r.row_text"
-    " FROM violations v JOIN flows f ON f.id = v.flow_id"
+    " FROM violations v JOIN flows f ON f.id = v.flow_id JOIN runs ru ON ru.id = v.run_id"
     " LEFT JOIN rules r ON r.run_id = v.run_id AND r.id = v.rule_id;"
     "CREATE VIEW IF NOT EXISTS role_matrix AS"
-    " SELECT run_id, src_role, dst_role, sum(flows) AS flows, sum(packets) AS packets,"
-    " sum(bytes) AS bytes, sum(violations) AS violations"
-    " FROM role_stats GROUP BY run_id, src_role, dst_role;"
+    " SELECT s.run_id, ru.sensor, src_role, dst_role, sum(s.flows) AS flows, sum(s.packets) AS packets,"
+    " sum(s.bytes) AS bytes, sum(s.violations) AS violations"
+    " FROM role_stats s JOIN runs ru ON ru.id = s.run_id GROUP BY s.run_id, ru.sensor, src_role, dst_role;"
     "CREATE VIEW IF NOT EXISTS unused_rules AS"
-    " SELECT run_id, id, kind, from_roles, to_roles, transport, dports, doc, doc_table, doc_row, row_text"
-    " FROM rules WHERE active = 1 AND matched = 0 AND kind = 'allow';";
+    " SELECT r.run_id, ru.sensor, r.id, kind, from_roles, to_roles, transport, dports, doc, doc_table, doc_row,"
+    " row_text FROM rules r JOIN runs ru ON ru.id = r.run_id WHERE active = 1 AND matched = 0 AND kind = 'allow';"
+    /* One row per sensor: its runs, the last one's start, what they saw. */
+    "CREATE VIEW IF NOT EXISTS sensors AS"
+    " SELECT sensor, count(*) AS runs, max(started_at) AS last_started_at, sum(packets) AS packets,"
+    " sum(flows) AS flows, sum(violations) AS violations FROM runs GROUP BY sensor;"
+    /* The flows of one call: its MS-TURN relay flows name the SIP Call-ID. */
+    "CREATE VIEW IF NOT EXISTS calls AS"
+    " SELECT f.run_id, ru.sensor, msturn_call_id AS call_id, count(*) AS flows,"
+    " group_concat(DISTINCT msturn_dialog_id) AS dialog_ids,"
+    " group_concat(DISTINCT msturn_federation) AS federation,"
+    " min(first_seen) AS first_seen, max(last_seen) AS last_seen,"
+    " sum(packets_src2dst + packets_dst2src) AS packets, sum(bytes_src2dst + bytes_dst2src) AS bytes,"
+    " sum(verdict = 'violation') AS violations"
+    " FROM flows f JOIN runs ru ON ru.id = f.run_id WHERE msturn_call_id IS NOT NULL"
+    " GROUP BY f.run_id, ru.sensor, msturn_call_id;";
+
+#define SCHEMA_VERSION 4
 
 /* Version 1 databases (before roles and rules) gain the new columns. */
 static const char *MIGRATE_1_2 =
@@ -176,15 +222,79 @@ static const char *MIGRATE_1_2 =
     "ALTER TABLE flows ADD COLUMN rule_id TEXT;"
     "ALTER TABLE flows ADD COLUMN icmp_errors INTEGER NOT NULL DEFAULT 0;";
 
-/* Version 2 databases (before tunnels and VLANs) gain their columns. */
+/* Version 2 databases (before tunnels and VLANs) gain their columns; views
+ * that changed are made again by SCHEMA. */
 static const char *MIGRATE_2_3 =
+    "DROP VIEW IF EXISTS violation_report;"
+    "ALTER TABLE violations ADD COLUMN severity_rank " SEVERITY_RANK ";"
+    "ALTER TABLE rules ADD COLUMN severity_rank " SEVERITY_RANK ";"
     "ALTER TABLE runs ADD COLUMN tunnelled INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE runs ADD COLUMN not_ip INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE runs ADD COLUMN truncated INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE runs ADD COLUMN malformed INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE runs ADD COLUMN bad_link INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE runs ADD COLUMN tunnel_depth INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE runs ADD COLUMN flows_dropped INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE runs ADD COLUMN time_outliers INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE runs ADD COLUMN pid INTEGER;"
+    "ALTER TABLE runs ADD COLUMN host TEXT;"
+    "ALTER TABLE runs ADD COLUMN process_start TEXT;"
     "ALTER TABLE flows ADD COLUMN tunnel TEXT;"
     "ALTER TABLE flows ADD COLUMN tunnel_src TEXT;"
     "ALTER TABLE flows ADD COLUMN tunnel_dst TEXT;"
     "ALTER TABLE flows ADD COLUMN tunnel_id INTEGER;"
     "ALTER TABLE flows ADD COLUMN vlan INTEGER;"
-    "ALTER TABLE flows ADD COLUMN vlan_inner INTEGER;";
+    "ALTER TABLE flows ADD COLUMN vlan_inner INTEGER;"
+    "ALTER TABLE flows ADD COLUMN community_id TEXT;"
+    "ALTER TABLE flows ADD COLUMN msturn_call_id TEXT;"
+    "ALTER TABLE flows ADD COLUMN msturn_dialog_id TEXT;"
+    "ALTER TABLE flows ADD COLUMN msturn_self_location TEXT;"
+    "ALTER TABLE flows ADD COLUMN msturn_peer_location TEXT;"
+    "ALTER TABLE flows ADD COLUMN msturn_federation TEXT;";
+
+/* Version 3 databases (one sensor) gain the run's sensor and identity (a
+ * random UUID for the runs already there); every view names the sensor now,
+ * so each is made again by SCHEMA. */
+static const char *MIGRATE_3_4 =
+    "DROP VIEW IF EXISTS violation_report;"
+    "DROP VIEW IF EXISTS role_matrix;"
+    "DROP VIEW IF EXISTS unused_rules;"
+    "DROP VIEW IF EXISTS calls;"
+    "ALTER TABLE runs ADD COLUMN sensor TEXT;"
+    "ALTER TABLE runs ADD COLUMN uuid TEXT;"
+    "UPDATE runs SET uuid = lower(hex(randomblob(4)) || '-' || hex(randomblob(2)) || '-4' ||"
+    " substr(hex(randomblob(2)), 2) || '-' || substr('89ab', 1 + abs(random()) % 4, 1) ||"
+    " substr(hex(randomblob(2)), 2) || '-' || hex(randomblob(6)));";
+
+static double mono_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* SQLite's busy handler: waits for another writer's lock, in short sleeps,
+ * up to lock_wait_ms; says so once on stderr when a wait passes 2 s. */
+static int busy_wait(void *ctx, int count)
+{
+    struct store *s = ctx;
+    double now = mono_seconds();
+    if (count == 0 || s->wait_started == 0) {
+        s->wait_started = now;
+        s->wait_said = false;
+    }
+    double waited = now - s->wait_started;
+    if (waited * 1000 >= s->lock_wait_ms)
+        return 0;
+    if (waited >= 2 && !s->wait_said) {
+        fprintf(stderr, "lyncaudit: %s: locked by another writer; waiting up to %d s\n", s->path,
+                s->lock_wait_ms / 1000);
+        s->wait_said = true;
+    }
+    struct timespec nap = {0, count < 10 ? 1000000L : 20000000L}; /* 1 ms, then 20 ms */
+    nanosleep(&nap, NULL);
+    return 1;
+}
 
 static void release_reserve(struct store *s)
 {
@@ -211,6 +321,8 @@ static int fail(struct store *s, const char *what)
  * (the database itself will say why) gets no reserve. */
 static int take_reserve(struct store *s)
 {
+    if (!strcmp(s->path, ":memory:"))
+        return 0;
     char dir[sizeof s->path];
     snprintf(dir, sizeof dir, "%s", s->path);
     char *slash = strrchr(dir, '/');
@@ -298,19 +410,132 @@ void store_format_time(uint64_t us, char out[32])
     *p = '\0';
 }
 
-static void now_text(char out[32])
+void store_now_text(char out[32])
 {
     struct timeval tv;
     gettimeofday(&tv, NULL);
     store_format_time((uint64_t)tv.tv_sec * 1000000u + (uint64_t)tv.tv_usec, out);
 }
 
-struct store *store_open(const char *path, char *err, size_t errlen)
+/* Reads a small text file whole (NUL-terminated); false when it cannot. */
+static bool read_small(const char *path, char *buf, size_t len)
+{
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return false;
+    size_t n = fread(buf, 1, len - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    return n > 0;
+}
+
+/* What tells a process from a later one given the same pid: the boot it
+ * runs in and its start time (/proc/PID/stat field 22, clock ticks since
+ * boot), as "BOOT_ID/TICKS"; *dead is set for a zombie. False when
+ * /proc cannot say (no such process, or hidden from us). */
+static bool process_identity(pid_t pid, char *out, size_t outlen, bool *dead)
+{
+    char path[64], stat[1024], boot[64];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    if (!read_small("/proc/sys/kernel/random/boot_id", boot, sizeof boot) || !read_small(path, stat, sizeof stat))
+        return false;
+    boot[strcspn(boot, "\n")] = '\0';
+    /* The name (field 2) is in parentheses and may hold spaces: count from the last ')'. */
+    char *p = strrchr(stat, ')');
+    if (!p)
+        return false;
+    char state = p[1] == ' ' ? p[2] : '?';
+    for (int field = 3; field <= 22 && p; field++) /* to the space before field 22 */
+        p = strchr(p + 1, ' ');
+    if (!p)
+        return false;
+    snprintf(out, outlen, "%s/%.*s", boot, (int)strcspn(p + 1, " "), p + 1);
+    *dead = state == 'Z' || state == 'X';
+    return true;
+}
+
+/* True when the process that wrote a run row is gone: no such pid, a
+ * zombie, or another process now holds the pid (another start time or
+ * boot). A process that /proc will not show us is taken as alive. */
+static bool writer_gone(pid_t pid, const char *identity)
+{
+    if (kill(pid, 0) != 0 && errno == ESRCH)
+        return true;
+    char now[128];
+    bool dead = false;
+    if (!process_identity(pid, now, sizeof now, &dead))
+        return false;
+    return dead || !identity || strcmp(now, identity) != 0;
+}
+
+/* Closes as 'killed' the runs of this host left 'running' by a process
+ * that is gone (SIGKILL, a crash, power loss), so that the status of every
+ * run is true. Runs of other hosts, and rows without a pid (written before
+ * schema 3), are left as they are. Inside the open transaction. 0 or -1. */
+static int mark_killed(struct store *s)
+{
+    char host[256] = "", now[32];
+    gethostname(host, sizeof host - 1);
+    store_now_text(now);
+    sqlite3_stmt *sel, *upd;
+    if (sqlite3_prepare_v2(s->db, "SELECT id, pid, process_start FROM runs WHERE status = 'running'"
+                                  " AND host = ? AND pid IS NOT NULL", -1, &sel, NULL) != SQLITE_OK)
+        return fail(s, "cannot read runs");
+    if (sqlite3_prepare_v2(s->db, "UPDATE runs SET status = 'killed', message = 'the process (pid ' || pid ||"
+                                  " ' on ' || host || ') ended without closing the run; found at ' || ?"
+                                  " WHERE id = ?", -1, &upd, NULL) != SQLITE_OK) {
+        sqlite3_finalize(sel);
+        return fail(s, "cannot read runs");
+    }
+    sqlite3_bind_text(sel, 1, host, -1, SQLITE_STATIC);
+    int rc;
+    while ((rc = sqlite3_step(sel)) == SQLITE_ROW) {
+        pid_t pid = (pid_t)sqlite3_column_int64(sel, 1);
+        if (pid <= 0 || !writer_gone(pid, (const char *)sqlite3_column_text(sel, 2)))
+            continue;
+        sqlite3_bind_text(upd, 1, now, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(upd, 2, sqlite3_column_int64(sel, 0));
+        if (sqlite3_step(upd) != SQLITE_DONE)
+            rc = SQLITE_ERROR;
+        sqlite3_reset(upd);
+        if (rc == SQLITE_ERROR)
+            break;
+    }
+    sqlite3_finalize(sel);
+    sqlite3_finalize(upd);
+    return rc == SQLITE_DONE ? 0 : fail(s, "cannot mark killed runs");
+}
+
+bool store_is_url(const char *target)
+{
+    return !strncmp(target, "postgresql:", 11) || !strncmp(target, "postgres:", 9);
+}
+
+const char *store_name(const struct store *s)
+{
+    return s->pg ? store_pg_target(s->pg) : s->path;
+}
+
+const char *store_kind(const struct store *s)
+{
+    return s->pg ? "postgresql" : "sqlite";
+}
+
+struct store *store_open(const char *path, int lock_wait_ms, char *err, size_t errlen)
 {
     struct store *s = calloc(1, sizeof *s);
-    if (!s) {
+    if (!s || (!store_is_url(path) && !(s->stats = store_stats_new()))) {
         snprintf(err, errlen, "%s: out of memory", path);
+        free(s);
         return NULL;
+    }
+    s->reserve_fd = -1;
+    if (store_is_url(path)) {
+        if (!(s->pg = store_pg_open(path, lock_wait_ms, err, errlen))) {
+            free(s);
+            return NULL;
+        }
+        return s;
     }
     snprintf(s->path, sizeof s->path, "%s", path);
     s->run_id = -1;
@@ -324,7 +549,8 @@ struct store *store_open(const char *path, char *err, size_t errlen)
         fail(s, "cannot open database");
         goto bad;
     }
-    sqlite3_busy_timeout(s->db, 5000);
+    s->lock_wait_ms = lock_wait_ms;
+    sqlite3_busy_handler(s->db, busy_wait, s);
     sqlite3_extended_result_codes(s->db, 1);
     /* The first statement reads the header: a file that is not SQLite fails here. */
     sqlite3_stmt *st;
@@ -359,8 +585,9 @@ struct store *store_open(const char *path, char *err, size_t errlen)
         exec(s, "BEGIN IMMEDIATE", "cannot write database") ||
         (ver == 1 && exec(s, MIGRATE_1_2, "cannot upgrade schema")) ||
         ((ver == 1 || ver == 2) && exec(s, MIGRATE_2_3, "cannot upgrade schema")) ||
-        exec(s, SCHEMA, "cannot create schema") ||
-        exec(s, "PRAGMA user_version=3", "cannot write database") ||
+        (ver >= 1 && ver <= 3 && exec(s, MIGRATE_3_4, "cannot upgrade schema")) ||
+        exec(s, SCHEMA, "cannot create schema") || mark_killed(s) ||
+        exec(s, "PRAGMA user_version=" STR(SCHEMA_VERSION), "cannot write database") ||
         exec(s, "COMMIT", "cannot write database")) {
         sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
         goto bad;
@@ -370,8 +597,9 @@ struct store *store_open(const char *path, char *err, size_t errlen)
                            "src_ip,src_port,dst_ip,dst_port,packets_src2dst,bytes_src2dst,"
                            "packets_dst2src,bytes_dst2src,app,app_detail,ndpi_master,ndpi_app,"
                            "ndpi_confidence,end_reason,src_role,dst_role,verdict,rule_id,icmp_errors,"
-                           "tunnel,tunnel_src,tunnel_dst,tunnel_id,vlan,vlan_inner) "
-                           "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                           "tunnel,tunnel_src,tunnel_dst,tunnel_id,vlan,vlan_inner,community_id,msturn_call_id,"
+                           "msturn_dialog_id,msturn_self_location,msturn_peer_location,msturn_federation) "
+                           "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                            -1, &s->ins_flow, NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(s->db,
                            "INSERT INTO violations(run_id,flow_id,kind,rule_id,severity,message,reference) "
@@ -380,7 +608,8 @@ struct store *store_open(const char *path, char *err, size_t errlen)
         sqlite3_prepare_v2(s->db,
                            "UPDATE runs SET packets=?,bytes=?,undecodable=?,flows=?,flows_evicted=?,"
                            "violations=?,pcap_received=?,pcap_dropped=?,pcap_ifdropped=?,icmp_errors=?,"
-                           "tunnelled=? WHERE id=?",
+                           "tunnelled=?,not_ip=?,truncated=?,malformed=?,bad_link=?,tunnel_depth=?,flows_dropped=?,"
+                           "time_outliers=? WHERE id=?",
                            -1, &s->upd_run, NULL) != SQLITE_OK) {
         fail(s, "cannot prepare statements");
         goto bad;
@@ -400,16 +629,57 @@ static void bind_text_or_null(sqlite3_stmt *st, int i, const char *v)
         sqlite3_bind_null(st, i);
 }
 
+void store_new_uuid(char out[37])
+{
+    uint8_t b[16];
+    size_t got = 0;
+    while (got < sizeof b) {
+        ssize_t n = getrandom(b + got, sizeof b - got, 0);
+        if (n > 0)
+            got += (size_t)n;
+        else if (errno != EINTR)
+            break;
+    }
+    if (got < sizeof b) { /* no entropy source: the time and the process tell runs apart */
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        uint64_t v[2] = {(uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec, (uint64_t)getpid()};
+        memcpy(b, v, sizeof b);
+    }
+    b[6] = (uint8_t)((b[6] & 0x0f) | 0x40); /* version 4 */
+    b[8] = (uint8_t)((b[8] & 0x3f) | 0x80); /* RFC 4122 variant */
+    static const char hex[] = "0123456789abcdef";
+    char *p = out;
+    for (int i = 0; i < 16; i++) {
+        if (i == 4 || i == 6 || i == 8 || i == 10)
+            *p++ = '-';
+        *p++ = hex[b[i] >> 4];
+        *p++ = hex[b[i] & 15];
+    }
+    *p = '\0';
+}
+
 int64_t store_begin_run(struct store *s, const struct store_run *r)
 {
-    char now[32];
-    now_text(now);
+    if (s->pg)
+        return s->run_id = store_pg_begin_run(s->pg, r);
+    char now[32], uuid[37];
+    store_now_text(now);
+    store_new_uuid(uuid);
     sqlite3_stmt *st;
+    /* Who writes the run, so that a later open can tell when it died (mark_killed). */
+    char host[256] = "", ident[128];
+    gethostname(host, sizeof host - 1);
+    bool dead;
+    bool have_ident = process_identity(getpid(), ident, sizeof ident, &dead);
     if (sqlite3_prepare_v2(s->db,
                            "INSERT INTO runs(started_at,version,ndpi_version,sources,filter,topology,"
-                           "topology_name,rules_loaded) VALUES(?,?,?,?,?,?,?,?)",
+                           "topology_name,rules_loaded,pid,host,process_start,sensor,uuid) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?)",
                            -1, &st, NULL) != SQLITE_OK)
         return fail(s, "cannot start run");
+    sqlite3_bind_int64(st, 9, (sqlite3_int64)getpid());
+    sqlite3_bind_text(st, 10, host, -1, SQLITE_TRANSIENT);
+    bind_text_or_null(st, 11, have_ident ? ident : NULL);
     sqlite3_bind_text(st, 1, now, -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(st, 2, r->version, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 3, r->ndpi_version, -1, SQLITE_STATIC);
@@ -421,6 +691,8 @@ int64_t store_begin_run(struct store *s, const struct store_run *r)
     bind_text_or_null(st, 6, r->topology);
     bind_text_or_null(st, 7, r->topology_name);
     sqlite3_bind_int64(st, 8, (sqlite3_int64)r->rules_loaded);
+    bind_text_or_null(st, 12, r->sensor);
+    sqlite3_bind_text(st, 13, uuid, -1, SQLITE_TRANSIENT);
     int rc = sqlite3_step(st);
     sqlite3_finalize(st);
     if (rc != SQLITE_DONE)
@@ -429,72 +701,16 @@ int64_t store_begin_run(struct store *s, const struct store_run *r)
     return s->run_id;
 }
 
-static uint64_t fnv1a(const char *k)
-{
-    uint64_t h = 0xcbf29ce484222325ULL;
-    for (; *k; k++)
-        h = (h ^ (uint8_t)*k) * 0x100000001b3ULL;
-    return h;
-}
-
-/* Sums the flow into its role_stats row in memory (a GROUP BY over the run's
- * flows at the end cost a tenth of a run). */
+/* Sums the flow into its role_stats row in memory (store_stats.h), first
+ * writing the sums out when they reached their bound. */
 static int stats_add(struct store *s, const struct store_flow *f)
 {
-    if (s->nstats * 2 >= s->capstats) {
-        size_t cap = s->capstats ? s->capstats * 2 : 1024;
-        struct stat_slot *n = calloc(cap, sizeof *n);
-        if (!n) {
-            snprintf(s->err, sizeof s->err, "%s: out of memory", s->path);
-            return -1;
-        }
-        for (size_t i = 0; i < s->capstats; i++) {
-            if (!s->stats[i].key)
-                continue;
-            size_t j = fnv1a(s->stats[i].key) & (cap - 1);
-            while (n[j].key)
-                j = (j + 1) & (cap - 1);
-            n[j] = s->stats[i];
-        }
-        free(s->stats);
-        s->stats = n;
-        s->capstats = cap;
-    }
-    /* "src_role|dst_role|transport|dst_port|app", by hand (once per flow) */
-    char key[256], port[8];
-    const char *parts[5] = {f->src_role ? f->src_role : "any", f->dst_role ? f->dst_role : "any", f->transport,
-                            port, f->app};
-    char *pp = port + sizeof port - 1;
-    *pp = '\0';
-    unsigned v = f->dst_port;
-    do
-        *--pp = (char)('0' + v % 10);
-    while ((v /= 10));
-    parts[3] = pp;
-    size_t used = 0;
-    for (int i = 0; i < 5; i++) {
-        for (const char *c = parts[i]; *c && used < sizeof key - 1; c++)
-            key[used++] = *c;
-        if (i < 4 && used < sizeof key - 1)
-            key[used++] = '|';
-    }
-    key[used] = '\0';
-    size_t j = fnv1a(key) & (s->capstats - 1);
-    while (s->stats[j].key && strcmp(s->stats[j].key, key))
-        j = (j + 1) & (s->capstats - 1);
-    struct stat_slot *e = &s->stats[j];
-    if (!e->key) {
-        if (!(e->key = strdup(key))) {
-            snprintf(s->err, sizeof s->err, "%s: out of memory", s->path);
-            return -1;
-        }
-        s->nstats++;
-    }
-    e->flows++;
-    e->packets += f->pkts_fwd + f->pkts_rev;
-    e->bytes += f->bytes_fwd + f->bytes_rev;
-    e->violations += f->nviolations > 0;
-    return 0;
+    if (store_stats_count(s->stats) >= STORE_STATS_MAX && store_flush_stats(s))
+        return -1;
+    if (store_stats_add(s->stats, f) == 0)
+        return 0;
+    snprintf(s->err, sizeof s->err, "%s: out of memory", s->path);
+    return -1;
 }
 
 /* The tunnel and VLAN columns from position i on (NULL where there is none). */
@@ -519,6 +735,8 @@ static void bind_tunnel_vlan(sqlite3_stmt *st, int i, const struct store_flow *f
 
 int store_add_flow(struct store *s, const struct store_flow *f)
 {
+    if (s->pg)
+        return store_pg_add_flow(s->pg, f);
     if (!s->in_tx) {
         if (exec(s, "BEGIN IMMEDIATE", "cannot write flows"))
             return -1;
@@ -553,12 +771,19 @@ int store_add_flow(struct store *s, const struct store_flow *f)
     bind_text_or_null(st, 23, f->rule_id);
     sqlite3_bind_int64(st, 24, f->icmp_errors);
     bind_tunnel_vlan(st, 25, f);
+    bind_text_or_null(st, 31, f->community_id);
+    bind_text_or_null(st, 32, f->call_id);
+    bind_text_or_null(st, 33, f->dialog_id);
+    bind_text_or_null(st, 34, f->self_location);
+    bind_text_or_null(st, 35, f->peer_location);
+    bind_text_or_null(st, 36, f->federation);
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);
     if (rc != SQLITE_DONE)
         return fail(s, "cannot write flow");
     sqlite3_int64 flow_id = sqlite3_last_insert_rowid(s->db);
+    s->last_flow_id = flow_id;
     for (int i = 0; i < f->nviolations; i++) {
         const struct store_violation *v = &f->violations[i];
         sqlite3_stmt *vs = s->ins_viol;
@@ -602,7 +827,11 @@ static int update_run(struct store *s, const struct store_counters *c)
     }
     sqlite3_bind_int64(st, 10, (sqlite3_int64)c->icmp_errors);
     sqlite3_bind_int64(st, 11, (sqlite3_int64)c->tunnelled);
-    sqlite3_bind_int64(st, 12, s->run_id);
+    const uint64_t more[] = {c->not_ip,       c->truncated,     c->malformed,
+                             c->bad_link,     c->tunnel_depth,  c->flows_dropped, c->time_outliers};
+    for (int i = 0; i < 7; i++)
+        sqlite3_bind_int64(st, 12 + i, (sqlite3_int64)more[i]);
+    sqlite3_bind_int64(st, 19, s->run_id);
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
     if (rc != SQLITE_DONE)
@@ -612,6 +841,8 @@ static int update_run(struct store *s, const struct store_counters *c)
 
 int store_commit(struct store *s, const struct store_counters *c)
 {
+    if (s->pg)
+        return store_pg_commit(s->pg, c);
     if (!s->in_tx) {
         if (exec(s, "BEGIN IMMEDIATE", "cannot write run"))
             return -1;
@@ -630,20 +861,17 @@ int store_commit(struct store *s, const struct store_counters *c)
     return 0;
 }
 
-bool store_batch_full(const struct store *s)
-{
-    return s->pending >= BATCH_FLOWS;
-}
-
 int store_end_run(struct store *s, const struct store_counters *c, const char *status,
                   const char *message)
 {
+    if (s->pg)
+        return store_pg_end_run(s->pg, c, status, message);
     /* Counters, status and end time land in the same transaction as the
      * last flows: a reader never sees a closed run with flows missing. */
     if (store_begin(s) || update_run(s, c))
         goto bad;
     char now[32];
-    now_text(now);
+    store_now_text(now);
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(s->db, "UPDATE runs SET finished_at=?, status=?, message=? WHERE id=?",
                            -1, &st, NULL) != SQLITE_OK) {
@@ -676,6 +904,8 @@ bad:
 
 int store_add_rule(struct store *s, const struct store_rule *r)
 {
+    if (s->pg)
+        return store_pg_add_rule(s->pg, r);
     if (!s->ins_rule && sqlite3_prepare_v2(s->db,
                            "INSERT INTO rules(run_id,id,kind,severity,from_roles,to_roles,transport,"
                            "dports,sports,apps,when_options,active,doc,doc_table,doc_row,row_text,note,matched)"
@@ -709,59 +939,68 @@ int store_add_rule(struct store *s, const struct store_rule *r)
 
 int store_begin(struct store *s)
 {
+    if (s->pg)
+        return store_pg_begin(s->pg);
     if (s->in_tx)
         return 0;
+    s->wait_started = 0;
     if (exec(s, "BEGIN IMMEDIATE", "cannot write database"))
         return -1;
     s->in_tx = true;
     return 0;
 }
 
-int store_role_stats(struct store *s)
+/* Binds and steps the role_stats upsert for one summed row. */
+static int stat_row(void *ctx, const struct store_stat_row *row)
 {
+    sqlite3_stmt *st = ctx;
+    sqlite3_bind_text(st, 2, row->src_role, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 3, row->dst_role, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 4, row->transport, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int(st, 5, (int)row->dst_port);
+    sqlite3_bind_text(st, 6, row->app, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 7, (sqlite3_int64)row->flows);
+    sqlite3_bind_int64(st, 8, (sqlite3_int64)row->packets);
+    sqlite3_bind_int64(st, 9, (sqlite3_int64)row->bytes);
+    sqlite3_bind_int64(st, 10, (sqlite3_int64)row->violations);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? 0 : -1;
+}
+
+int store_flush_stats(struct store *s)
+{
+    if (s->pg)
+        return store_pg_flush_stats(s->pg);
+    if (!store_stats_count(s->stats))
+        return 0;
+    if (store_begin(s))
+        return -1;
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(s->db,
-                           "INSERT OR REPLACE INTO role_stats(run_id,src_role,dst_role,transport,dst_port,app,"
-                           "flows,packets,bytes,violations) VALUES(?,?,?,?,?,?,?,?,?,?)",
+                           "INSERT INTO role_stats(run_id,src_role,dst_role,transport,dst_port,app,"
+                           "flows,packets,bytes,violations) VALUES(?,?,?,?,?,?,?,?,?,?)"
+                           " ON CONFLICT(run_id,src_role,dst_role,transport,dst_port,app) DO UPDATE SET"
+                           " flows=flows+excluded.flows, packets=packets+excluded.packets,"
+                           " bytes=bytes+excluded.bytes, violations=violations+excluded.violations",
                            -1, &st, NULL) != SQLITE_OK)
         return fail(s, "cannot write role statistics");
-    int rc = SQLITE_DONE;
-    for (size_t i = 0; i < s->capstats && rc == SQLITE_DONE; i++) {
-        struct stat_slot *e = &s->stats[i];
-        if (!e->key)
-            continue;
-        /* The key's five fields, split in place of a copy. */
-        char buf[256], *f[5];
-        snprintf(buf, sizeof buf, "%s", e->key);
-        char *p = buf;
-        for (int k = 0; k < 5; k++) {
-            f[k] = p;
-            p = k < 4 ? strchr(p, '|') : NULL;
-            if (p)
-                *p++ = '\0';
-            else if (k < 4)
-                p = buf + strlen(buf);
-        }
-        sqlite3_bind_int64(st, 1, s->run_id);
-        sqlite3_bind_text(st, 2, f[0], -1, SQLITE_TRANSIENT);
-        sqlite3_bind_text(st, 3, f[1], -1, SQLITE_TRANSIENT);
-        sqlite3_bind_text(st, 4, f[2], -1, SQLITE_TRANSIENT);
-        sqlite3_bind_int(st, 5, atoi(f[3]));
-        sqlite3_bind_text(st, 6, f[4], -1, SQLITE_TRANSIENT);
-        sqlite3_bind_int64(st, 7, (sqlite3_int64)e->flows);
-        sqlite3_bind_int64(st, 8, (sqlite3_int64)e->packets);
-        sqlite3_bind_int64(st, 9, (sqlite3_int64)e->bytes);
-        sqlite3_bind_int64(st, 10, (sqlite3_int64)e->violations);
-        rc = sqlite3_step(st);
-        sqlite3_reset(st);
-    }
+    sqlite3_bind_int64(st, 1, s->run_id);
+    int rc = store_stats_each(s->stats, stat_row, st);
     sqlite3_finalize(st);
-    return rc == SQLITE_DONE ? 0 : fail(s, "cannot write role statistics");
+    if (rc)
+        return fail(s, "cannot write role statistics");
+    /* Summed into the database: the memory starts again (it holds at most
+     * what ended between two flushes, and no more than STORE_STATS_MAX keys). */
+    store_stats_clear(s->stats);
+    return 0;
 }
 
 int store_verdict_summary(struct store *s, int64_t run_id,
                           void (*fn)(const char *what, const char *name, uint64_t n, void *ctx), void *ctx)
 {
+    if (s->pg)
+        return store_pg_verdict_summary(s->pg, run_id, fn, ctx);
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(s->db,
                            "SELECT 'verdict', verdict, count(*) FROM flows WHERE run_id=?1 GROUP BY verdict"
@@ -781,6 +1020,8 @@ int store_verdict_summary(struct store *s, int64_t run_id,
 int store_app_summary(struct store *s, int64_t run_id, int limit,
                       void (*fn)(const struct store_app_row *row, void *ctx), void *ctx)
 {
+    if (s->pg)
+        return store_pg_app_summary(s->pg, run_id, limit, fn, ctx);
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(s->db,
                            "SELECT app, count(*), sum(packets_src2dst+packets_dst2src),"
@@ -802,14 +1043,45 @@ int store_app_summary(struct store *s, int64_t run_id, int limit,
     return rc == SQLITE_DONE ? 0 : fail(s, "cannot read summary");
 }
 
+int64_t store_last_flow_id(const struct store *s)
+{
+    return s->last_flow_id;
+}
+
+int store_violation_list(struct store *s, int64_t run_id, int limit,
+                         void (*fn)(const struct store_violation_row *row, void *ctx), void *ctx)
+{
+    static const char SQL[] =
+        "SELECT violation_id, flow_id, kind, severity, rule_id, message, reference, transport, src_ip, src_port,"
+        " src_role, dst_ip, dst_port, dst_role, app, first_seen, last_seen"
+        " FROM violation_report WHERE run_id=?1 ORDER BY violation_id LIMIT ?2";
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(s->db, SQL, -1, &st, NULL);
+    if (rc == SQLITE_OK && sqlite3_bind_int64(st, 1, run_id) == SQLITE_OK && sqlite3_bind_int(st, 2, limit) == SQLITE_OK)
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+            const char *t[17];
+            for (int i = 0; i < 17; i++)
+                t[i] = (const char *)sqlite3_column_text(st, i);
+            struct store_violation_row row = {sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 1), t[2], t[3],
+                                              t[4], t[5], t[6], t[7], t[8], (unsigned)sqlite3_column_int(st, 9),
+                                              t[10], t[11], (unsigned)sqlite3_column_int(st, 12), t[13], t[14],
+                                              t[15], t[16]};
+            fn(&row, ctx);
+        }
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : fail(s, "cannot read violations");
+}
+
 int store_mark_failed(struct store *s, const char *message)
 {
+    if (s->pg)
+        return store_pg_mark_failed(s->pg, message);
     if (s->in_tx) {
         sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
         s->in_tx = false;
     }
     char now[32];
-    now_text(now);
+    store_now_text(now);
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(s->db, "UPDATE runs SET finished_at=?, status='error', message=? WHERE id=?", -1, &st,
                            NULL) != SQLITE_OK)
@@ -822,18 +1094,32 @@ int store_mark_failed(struct store *s, const char *message)
     return rc == SQLITE_DONE ? 0 : -1;
 }
 
-void store_set_busy_timeout(struct store *s, int ms)
+void store_set_lock_wait(struct store *s, int ms)
 {
-    sqlite3_busy_timeout(s->db, ms);
+    if (s->pg)
+        store_pg_set_lock_wait(s->pg, ms);
+    s->lock_wait_ms = ms;
+}
+
+bool store_busy(const struct store *s)
+{
+    if (s->pg)
+        return store_pg_busy(s->pg);
+    int rc = sqlite3_errcode(s->db) & 0xff;
+    return rc == SQLITE_BUSY || rc == SQLITE_LOCKED;
 }
 
 uint64_t store_flows_written(const struct store *s)
 {
+    if (s->pg)
+        return store_pg_flows_written(s->pg);
     return s->flows_committed;
 }
 
 const char *store_error(const struct store *s)
 {
+    if (s->pg)
+        return store_pg_error(s->pg);
     return s->err;
 }
 
@@ -841,16 +1127,30 @@ void store_close(struct store *s)
 {
     if (!s)
         return;
+    store_pg_close(s->pg);
     if (s->in_tx)
         sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
     sqlite3_finalize(s->ins_flow);
     sqlite3_finalize(s->upd_run);
     sqlite3_finalize(s->ins_viol);
     sqlite3_finalize(s->ins_rule);
-    for (size_t i = 0; i < s->capstats; i++)
-        free(s->stats[i].key);
-    free(s->stats);
+    store_stats_free(s->stats);
     sqlite3_close(s->db);
     release_reserve(s);
     free(s);
+}
+
+struct store_pg *store_pg_backend(struct store *s)
+{
+    return s->pg;
+}
+
+struct sqlite3 *store_sqlite_db(struct store *s)
+{
+    return s->pg ? NULL : s->db;
+}
+
+const char *store_sqlite_version(void)
+{
+    return sqlite3_libversion();
 }

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <lua.h>
@@ -81,6 +82,14 @@ int topo_write_file(const char *path, const char *text, size_t len)
         return -1;
     }
     int fd = mkstemp(tmp);
+    /* mkstemp makes the file 0600: keep the mode of the file replaced, else
+     * what a new file gets (a service reading it as another user, e.g. the
+     * package's lyncaudit, must still be able to). */
+    struct stat st;
+    mode_t um = umask(0);
+    umask(um);
+    if (fd >= 0)
+        (void)fchmod(fd, stat(path, &st) == 0 ? st.st_mode & 07777 : 0666 & ~um);
     FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
     if (!f) {
         fprintf(stderr, "lyncaudit: %s: cannot write: %s\n", path, strerror(errno));

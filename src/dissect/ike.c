@@ -1,6 +1,9 @@
 /* ike.c - ISAKMP headers and ESP-in-UDP (see ike.h). */
 #include "dissect/ike.h"
 
+#include "classify.h"
+#include "dissect/dissectors.h"
+
 #define ISAKMP_HDR 28
 
 /* An ISAKMP header (RFC 2408 3.1, RFC 7296 3.1) filling c (or cut short by the snaplen). */
@@ -64,5 +67,55 @@ bool ike_dissect(struct cursor c, uint16_t sport, uint16_t dport, struct ike_ver
     }
     if (sport == IKE_PORT || dport == IKE_PORT)
         return isakmp(c, v);
+    return false;
+}
+
+enum dx_claim ike_track(struct dx_flow *x, const struct dx_pkt *p)
+{
+    struct ike_flow *s = &x->ike;
+    struct ike_verdict k;
+    if (!ike_dissect(p->c, p->sport, p->dport, &k))
+        return DX_NOT_MINE;
+    if (k.kind == IKE_MESSAGE) {
+        dx_inc(&s->msgs);
+        s->version = k.version;
+        if (k.natt)
+            s->natt = 1;
+    } else if (k.kind == IKE_ESP_IN_UDP) {
+        dx_inc(&s->esp_udp);
+        s->spi = k.spi;
+    } else {
+        return DX_KEEPALIVE;
+    }
+    return DX_CLAIMED;
+}
+
+/* ESP and AH by IP protocol; an IKE message makes the flow IKE (with the
+ * ESP it carried after); ESP in UDP alone needs two packets, or to be all
+ * the flow had. */
+bool ike_label(const struct dx_flow *x, struct dx_view *v)
+{
+    const struct ike_flow *s = &x->ike;
+    if (v->proto == IPPROTO_ESP || v->proto == IPPROTO_AH) {
+        dx_detailf(v, "ip_proto", "%u", v->proto);
+        v->label = v->proto == IPPROTO_ESP ? CL_ESP : CL_AH;
+        return true;
+    }
+    if (s->msgs) {
+        dx_detailf(v, "ike_version", "%u", s->version);
+        dx_detailf(v, "ike_msgs", "%u", s->msgs);
+        if (s->natt)
+            dx_detail(v, "natt", "yes");
+        if (s->esp_udp)
+            dx_detailf(v, "esp_in_udp", "%u", s->esp_udp);
+        v->label = CL_IKE;
+        return true;
+    }
+    if (s->esp_udp >= 2 || (s->esp_udp && x->pkts == s->esp_udp)) {
+        dx_detailf(v, "esp_in_udp", "%u", s->esp_udp);
+        dx_detailf(v, "spi", "0x%08x", (unsigned)s->spi);
+        v->label = CL_ESP;
+        return true;
+    }
     return false;
 }

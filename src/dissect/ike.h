@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "cursor.h"
+#include "dissect/dx.h"
 
 #define IKE_PORT 500
 #define IKE_NATT_PORT 4500
@@ -26,5 +27,17 @@ struct ike_verdict {
 
 /* Reads one UDP datagram sent between ports sport and dport. */
 bool ike_dissect(struct cursor c, uint16_t sport, uint16_t dport, struct ike_verdict *v);
+
+/* What a flow keeps (struct dx_flow.ike). */
+struct ike_flow {
+    uint8_t msgs, version, natt; /* ISAKMP messages, the last one's major version, behind the marker */
+    uint8_t esp_udp;             /* ESP packets in UDP */
+    uint32_t spi;                /* the last ESP SPI */
+};
+
+/* classify's table row (dx.h): IKE on 500/4500 and ESP in UDP; the label
+ * also names the flows of IP protocols 50 (ESP) and 51 (AH). */
+enum dx_claim ike_track(struct dx_flow *x, const struct dx_pkt *p);
+bool ike_label(const struct dx_flow *x, struct dx_view *v);
 
 #endif

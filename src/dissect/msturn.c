@@ -6,6 +6,12 @@
  * [MS-ICE2] (MS-IMPLEMENTATION-VERSION, CANDIDATE-IDENTIFIER). */
 #include "dissect/msturn.h"
 
+#include <stdio.h>
+#include <string.h>
+
+#include "classify.h"
+#include "dissect/dissectors.h"
+
 #define STUN_HDR 20
 #define MS_MULTIPLEX_CHANNEL 0xFF10
 
@@ -75,6 +81,7 @@ static bool walk_attrs(struct cursor body, bool padded, bool msturn, struct stun
     v->ms_version = 0;
     v->ice = false;
     v->data_off = v->data_len = 0;
+    v->call_id_off = v->call_id_len = v->dialog_id_off = v->dialog_id_len = v->location_off = 0;
     while (body.len > 0) {
         uint16_t type = cur_be16(&body);
         uint16_t len = cur_be16(&body);
@@ -99,6 +106,16 @@ static bool walk_attrs(struct cursor body, bool padded, bool msturn, struct stun
             v->data_off = off + 4;
             v->data_len = len;
         }
+        if (type == 0x8061) { /* [MS-TURNBWM] SIP Dialog Identifier */
+            v->dialog_id_off = off + 4;
+            v->dialog_id_len = len;
+        }
+        if (type == 0x8062) { /* [MS-TURNBWM] SIP Call Identifier */
+            v->call_id_off = off + 4;
+            v->call_id_len = len;
+        }
+        if (type == 0x8068 && len >= 4) /* [MS-TURNBWM] Location Profile */
+            v->location_off = off + 4;
         cur_skip(&body, step);
         off += 4 + step;
     }
@@ -188,4 +205,218 @@ bool msturn_tcp_frame(struct cursor c, uint8_t *type, struct cursor *body)
     *type = t;
     *body = cur_sub(&c, len);
     return true;
+}
+
+/* Copies an identifier attribute as text: printable ASCII kept, anything
+ * else as '.', cut to STUN_ID_MAX; the first one seen stays. */
+static void copy_id(char *out, struct cursor msg, uint32_t off, uint32_t len)
+{
+    if (!len || out[0] || !cur_skip(&msg, off))
+        return;
+    size_t n = 0;
+    for (; n < len && n < STUN_ID_MAX && n < msg.len; n++) {
+        uint8_t ch = cur_peek_u8(&msg, n);
+        out[n] = ch >= 0x20 && ch < 0x7F ? (char)ch : '.';
+    }
+    out[n] = '\0';
+}
+
+/* The call identity a message carries (MS-TURNBWM), into the flow's. */
+static void take_call(struct stun_call *call, struct cursor msg, const struct stun_verdict *v)
+{
+    copy_id(call->call_id, msg, v->call_id_off, v->call_id_len);
+    copy_id(call->dialog_id, msg, v->dialog_id_off, v->dialog_id_len);
+    if (v->location_off && !call->has_location && v->location_off + 3 <= msg.len) {
+        call->peer_location = cur_peek_u8(&msg, v->location_off);
+        call->self_location = cur_peek_u8(&msg, v->location_off + 1);
+        call->federation = cur_peek_u8(&msg, v->location_off + 2);
+        call->has_location = true;
+    }
+}
+
+/* Takes one STUN or ChannelData message into the flow's state; what TURN
+ * carried goes to the RTP tracker. */
+static void take(struct dx_flow *x, int dir, struct cursor msg, const struct stun_verdict *v)
+{
+    struct stun_flow *s = &x->stun;
+    if (v->kind == STUN_CHANNEL_DATA) {
+        dx_inc(&s->chan);
+    } else {
+        dx_inc(&s->msgs);
+        if (v->dialect > s->dialect)
+            s->dialect = v->dialect;
+        if (stun_is_ms(v)) {
+            dx_inc(&s->ms);
+            s->ms_attrs |= v->ms_attrs;
+            if (v->ms_version)
+                s->ms_version = v->ms_version;
+        }
+        if (v->method == 1)
+            dx_inc(&s->binding);
+        else
+            dx_inc(&s->turn);
+        if (v->ice)
+            s->ice = true;
+        take_call(&s->call, msg, v);
+    }
+    if (v->data_len && v->data_off < msg.len) {
+        struct cursor d = msg;
+        cur_skip(&d, v->data_off);
+        rtp_carried(x, dir, cur_sub(&d, v->data_len));
+    }
+}
+
+enum dx_claim msturn_tcp_track(struct dx_flow *x, const struct dx_pkt *p)
+{
+    uint8_t ftype;
+    struct cursor body;
+    struct stun_verdict v;
+    if (!msturn_tcp_frame(p->c, &ftype, &body))
+        return DX_NOT_MINE;
+    if (stun_dissect(body, false, &v) && v.kind == STUN_MESSAGE) {
+        dx_inc(&x->stun.tcp_framed);
+        take(x, p->dir, body, &v);
+        return DX_CLAIMED;
+    }
+    if (ftype != 0x03 || !x->stun.tcp_framed)
+        return DX_NOT_MINE;
+    /* end-to-end data: media, or TURN data */
+    if (stun_dissect(body, false, &v))
+        take(x, p->dir, body, &v);
+    else
+        rtp_carried(x, p->dir, body);
+    return DX_CLAIMED;
+}
+
+/* STUN over TCP: unframed, several messages per segment (RFC 5389 7.2.2),
+ * or one in RFC 4571 framing (ICE-TCP). */
+static enum dx_claim stun_tcp(struct dx_flow *x, const struct dx_pkt *p)
+{
+    struct stun_verdict v;
+    if (stun_dissect(p->c, false, &v) && (v.kind == STUN_MESSAGE || x->stun.msgs)) {
+        struct cursor w = p->c;
+        for (int i = 0; i < 8 && stun_dissect(w, false, &v); i++) {
+            if (v.kind == STUN_CHANNEL_DATA && !x->stun.msgs)
+                break;
+            take(x, p->dir, w, &v);
+            if (!cur_skip(&w, v.size) || w.len == 0)
+                break;
+        }
+        return DX_CLAIMED;
+    }
+    struct cursor f;
+    if (dx_rfc4571(p->c, &f) && stun_dissect(f, true, &v) && v.kind == STUN_MESSAGE &&
+        v.dialect != STUN_CLASSIC) {
+        x->stun.rfc4571 = true;
+        take(x, p->dir, f, &v);
+        return DX_CLAIMED;
+    }
+    return DX_NOT_MINE;
+}
+
+bool stun_ice_only(const struct dx_flow *x)
+{
+    return x->stun.msgs && !x->stun.turn && !x->stun.chan && !x->stun.tcp_framed;
+}
+
+/* Past a window of ICE checks (dx_flow.ice_wait), more checks tell nothing
+ * new: they are skipped like keep-alives while the media is awaited. */
+enum dx_claim stun_track(struct dx_flow *x, const struct dx_pkt *p)
+{
+    struct stun_verdict v;
+    if (x->ice_wait && stun_dissect(p->c, p->proto == IPPROTO_UDP, &v) && v.kind == STUN_MESSAGE && v.method == 1)
+        return DX_KEEPALIVE;
+    if (p->proto == IPPROTO_TCP)
+        return stun_tcp(x, p);
+    if (!stun_dissect(p->c, true, &v))
+        return DX_NOT_MINE;
+    take(x, p->dir, p->c, &v);
+    return DX_CLAIMED;
+}
+
+static const char *dialect_name(uint8_t d)
+{
+    return d == STUN_MSTURN ? "ms-turn" : d == STUN_RFC5389 ? "rfc5389" : d == STUN_CLASSIC ? "rfc3489" : "";
+}
+
+/* STUN/TURN detail: dialect, MS-VERSION, Microsoft attributes, what TURN
+ * carried; names the label msturn. */
+static void stun_detail(const struct dx_flow *x, struct dx_view *v)
+{
+    const struct stun_flow *s = &x->stun;
+    if (s->ms_version)
+        dx_detailf(v, "msturn_version", "%u", (unsigned)s->ms_version);
+    char attrs[256] = "";
+    for (unsigned b = 0; b < MSA_N; b++) {
+        size_t used = strlen(attrs);
+        if (s->ms_attrs & (1u << b))
+            snprintf(attrs + used, sizeof attrs - used, "%s%s", used ? "," : "", stun_ms_attr_name(b));
+    }
+    dx_detail(v, "attrs", attrs);
+    dx_detail(v, "dialect", dialect_name(s->dialect));
+    dx_detailf(v, "stun_msgs", "%u", s->msgs);
+    if (s->turn)
+        dx_detailf(v, "turn_msgs", "%u", s->turn);
+    if (s->chan)
+        dx_detailf(v, "channel_data", "%u", s->chan);
+    if (s->ice || s->binding)
+        dx_detail(v, "ice", s->ice ? "yes" : "binding");
+    if (s->tcp_framed)
+        dx_detail(v, "framing", "ms-turn-tcp");
+    else if (s->rfc4571)
+        dx_detail(v, "framing", "rfc4571");
+    if (rtp_confirmed(&x->rtp))
+        dx_detail(v, "inner", "rtp");
+    else if (x->rtp.rtcp_compound)
+        dx_detail(v, "inner", "rtcp");
+    /* MS-TURN swaps NONCE and REALM: what nDPI took for the realm is the nonce */
+    v->ndpi_realm_is_nonce = s->dialect == STUN_MSTURN;
+    v->label = CL_MSTURN;
+}
+
+bool msturn_tcp_label(const struct dx_flow *x, struct dx_view *v)
+{
+    if (!x->stun.tcp_framed)
+        return false;
+    dx_detail(v, "pseudo_tls", x->tls.pkts ? "yes" : "not seen");
+    stun_detail(x, v);
+    return true;
+}
+
+/* Classic (RFC 3489) STUN has no cookie: one message of it is weak. */
+bool stun_label(const struct dx_flow *x, struct dx_view *v)
+{
+    const struct stun_flow *s = &x->stun;
+    if (!s->msgs || (s->dialect == STUN_CLASSIC && s->msgs < 2 && !v->ndpi_stun))
+        return false;
+    stun_detail(x, v);
+    if (!s->ms) {
+        v->label = CL_STUN;
+        v->ndpi_realm_is_nonce = false;
+    }
+    return true;
+}
+
+/* A value outside the specification's list, as its number. */
+static const char *number(uint8_t v, char buf[4])
+{
+    snprintf(buf, 4, "%u", v);
+    return buf;
+}
+
+const char *stun_location_name(uint8_t v, char buf[4])
+{
+    static const char *const names[] = {"unknown", "internet", "intranet"};
+    return v < 3 ? names[v] : number(v, buf);
+}
+
+const char *stun_federation_name(uint8_t v, char buf[4])
+{
+    static const char *const names[] = {"none", "enterprise", "public_cloud"};
+    return v < 3 ? names[v] : number(v, buf);
+}
+
+bool stun_call_seen(const struct stun_call *call)
+{
+    return call->call_id[0] || call->dialog_id[0] || call->has_location;
 }

@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "cursor.h"
+#include "dissect/dx.h"
 
 #define STUN_COOKIE 0x2112A442u       /* RFC 5389 magic cookie (header word 2) */
 #define MSTURN_MAGIC 0x72C64BC6u      /* MS-TURN MAGIC-COOKIE attribute value */
@@ -62,6 +63,10 @@ struct stun_verdict {
     uint32_t ms_attrs;      /* bits of enum stun_ms_attr */
     uint32_t size;          /* bytes this message takes (header, body, padding) */
     uint32_t data_off, data_len; /* carried data (DATA attribute, ChannelData body); len 0: none */
+    /* [MS-TURNBWM] call identity, offsets from the message start; len 0: absent */
+    uint32_t call_id_off, call_id_len;     /* SIP Call Identifier 0x8062 */
+    uint32_t dialog_id_off, dialog_id_len; /* SIP Dialog Identifier 0x8061 */
+    uint32_t location_off;                 /* Location Profile 0x8068 (4 bytes); 0: absent */
 };
 
 /* Reads one STUN message or ChannelData message at the start of c. `exact`
@@ -78,5 +83,48 @@ const char *stun_ms_attr_name(unsigned bit);
 /* MS-TURN TCP framing (MS-TURN 2.2.1): type 0x02 (control) or 0x03 (data),
  * reserved 0x00, 16-bit length; *body gets the framed bytes (clamped to c). */
 bool msturn_tcp_frame(struct cursor c, uint8_t *type, struct cursor *body);
+
+/* The [MS-TURNBWM] call identity a flow's messages carried: the SIP call and
+ * dialog the relay serves, and the location profile (peer, self: 0 unknown,
+ * 1 Internet, 2 intranet; federation: 0 none, 1 enterprise, 2 public cloud). */
+#define STUN_ID_MAX 64
+struct stun_call {
+    char call_id[STUN_ID_MAX + 1], dialog_id[STUN_ID_MAX + 1]; /* printable bytes, cut to fit */
+    bool has_location;
+    uint8_t peer_location, self_location, federation;
+};
+
+/* "internet", "intranet", "unknown" for a location; "none", "enterprise",
+ * "public_cloud" for a federation; the number for any other value. */
+const char *stun_location_name(uint8_t v, char buf[4]);
+const char *stun_federation_name(uint8_t v, char buf[4]);
+
+/* True when call holds anything. */
+bool stun_call_seen(const struct stun_call *call);
+
+/* What a flow keeps (struct dx_flow.stun). */
+struct stun_flow {
+    uint8_t msgs, ms;       /* STUN messages; Microsoft's among them */
+    uint8_t binding, turn;  /* Binding messages; other (TURN) methods */
+    uint8_t chan;           /* ChannelData messages */
+    uint8_t dialect;        /* the highest enum stun_dialect seen */
+    uint8_t tcp_framed;     /* messages in MS-TURN's TCP framing */
+    bool ice, rfc4571;      /* ICE attributes; STUN in RFC 4571 framing */
+    uint32_t ms_version, ms_attrs;
+    struct stun_call call;
+};
+
+/* classify's table rows (dx.h). MS-TURN's TCP framing (after the
+ * pseudo-TLS hello) is tried, and labelled, before media; STUN/TURN
+ * messages on UDP, over TCP unframed (RFC 5389 7.2.2) or in RFC 4571
+ * framing are tracked before RTP but labelled after it: ICE checks then
+ * media is `rtp`. The data TURN carries goes to the RTP tracker. */
+enum dx_claim msturn_tcp_track(struct dx_flow *x, const struct dx_pkt *p);
+bool msturn_tcp_label(const struct dx_flow *x, struct dx_view *v);
+enum dx_claim stun_track(struct dx_flow *x, const struct dx_pkt *p);
+
+/* True when the flow's STUN was ICE checks only (no TURN, no framing of MS-TURN's). */
+bool stun_ice_only(const struct dx_flow *x);
+bool stun_label(const struct dx_flow *x, struct dx_view *v);
 
 #endif

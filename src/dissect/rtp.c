@@ -1,6 +1,9 @@
 /* rtp.c - RTP/RTCP header checks and stream validation (see rtp.h). */
 #include "dissect/rtp.h"
 
+#include "classify.h"
+#include "dissect/dissectors.h"
+
 /* An RTCP compound: every packet version 2 with a length that fits; the first
  * an SR, RR (or, leniently, SDES/BYE/APP/feedback/XR as some stacks send). */
 static bool rtcp(struct cursor c, struct rtp_verdict *v)
@@ -91,4 +94,89 @@ unsigned rtp_track_step(struct rtp_track *t, const struct rtp_verdict *v)
     if (t->seen < 255)
         t->seen++;
     return t->good;
+}
+
+bool rtp_confirmed(const struct rtp_flow *s)
+{
+    return s->track[0].good >= RTP_CONFIRM || s->track[1].good >= RTP_CONFIRM;
+}
+
+/* Takes one RTP or RTCP packet into the flow's state. */
+static void take(struct rtp_flow *s, int dir, const struct rtp_verdict *r)
+{
+    if (r->kind == RTP_PACKET) {
+        rtp_track_step(&s->track[dir], r);
+        s->pt = r->pt;
+    } else if (r->kind == RTCP_PACKET) {
+        dx_inc(&s->rtcp);
+        if (r->compound)
+            dx_inc(&s->rtcp_compound);
+        s->rtcp_ssrc = r->ssrc;
+        s->rtcp_pt = r->pt;
+    }
+}
+
+void rtp_carried(struct dx_flow *x, int dir, struct cursor data)
+{
+    struct rtp_verdict r;
+    if (!rtp_dissect(data, &r))
+        return;
+    take(&x->rtp, dir, &r);
+    if (r.kind == RTP_PACKET)
+        dx_inc(&x->rtp.inner);
+}
+
+enum dx_claim rtp_track(struct dx_flow *x, const struct dx_pkt *p)
+{
+    struct rtp_verdict r;
+    if (p->proto == IPPROTO_UDP) {
+        if (!rtp_dissect(p->c, &r))
+            return DX_NOT_MINE;
+        take(&x->rtp, p->dir, &r);
+        return DX_CLAIMED;
+    }
+    struct cursor f;
+    if (!dx_rfc4571(p->c, &f) || !rtp_dissect(f, &r) || r.kind != RTP_PACKET)
+        return DX_NOT_MINE;
+    dx_inc(&x->rtp.rfc4571);
+    take(&x->rtp, p->dir, &r);
+    return DX_CLAIMED;
+}
+
+bool rtp_settled(const struct dx_flow *x)
+{
+    return rtp_confirmed(&x->rtp) && !x->stun.turn && !x->stun.chan && !x->stun.tcp_framed;
+}
+
+/* A confirmed stream on a flow that is no TURN relay (a relay keeps its
+ * STUN label, with inner=rtp): rtp. RTCP alone (a compound that adds up,
+ * or two packets: SRTCP encrypts past the first header), after ICE checks
+ * or without: rtcp. */
+bool rtp_label(const struct dx_flow *x, struct dx_view *v)
+{
+    const struct rtp_flow *s = &x->rtp;
+    bool turn = x->stun.turn || x->stun.chan;
+    if (turn)
+        return false;
+    if (rtp_confirmed(s)) {
+        const struct rtp_track *t = s->track[0].good >= s->track[1].good ? &s->track[0] : &s->track[1];
+        dx_detail(v, "ice", x->stun.ice ? "yes" : x->stun.binding ? "binding" : "no");
+        dx_detailf(v, "rtp_ssrc", "0x%08x", (unsigned)t->ssrc);
+        dx_detailf(v, "rtp_pt", "%u", s->pt);
+        dx_detailf(v, "pkts_checked", "%u", x->pkts);
+        if (s->rfc4571)
+            dx_detail(v, "framing", "rfc4571");
+        if (s->rtcp)
+            dx_detail(v, "rtcp_mux", "yes");
+        v->label = CL_RTP;
+        return true;
+    }
+    if (!(s->rtcp_compound || s->rtcp >= 2))
+        return false;
+    dx_detailf(v, "rtcp_ssrc", "0x%08x", (unsigned)s->rtcp_ssrc);
+    dx_detailf(v, "rtcp_pt", "%u", s->rtcp_pt);
+    dx_detail(v, "compound", s->rtcp_compound ? "yes" : "no (srtcp?)");
+    dx_detailf(v, "pkts_checked", "%u", x->pkts);
+    v->label = CL_RTCP;
+    return true;
 }

@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "cursor.h"
+#include "dissect/dx.h"
 
 enum rtp_kind { RTP_NONE = 0, RTP_PACKET, RTCP_PACKET };
 
@@ -43,5 +44,31 @@ struct rtp_track {
 /* Feeds one RTP packet to a direction's track; returns the run of packets
  * that continued the stream (same SSRC, seq advanced by 1..RTP_MAX_SEQ_STEP). */
 unsigned rtp_track_step(struct rtp_track *t, const struct rtp_verdict *v);
+
+/* What a flow keeps (struct dx_flow.rtp). */
+struct rtp_flow {
+    struct rtp_track track[2]; /* per direction: 0 from the initiator */
+    uint8_t pt;                /* the last RTP payload type */
+    uint8_t inner;             /* RTP packets found in what TURN carried */
+    uint8_t rfc4571;           /* RTP packets in RFC 4571 framing */
+    uint8_t rtcp, rtcp_compound, rtcp_pt;
+    uint32_t rtcp_ssrc;
+};
+
+/* RTP: this many packets continuing one stream confirm it (3 packets). */
+#define RTP_CONFIRM 2
+
+/* True once one direction's stream is confirmed. */
+bool rtp_confirmed(const struct rtp_flow *s);
+
+/* Data a TURN message carried (Send/Data indication, ChannelData, MS-TURN
+ * data frame): RTP or RTCP in it is the flow's media. */
+void rtp_carried(struct dx_flow *x, int dir, struct cursor data);
+
+/* classify's table row (dx.h): RTP and RTCP on UDP, RTP in RFC 4571 framing
+ * on TCP. A confirmed stream on a flow that is not a TURN relay settles it. */
+enum dx_claim rtp_track(struct dx_flow *x, const struct dx_pkt *p);
+bool rtp_settled(const struct dx_flow *x);
+bool rtp_label(const struct dx_flow *x, struct dx_view *v);
 
 #endif

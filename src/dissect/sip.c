@@ -1,6 +1,8 @@
 /* sip.c - SIP start lines (see sip.h). */
 #include "dissect/sip.h"
 
+#include "classify.h"
+#include "dissect/dissectors.h"
 #include "dissect/text.h"
 
 static const char *const methods[] = {
@@ -108,4 +110,42 @@ bool sip_dissect(struct cursor c, struct sip_verdict *v)
         return true;
     }
     return false;
+}
+
+enum dx_claim sip_track(struct dx_flow *x, const struct dx_pkt *p)
+{
+    struct sip_flow *s = &x->sip;
+    struct sip_verdict v;
+    if (!sip_dissect(p->c, &v))
+        return DX_NOT_MINE;
+    if (v.kind == SIP_KEEPALIVE)
+        return DX_KEEPALIVE;
+    if (!s->msgs) {
+        s->method = v.kind == SIP_REQUEST ? (uint8_t)(v.method + 1) : 0;
+        s->status = v.status;
+    }
+    if (v.lync_method)
+        s->lync = (uint8_t)(v.method + 1);
+    dx_inc(&s->msgs);
+    return DX_CLAIMED;
+}
+
+bool sip_settled(const struct dx_flow *x)
+{
+    return x->sip.msgs > 0;
+}
+
+bool sip_label(const struct dx_flow *x, struct dx_view *v)
+{
+    const struct sip_flow *s = &x->sip;
+    if (!s->msgs)
+        return false;
+    if (s->method)
+        dx_detail(v, "sip_method", sip_method_name(s->method - 1u));
+    else
+        dx_detailf(v, "sip_status", "%u", s->status);
+    if (s->lync)
+        dx_detail(v, "lync_method", sip_method_name(s->lync - 1u));
+    v->label = CL_SIP;
+    return true;
 }

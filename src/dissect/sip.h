@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "cursor.h"
+#include "dissect/dx.h"
 
 enum sip_kind { SIP_NONE = 0, SIP_REQUEST, SIP_RESPONSE, SIP_KEEPALIVE };
 
@@ -26,5 +27,18 @@ bool sip_dissect(struct cursor c, struct sip_verdict *v);
 
 /* "INVITE", "SERVICE" ... for a request's method index. */
 const char *sip_method_name(unsigned method);
+
+/* What a flow keeps (struct dx_flow.sip). */
+struct sip_flow {
+    uint8_t msgs;      /* requests and responses */
+    uint8_t method;    /* the first message's method + 1; 0: it was a response */
+    uint8_t lync;      /* a Lync method's index + 1, if one was seen */
+    uint16_t status;   /* the first message's status, if a response */
+};
+
+/* classify's table row (dx.h): SIP over UDP and TCP; one start line settles it. */
+enum dx_claim sip_track(struct dx_flow *x, const struct dx_pkt *p);
+bool sip_settled(const struct dx_flow *x);
+bool sip_label(const struct dx_flow *x, struct dx_view *v);
 
 #endif

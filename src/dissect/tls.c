@@ -1,6 +1,9 @@
 /* tls.c - TLS record walk and the Lync TLS port policy (see tls.h). */
 #include "dissect/tls.h"
 
+#include "classify.h"
+#include "dissect/dissectors.h"
+
 /* Looks for the server_name extension (type 0) in a ClientHello body. */
 static bool client_hello_sni(struct cursor h)
 {
@@ -35,6 +38,8 @@ static bool sslv2_client_hello(struct cursor c, struct tls_verdict *v)
         9u + specs + sid + chal != len)
         return false;
     v->records = 1;
+    v->sslv2 = true;
+    v->exact = c.len == 2u + len;
     v->first_type = 22;
     v->version = (uint16_t)((major << 8) | minor);
     v->handshakes = 1u << TLS_HS_CLIENT_HELLO;
@@ -49,6 +54,7 @@ bool tls_dissect(struct cursor c, struct tls_verdict *v)
         return false;
     if (sslv2_client_hello(c, v))
         return true;
+    bool cut = false;
     while (!c.bad && c.len >= 5) {
         uint8_t type = cur_peek_u8(&c, 0);
         uint16_t ver = cur_peek_be16(&c, 1);
@@ -63,6 +69,7 @@ bool tls_dissect(struct cursor c, struct tls_verdict *v)
         if (v->records < 255)
             v->records++;
         cur_skip(&c, 5);
+        cut = len > c.len;
         struct cursor rec = cur_sub(&c, len); /* the record, or what of it was captured */
         if (type != 22)
             continue;
@@ -77,6 +84,7 @@ bool tls_dissect(struct cursor c, struct tls_verdict *v)
                 v->sni = true;
         }
     }
+    v->exact = v->records > 0 && c.len == 0 && !cut;
     return v->records > 0;
 }
 
@@ -90,4 +98,73 @@ enum tls_port_service tls_port_service(uint16_t port)
     if ((port >= 5061 && port <= 5087) || port == 5041 || port == 8404)
         return TLS_PORT_SIP;
     return TLS_PORT_OTHER;
+}
+
+unsigned tls_role_label(uint16_t port, enum tls_server server)
+{
+    if (port == 443 && server == TLS_SERVER_EDGE_ACCESS)
+        return CL_SIP_TLS;
+    if (port == 443 && server == TLS_SERVER_EDGE_WEBCONF)
+        return CL_PSOM;
+    if (port == 23456 && server == TLS_SERVER_EDGE_INTERNAL)
+        return CL_XMPP;
+    return 0;
+}
+
+enum dx_claim tls_track(struct dx_flow *x, const struct dx_pkt *p)
+{
+    struct tls_flow *s = &x->tls;
+    struct tls_verdict v;
+    if (!tls_dissect(p->c, &v))
+        return DX_NOT_MINE;
+    dx_inc(&s->pkts);
+    if (v.sslv2)
+        s->sslv2 = true;
+    else
+        dx_inc(&s->records);
+    if (!v.sslv2 && v.records == 1 && v.first_type == 21 && v.exact)
+        s->alert = true;
+    if ((v.handshakes & (1u << TLS_HS_CLIENT_HELLO)) && !s->hello_dir)
+        s->hello_dir = (uint8_t)(1 + p->dir);
+    return DX_CLAIMED;
+}
+
+/* An SSLv2-style hello and then payload that no TLS record began: not TLS. */
+static bool fake_sslv2(const struct dx_flow *x)
+{
+    return x->tls.sslv2 && !x->tls.records && x->pkts > x->tls.pkts;
+}
+
+/* TLS is nDPI's verdict, or our records with a ClientHello or in two
+ * packets. The server port (the one the ClientHello went to, else the
+ * responder's) names SIP or PSOM; records nDPI did not decide on are `tls`;
+ * TLS nDPI named stays nDPI's label. */
+bool tls_label(const struct dx_flow *x, struct dx_view *v)
+{
+    const struct tls_flow *s = &x->tls;
+    bool ours = s->records && (s->hello_dir || s->pkts >= 2 || s->alert);
+    if (fake_sslv2(x)) {
+        if (!v->ndpi_tls)
+            return false;
+        dx_detail(v, "tls_unconfirmed", "sslv2 hello, then no TLS record");
+        v->label = CL_UNKNOWN;
+        return true;
+    }
+    if (!v->ndpi_tls && !ours)
+        return false;
+    uint16_t port = s->hello_dir == 2 ? v->sport : v->dport;
+    enum tls_port_service svc = tls_port_service(port);
+    v->label = 0; /* nDPI's */
+    if (svc != TLS_PORT_OTHER) {
+        dx_detailf(v, "port", "%u", port);
+        v->label = svc == TLS_PORT_SIP ? CL_SIP_TLS : CL_PSOM;
+        v->facts |= LABEL_F_TLS | LABEL_F_TLS_PORT;
+    } else if (!v->ndpi_tls && !v->dpi) {
+        dx_detailf(v, "tls_records", "%u pkts", s->pkts);
+        v->label = CL_TLS;
+        v->facts |= LABEL_F_TLS;
+    } else if (v->ndpi_main_tls) {
+        v->facts |= LABEL_F_TLS;
+    }
+    return true;
 }

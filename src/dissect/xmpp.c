@@ -1,6 +1,8 @@
 /* xmpp.c - XMPP stream headers and first-level elements (see xmpp.h). */
 #include "dissect/xmpp.h"
 
+#include "classify.h"
+#include "dissect/dissectors.h"
 #include "dissect/text.h"
 
 
@@ -66,4 +68,47 @@ bool xmpp_dissect(struct cursor c, struct xmpp_verdict *v)
         }
     }
     return false;
+}
+
+enum dx_claim xmpp_track(struct dx_flow *x, const struct dx_pkt *p)
+{
+    struct xmpp_flow *s = &x->xmpp;
+    struct xmpp_verdict v;
+    if (!xmpp_dissect(p->c, &v))
+        return DX_NOT_MINE;
+    if (v.kind == XMPP_STREAM) {
+        dx_inc(&s->streams);
+        if (v.server)
+            s->ns = 2;
+        else if (v.client && !s->ns)
+            s->ns = 1;
+    } else {
+        dx_inc(&s->elems);
+        if (v.kind == XMPP_STARTTLS)
+            s->starttls = true;
+        if (v.kind == XMPP_PROCEED)
+            s->proceed = true;
+    }
+    return DX_CLAIMED;
+}
+
+bool xmpp_settled(const struct dx_flow *x)
+{
+    return x->xmpp.streams && (x->xmpp.proceed || x->pkts >= 8);
+}
+
+/* A stream header anywhere; elements alone only on an XMPP port (5222 c2s, 5269 s2s). */
+bool xmpp_label(const struct dx_flow *x, struct dx_view *v)
+{
+    const struct xmpp_flow *s = &x->xmpp;
+    bool port = v->dport == 5222 || v->dport == 5269 || v->sport == 5222 || v->sport == 5269;
+    if (!s->streams && !(s->elems && port))
+        return false;
+    dx_detail(v, "xmpp", s->streams ? "stream" : "element");
+    if (s->ns)
+        dx_detail(v, "ns", s->ns == 2 ? "jabber:server" : "jabber:client");
+    if (s->starttls || s->proceed)
+        dx_detail(v, "starttls", s->proceed ? "yes" : "offered");
+    v->label = CL_XMPP;
+    return true;
 }

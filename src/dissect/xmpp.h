@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "cursor.h"
+#include "dissect/dx.h"
 
 enum xmpp_kind {
     XMPP_NONE = 0,
@@ -28,5 +29,18 @@ struct xmpp_verdict {
 };
 
 bool xmpp_dissect(struct cursor c, struct xmpp_verdict *v);
+
+/* What a flow keeps (struct dx_flow.xmpp). */
+struct xmpp_flow {
+    uint8_t streams, elems; /* stream headers, other first-level elements */
+    uint8_t ns;             /* 1 jabber:client, 2 jabber:server */
+    bool starttls, proceed;
+};
+
+/* classify's table row (dx.h): XMPP over TCP; a stream header with its
+ * STARTTLS answer (or 8 packets) settles it. */
+enum dx_claim xmpp_track(struct dx_flow *x, const struct dx_pkt *p);
+bool xmpp_settled(const struct dx_flow *x);
+bool xmpp_label(const struct dx_flow *x, struct dx_view *v);
 
 #endif

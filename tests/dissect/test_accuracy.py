@@ -134,6 +134,7 @@ def main():
     union = collections.Counter()
     agree = collections.Counter()
     seen = set()
+    units = {}  # a disagreement counts once per protocol it adds to the total
     unlisted = []
     for rel in files:
         path = os.path.join(pcaps, rel)
@@ -147,13 +148,15 @@ def main():
             if ts not in RELEVANT and ours not in RELEVANT:
                 continue
             ends = "%s:%s-%s:%s" % (key[1][0] + key[1][1])
-            for p in {ts, ours} & set(RELEVANT):
+            counted = {ts, ours} & set(RELEVANT)
+            for p in counted:
                 union[p] += 1
             if ts == ours:
                 agree[ts] += 1
                 continue
             k = (rel, tr, ends, app, ts)
             seen.add(k)
+            units[k] = len(counted)
             if k not in expected:
                 unlisted.append((k, detail))
     print("%-8s %7s %7s %8s" % ("protocol", "flows", "agree", "percent"))
@@ -162,7 +165,7 @@ def main():
             print("%-8s %7d %7d %7.1f%%" % (p, union[p], agree[p], 100.0 * agree[p] / union[p]))
     total, ok = sum(union.values()), sum(agree.values())
     raw = 100.0 * ok / total if total else 100.0
-    right = ok + sum(1 for k in seen if VERDICTS.get(expected.get(k), False))
+    right = ok + sum(units[k] for k in seen if VERDICTS.get(expected.get(k), False))
     pct = 100.0 * right / total if total else 100.0
     print("%-8s %7d %7d %7.1f%%  raw agreement with tshark" % ("all", total, ok, raw))
     verdicts = collections.Counter(expected[k] for k in seen if k in expected)

@@ -77,7 +77,7 @@ static void audit_some(struct audit *a, const uint8_t *data, size_t size)
             src[0] = dst[0] = 10, src[2] = (uint8_t)(s + 1), dst[2] = (uint8_t)(d + 1), src[3] = dst[3] = 1;
         }
         struct audit_flow f = {src, dst, v6 ? 6 : 4, PROTOS[(x ^ k) % 4], PORTS[(y + k) % 10], PORTS[(x + k) % 10],
-                               APPS[(x + y + k) % 8], "ndpi=x", 3, 300};
+                               APPS[(x + y + k) % 8], "ndpi=x", 3, 300, (uint8_t)((x ^ y ^ k) & 3)};
         struct audit_result r;
         audit_flow(a, &f, &r);
         if (!r.verdict || !r.src_role || !r.dst_role || !r.app || r.nviolations < 0 ||

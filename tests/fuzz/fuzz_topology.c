@@ -60,7 +60,8 @@ static void audit_some(struct audit *a, const uint8_t *data, size_t size)
         if (ver[s] != ver[d])
             d = s;
         struct audit_flow f = {addr[s], addr[d], ver[s], PROTOS[(x ^ k) % 5], PORTS[(y + k) % 10],
-                               PORTS[(x + k) % 10], APPS[(x + y + k) % 6], "ndpi=x", 3, 300};
+                               PORTS[(x + k) % 10], APPS[(x + y + k) % 6], "ndpi=x", 3, 300,
+                               (uint8_t)((x ^ y ^ k) & 3)};
         struct audit_result r;
         audit_flow(a, &f, &r);
         if (!r.verdict || !r.src_role || !r.dst_role || !r.app || r.nviolations < 0 ||

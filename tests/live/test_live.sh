@@ -197,6 +197,11 @@ MAINPID=$LAPID
 # root is dropped right after the run row is written
 uid_is() { [ "$(awk '/^Uid:/ {print $2 "|" $3 "|" $4}' "/proc/$1/status" 2>/dev/null)" = "$2|$2|$2" ]; }
 check "7: started as root, captures as nobody (real, effective and saved uid $NOBODY_UID)" wait_for 3 uid_is "$MAINPID" "$NOBODY_UID"
+# ... with no capability left to gain back, and no_new_privs (issue 20, 5).
+eq "7: capability bounding set empty" "$(awk '/^CapBnd:/ {print $2}' "/proc/$MAINPID/status")" 0000000000000000
+eq "7: effective and permitted capabilities none" \
+    "$(awk '/^CapEff:|^CapPrm:/ {printf "%s ", $2}' "/proc/$MAINPID/status")" "0000000000000000 0000000000000000 "
+eq "7: no_new_privs set" "$(awk '/^NoNewPrivs:/ {print $2}' "/proc/$MAINPID/status")" 1
 
 # F1: TLS client_internal -> front_end:5061 (openssl s_server / s_client).
 bg tls-server openssl s_server -accept 127.22.1.10:5061 -cert "$W/fe.crt" -key "$W/fe.key" \
@@ -430,8 +435,10 @@ udp_send 127.22.70.1 127.22.70.2 7000 100 200 0.01 # 1 s
 wait_exit "$CNTPID" 8
 eq "4: --count 20 ends the run by itself, exit 0" "$RC" 0
 # 200 bytes of payload: 14 + 20 + 8 + 200 = 242 bytes on the wire, more than -s 96
-eq "4: --count 20 -s 96: status complete, 20 packets, wire bytes 20 x 242" \
-    "$(q "$DB4" "SELECT status, packets, bytes, finished_at IS NOT NULL FROM runs")" "complete|20|4840|1"
+eq "4: --count 20 -s 96: status stopped, 20 packets, wire bytes 20 x 242" \
+    "$(q "$DB4" "SELECT status, packets, bytes, finished_at IS NOT NULL FROM runs")" "stopped|20|4840|1"
+eq "4: --count 20: the bound in the message" "$(q "$DB4" "SELECT message FROM runs")" \
+    "--count 20 reached before the end of the input"
 eq "4: -s 96: flow bytes are wire lengths" "$(q "$DB4" "SELECT sum(bytes_src2dst + bytes_dst2src), sum(packets_src2dst + packets_dst2src) FROM flows")" "4840|20"
 
 DB4b="$W/duration.db"
@@ -442,7 +449,82 @@ t_end=$(date +%s.%N)
 eq "4: --duration 2 ends the run by itself, exit 0" "$RC" 0
 el=$(awk -v a="$t_start" -v b="$t_end" 'BEGIN { printf "%.1f", b - a }')
 check "4: --duration 2 took ${el} s" awk -v e="$el" 'BEGIN { exit !(e >= 2.0 && e < 4.5) }'
-eq "4: --duration: status complete, no message" "$(q "$DB4b" "SELECT status, message IS NULL FROM runs")" "complete|1"
+eq "4: --duration: status stopped, the bound in the message" "$(q "$DB4b" "SELECT status, message FROM runs")" \
+    "stopped|--duration 2 reached before the end of the input"
+
+# Aggregates during a live capture (issue 17): a UDP flow from an internal
+# client to a Front End ends by --idle-timeout 1; after the next 2 s commit,
+# while the capture still runs, role_stats has its row and the rule that
+# judged it (allowing it, or the one it broke) counts the match.
+DBA="$W/aggregates.db"
+start_la aggregates "$DBA" -q -i lo -t "$TOPO" --idle-timeout 1 'host 127.22.10.21'
+AGGPID=$LAPID
+udp_send 127.22.10.21 127.22.1.10 5060 3 40 0.01
+sleep 4.5 # idle 1 s, then a commit (every 2 s) with the flow in it
+eq "17: role_stats current during the capture" \
+    "$(q "$DBA" "SELECT src_role, dst_role, transport, dst_port, flows FROM role_stats")" \
+    "client_internal|front_end|udp|5060|1"
+rule=$(q "$DBA" "SELECT coalesce(f.rule_id, v.rule_id, '') FROM flows f LEFT JOIN violations v ON v.flow_id = f.id")
+check "17: the flow was judged by a rule ($rule)" [ -n "$rule" ]
+eq "17: its match counted during the capture" "$(q "$DBA" "SELECT matched FROM rules WHERE id = '$rule'")" 1
+check "17: still capturing" kill -0 "$AGGPID"
+kill -INT "$AGGPID"
+wait_exit "$AGGPID" 8
+eq "17: after the end the counts are not doubled" \
+    "$(q "$DBA" "SELECT (SELECT sum(flows) FROM role_stats) || '|' || (SELECT matched FROM rules WHERE id = '$rule')")" "1|1"
+
+# Another writer holds the database for 8 s (issue 17): the live capture
+# goes on, holds the flows that end meanwhile, and writes them once the lock
+# is let go; with --backlog 2, of 5 such flows the 3 oldest are dropped and
+# counted.
+live_lock() { # name backlog
+    local db="$W/$1.db"
+    start_la "$1" "$db" -q -i lo -t "$TOPO" --idle-timeout 1 --backlog "$2" 'net 127.22.73.0/24'
+    local la=$LAPID
+    python3 - "$db" "$W/$1.locked" <<'PY' &
+import sqlite3, sys, time
+c = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=10)
+c.execute("BEGIN IMMEDIATE")
+open(sys.argv[2], "w").close()
+time.sleep(8)
+c.execute("ROLLBACK")
+PY
+    local holder=$!
+    wait_for 5 test -e "$W/$1.locked"
+    for i in 1 2 3 4 5; do udp_send 127.22.73.$i 127.22.73.100 7200 2 30; sleep 0.6; done
+    check "$1: still capturing under the lock" kill -0 "$la"
+    wait "$holder"
+    sleep 3 # the next commit writes what was held
+    eq "$1: flows written after the lock" "$(q "$db" "SELECT count(*) FROM flows")" "$3"
+    kill -INT "$la"
+    wait_exit "$la" 8
+    eq "$1: run closed, dropped flows counted" \
+        "$(q "$db" "SELECT status, flows, flows_dropped FROM runs")" "interrupted|$3|$((5 - $3))"
+}
+live_lock lock-backlog 65536 5
+live_lock lock-overflow 2 2
+grep -q "3 flows dropped: the database stayed locked or unreachable longer than --backlog 2 lasted" "$W/lock-overflow.err" &&
+    ok "lock-overflow: the drop is said on stderr" || bad "lock-overflow: stderr: $(head -c 300 "$W/lock-overflow.err")"
+
+# SIGPIPE (issue 20, F): the --stats lines go to a pipe whose reader quits
+# after 3 lines; the capture goes on, and a SIGINT closes it as usual.
+DBP="$W/sigpipe.db"
+( "$LA" -d "$DBP" -q -i lo --stats 1 'net 127.22.72.0/24' 2>&1 >/dev/null & echo $! >"$W/sigpipe.pid"; wait ) |
+    head -3 >"$W/sigpipe.head" &
+PIPEJOB=$!
+wait_for 10 run_row_exists "$DBP" || bad "sigpipe: no run row"
+PPID_LA=$(cat "$W/sigpipe.pid")
+PIDS+=("$PPID_LA")
+three_lines() { [ "$(wc -l <"$W/sigpipe.head")" -ge 3 ]; }
+wait_for 8 three_lines || bad "sigpipe: head did not get 3 lines"
+sleep 1.5 # more --stats lines, now into a closed pipe
+udp_send 127.22.72.1 127.22.72.2 7100 20 50 0.01
+check "sigpipe: lyncaudit still runs after its stderr reader quit" kill -0 "$PPID_LA"
+kill -INT "$PPID_LA" 2>/dev/null
+wait_exit "$PPID_LA" 8
+wait "$PIPEJOB" 2>/dev/null
+eq "sigpipe: the run closed as interrupted, flows written" \
+    "$(q "$DBP" "SELECT status, finished_at IS NOT NULL, flows > 0 FROM runs")" "interrupted|1|1"
 
 # ----------------------------------------------------------------------------
 # 8: --max-flows 5 with many short UDP flows.

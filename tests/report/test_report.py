@@ -14,14 +14,19 @@ import re
 import os
 import shutil
 import sqlite3
+import struct
 import subprocess
 import sys
 import tempfile
+import zlib
 
 la, src, outdir, case = sys.argv[1:5]
 PCAP = os.path.join(src, "samples", "lync-sample.pcap")
 TOPO = os.path.join(src, "samples", "topology.lua")
 SECTIONS = ["run", "compliance", "deployment", "violations", "missing", "close"]
+# The full-size screenshot's height: the sample's report is about 14,000 px
+# tall at 1280 px wide (docs/report.md).
+FULL_HEIGHT = 16000
 failures = []
 
 
@@ -103,6 +108,53 @@ class Dom(html.parser.HTMLParser):
         return out
 
 
+def png_rows(path, first):
+    """(width, height, rows first..last) of an 8-bit RGB(A) PNG as Chromium
+    writes it, each row its pixel bytes. Unfiltering starts at the last row
+    at or before `first` that needs no row above it (filter None or Sub), so
+    the bottom of a tall screenshot costs little."""
+    data, pos, idat, head = open(path, "rb").read(), 8, b"", None
+    while pos < len(data):
+        n, kind = struct.unpack(">I4s", data[pos:pos + 8])
+        if kind == b"IHDR":
+            head = struct.unpack(">IIBBBBB", data[pos + 8:pos + 8 + 13])
+        elif kind == b"IDAT":
+            idat += data[pos + 8:pos + 8 + n]
+        pos += 12 + n
+    w, h, depth, ctype, _, _, interlace = head
+    if depth != 8 or ctype not in (2, 6) or interlace:
+        sys.exit("%s: not an 8-bit RGB(A) non-interlaced PNG" % path)
+    bpp = 3 if ctype == 2 else 4
+    raw, stride = zlib.decompress(idat), w * bpp + 1
+    start = max(0, min(first, h - 1))
+    while start > 0 and raw[start * stride] not in (0, 1):
+        start -= 1
+    prev, out = bytearray(w * bpp), []
+    for y in range(start, h):
+        f, line = raw[y * stride], bytearray(raw[y * stride + 1:(y + 1) * stride])
+        if f == 2 and not any(line):
+            line = bytearray(prev)
+        elif f:
+            for i in range(len(line)):
+                a = line[i - bpp] if i >= bpp else 0
+                b, c = prev[i], (prev[i - bpp] if i >= bpp else 0)
+                if f == 1:
+                    p = a
+                elif f == 2:
+                    p = b
+                elif f == 3:
+                    p = (a + b) // 2
+                else:
+                    e = a + b - c
+                    pa, pb, pc = abs(e - a), abs(e - b), abs(e - c)
+                    p = a if pa <= pb and pa <= pc else b if pb <= pc else c
+                line[i] = (line[i] + p) & 255
+        prev = line
+        if y >= first:
+            out.append(bytes(line))
+    return w, h, out
+
+
 def dom_of(html_path):
     d = Dom()
     d.feed(chromium(html_path, "--dump-dom"))
@@ -153,6 +205,24 @@ def case_html(tmp):
         grp = [t for t in groups.values() if re.search(r"#%d\b" % flow_id, t)]
         check(len(grp) == 1 and kind in grp[0] and (rule is None or rule in grp[0]),
               "flow %d is in a group naming %s and rule %s" % (flow_id, kind, rule))
+    # Each flow row: first and last seen, packets, bytes, label, how the label
+    # was reached; each group: the document row its rule cites, cell by cell.
+    c = sqlite3.connect(db)
+    for flow_id, first, last, pk, by, app, master, rule_id in c.execute(
+            "SELECT f.id, f.first_seen, f.last_seen, f.packets_src2dst + f.packets_dst2src,"
+            " f.bytes_src2dst + f.bytes_dst2src, f.app, f.ndpi_master, v.rule_id FROM violations v"
+            " JOIN flows f ON f.id = v.flow_id WHERE v.run_id = 1"):
+        row = dom.find("tr", id="flow-%d" % flow_id)
+        text = row[0][2] if row else ""
+        check(first in text and last in text and "{:,}".format(pk) in text and "{:,}".format(by) in text
+              and app in text and ("nDPI %s/" % master) in text,
+              "flow %d row: first/last seen, packets, bytes, label, how reached" % flow_id)
+        if rule_id:
+            rt = c.execute("SELECT row_text FROM rules WHERE run_id = 1 AND id = ?", (rule_id,)).fetchone()[0]
+            grp = [t for t in groups.values() if re.search(r"#%d\b" % flow_id, t)]
+            check(grp and all(cell.strip() in grp[0] for cell in rt.split(" | ")),
+                  "flow %d's group cites the row of %s" % (flow_id, rule_id))
+    c.close()
     hostile_row = dom.find("tr", id="flow-%d" % fid)
     check(hostile_row and "<script>document.title='pwned'</script>" in hostile_row[0][2]
           and "\ufffd" in hostile_row[0][2] and "\\x01" in hostile_row[0][2],
@@ -160,6 +230,19 @@ def case_html(tmp):
     nodes = {a.get("data-role") for t, a, text in dom.find("g", class_="node")}
     check(nodes == roles, "one SVG node per role seen: %s vs %s" % (sorted(nodes), sorted(roles)))
     check(len(dom.find("g", class_="node")) == len(roles), "no role drawn twice")
+    # Three columns: internal network, perimeter (Edge), outside.
+    xs = {}
+    for t, a, text in dom.find("g", class_="node"):
+        m = re.search(r'<g class="node" data-role="%s"><rect x="([0-9.]+)"' % re.escape(a["data-role"]), raw.decode())
+        xs[a["data-role"]] = float(m.group(1)) if m else None
+    cols = {"internal": {"front_end", "director", "mediation", "pstn_gateway", "client_internal", "any"},
+            "perimeter": {"edge_internal", "edge_access", "edge_webconf", "edge_av", "reverse_proxy"},
+            "outside": {"client_external", "federation_partner", "xmpp_partner"}}
+    check(set().union(*cols.values()) == set(xs) and None not in xs.values(), "the sample's roles: %s" % sorted(xs))
+    band = {k: {xs[r] for r in v if r in xs} for k, v in cols.items()}
+    check(all(len(b) == 1 for b in band.values())
+          and max(band["internal"]) < min(band["perimeter"]) <= max(band["perimeter"]) < min(band["outside"]),
+          "internal, Edge and outside roles in three columns, left to right: %s" % band)
     c = sqlite3.connect(db)
     pairs = c.execute("SELECT count(DISTINCT src_role || '>' || dst_role) FROM flows WHERE run_id = 1").fetchone()[0]
     c.close()
@@ -168,7 +251,8 @@ def case_html(tmp):
     check(len(red) == 6, "six violating role pairs drawn red (%d)" % len(red))
     check(dom.find("table", id="compliance-table"), "the compliance table")
     check(dom.find("table", id="close-table"), "ports you can close")
-    # The screenshot, kept in the build folder.
+    # The screenshots, kept in the build folder: the top at full size, and
+    # the whole page at half scale.
     png = os.path.join(outdir, "report-sample.png")
     plain = os.path.join(tmp, "plain.db")
     audit(plain, cwd=src)
@@ -177,6 +261,14 @@ def case_html(tmp):
     data = open(png, "rb").read()
     check(data[:8] == b"\x89PNG\r\n\x1a\n" and int.from_bytes(data[16:20], "big") == 1280,
           "a 1280 px wide PNG at %s" % png)
+    # The page ends inside the whole-page one: its last rows are the page's
+    # background, the whole width (a longer page has a scroll bar there).
+    full = os.path.join(outdir, "report-sample-full.png")
+    chromium(os.path.join(tmp, "sample.html"), "--screenshot=" + full, size="1280,%d" % FULL_HEIGHT, scale="0.5")
+    w, h, rows = png_rows(full, FULL_HEIGHT // 2 - 20)
+    bg = bytes.fromhex("f5f7fa") + (b"\xff" if rows and len(rows[0]) == 4 * w else b"")
+    check(h == FULL_HEIGHT // 2 and rows and all(r == bg * w for r in rows),
+          "the report of the sample ends within %d px at 1280 px wide (every section in %s)" % (FULL_HEIGHT, full))
     # The small one for docs/report-sample.png (the same command, a smaller scale).
     chromium(os.path.join(tmp, "sample.html"), "--screenshot=" + os.path.join(outdir, "report-sample-small.png"),
              size="1280,2900", scale="0.6")
@@ -201,6 +293,21 @@ def case_missing(tmp):
               "it cites the A/V Edge document row")
     check("av-udp-3478" not in full, "the full sample has no such finding")
     check(set(full) < set(cut), "the cut capture adds findings, removes none")
+    # Captures made by leaving a peer out: the Director (the only server
+    # role that opens SIP to the Edge internal interface in the sample) and
+    # the external client that signs in on the Access Edge's 443.
+    audit(db, "not host 127.20.6.10")
+    audit(db, "not host 127.20.20.13")
+    no_dir, no_client = missing_ids(db, 3), missing_ids(db, 4)
+    check("edge-int-sip-5061" in no_dir and "edge-int-sip-5061" not in full
+          and no_dir["edge-int-sip-5061"]["rule_id"] == "edge-int.sip-mtls-5061-in"
+          and no_dir["edge-int-sip-5061"]["doc"].startswith("002_"),
+          "without the Director: no SIP to the Edge internal interface, citing doc 002's row")
+    check("ext-client-443" in no_client and "ext-client-443" not in full
+          and no_client["ext-client-443"]["rule_id"] == "client.ext.sip-tls-443",
+          "without the signing-in client: no external client sign-in on the Access Edge")
+    check(set(no_dir) - set(full) == {"edge-int-sip-5061"} and set(no_client) - set(full) == {"ext-client-443"},
+          "each cut adds its one finding")
     out = os.path.join(tmp, "m.html")
     report(db, "--run", "1", "-o", out)
     dom = dom_of(out)
@@ -252,6 +359,19 @@ def case_formats(tmp):
     docs = [x for x in d["compliance"] if x["level"] == "document"]
     check(len(docs) == 5 and all(x["doc_rows"] >= x["exercised"] >= x["violated"] for x in docs),
           "json: five documents, rows >= exercised >= violated")
+    tables = [x for x in d["compliance"] if x["level"] == "table"]
+    for doc in docs:
+        mine = [x for x in tables if x["doc"] == doc["doc"]]
+        keys = ("doc_rows", "applicable", "exercised", "violated")
+        check(mine and all(sum(x[k] for x in mine) == doc[k] for k in keys),
+              "json: %s's tables add up to its line" % doc["doc"])
+    unused = {r: (m, k, a) for r, m, k, a in c.execute(
+        "SELECT id, matched, kind, active FROM rules WHERE run_id = 1")}
+    close = [x["rule_id"] for x in d["ports_to_close"]]
+    check(close and all(unused[r] == (0, "allow", 1) for r in close) and len(set(close)) == len(close),
+          "json: ports to close are active allow rules that matched nothing (%d)" % len(close))
+    pairs = [(x["from_roles"], x["to_roles"]) for x in d["ports_to_close"]]
+    check(pairs == sorted(pairs), "json: ports to close by role pair")
     c.close()
     md = report(db, "--format", "md").stdout.decode()
     for h in ("## The run", "## Compliance by document and table", "## The deployment as seen", "## Violations",

@@ -7,6 +7,8 @@ syn: COUNT TCP SYNs from random IPv4 sources and ports to 10.99.0.1:5061,
      each its own flow (a SYN flood from spoofed addresses).
 udp: COUNT one-packet UDP flows (random sources and ports to 10.99.0.1:3478,
      a 20-byte STUN binding request header as payload).
+ports: as udp, but each to a random destination port (1-65535): every
+     (source role, port) pair is a role_stats row of its own.
 Packets are 1 ms apart in capture time, so 1,000,000 of them span 1000 s:
 the idle timeouts alone (TCP 300 s, UDP 120 s) would still keep 300,000 and
 120,000 flows live. Sources never repeat within a file (the packet counter
@@ -47,7 +49,8 @@ def main():
             if kind == "syn":
                 l4 = struct.pack("!HHIIBBHHH", sport, 5061, rnd.getrandbits(32), 0, 5 << 4, 0x02, 64240, 0, 0)
             else:
-                l4 = struct.pack("!HHHH", sport, 3478, l4len, 0) + payload
+                dport = 3478 if kind == "udp" else rnd.randint(1, 65535)
+                l4 = struct.pack("!HHHH", sport, dport, l4len, 0) + payload
             ts = ts0 * 1000000 + i * 1000
             buf.append(struct.pack("<IIII", ts // 1000000, ts % 1000000, frame_len, frame_len) + eth + ip + l4)
             if len(buf) >= 65536:

@@ -198,6 +198,17 @@ def flows_of(db):
                         " end_reason, verdict FROM flows"))
 
 
+def damaged_record(err):
+    """The record a damage message names: "after record N", or 0 for
+    "before the first record" (issue 20: never "after record 0")."""
+    if re.search(r"unreadable before the first record", err):
+        return 0
+    m = re.search(r"unreadable after record (\d+)", err)
+    if m and int(m.group(1)) == 0:
+        return -1  # the old wording, refused
+    return int(m.group(1)) if m else None
+
+
 def one_line_naming(case, err, name):
     lines = [l for l in err.splitlines() if l.strip()]
     if len(lines) != 1 or not lines[0].startswith("lyncaudit: ") or name not in lines[0]:
@@ -239,8 +250,7 @@ def expect_damaged_at(case, k, clean_prefix=None, topology=False, files=None, st
         return
     name = "-" if stdin_file else case["file"]
     if one_line_naming(case, err, name):
-        m = re.search(r"unreadable after record (\d+)", err)
-        if not m or int(m.group(1)) != k:
+        if damaged_record(err) != k:
             bad("message should name the last good record %d: %r" % (k, err.strip()), case)
         else:
             ok()
@@ -305,9 +315,9 @@ def expect_any(case, topology=False):
             return
     r = check_db(case, db, rc)
     if r and rc == 2:
-        m = re.search(r"unreadable after record (\d+)", err)
-        if m and int(m.group(1)) != r["packets"]:
-            bad("message says record %s, the run counted %d packets" % (m.group(1), r["packets"]), case)
+        k = damaged_record(err)
+        if k is not None and k != r["packets"]:
+            bad("message says record %s, the run counted %d packets" % (k, r["packets"]), case)
         else:
             ok()
 

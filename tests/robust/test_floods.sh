@@ -90,5 +90,30 @@ for kind in syn udp; do
     rm -f "$pcap" "$db"* "$T"/uncapped.db*
 done
 
+# role_stats under a flood spread over ports and roles (issue 20, B): each
+# source /8 is a role of its own, every flow goes to a random port, so the
+# (roles, port, label) rows run to hundreds of thousands; the sums in memory
+# are bounded (flushed at 65,536 keys and at each commit), and the table
+# still adds up to every flow.
+python3 "$HERE/mkflood.py" ports "$COUNT" "$T/ports.pcap" || bad "ports: could not write the capture"
+cat >"$T/ports-topology.lua" <<'LUA'
+return { name = "flood", roles = {
+  front_end = { "10.99.0.1" }, client_internal = { "11.0.0.0/8", "45.0.0.0/8" },
+  client_external = { "77.0.0.0/8", "100.0.0.0/8" }, federation_partner = { "131.0.0.0/8", "172.0.0.0/8" },
+  pstn_gateway = { "185.0.0.0/8" }, reverse_proxy = { "198.0.0.0/8" }, director = { "203.0.0.0/8" } } }
+LUA
+ports=$(peak_of -q -d "$T/ports.db" -t "$T/ports-topology.lua" --max-flows "$CAP" "$T/ports.pcap")
+rc=$(cat "$T/rc")
+check "ports: exit 0 or 1 (got $rc: $(head -c 300 "$T/err"))" [ "$rc" -le 1 ]
+check "ports: role_stats adds up to every flow" \
+    [ "$(q "$T/ports.db" "select sum(flows) from role_stats")" = "$COUNT" ]
+rows=$(q "$T/ports.db" "select count(*) from role_stats")
+echo "ports: $rows role_stats rows, peak RSS $ports KiB ($((ports - base)) KiB over the baseline)"
+check "ports: the flood made more rows than are summed in memory at once ($rows > 65536)" [ "$rows" -gt 65536 ]
+if [ "$SANITIZED" = 0 ]; then
+    check "ports: peak RSS within $((BOUND_KIB / 1024)) MiB of the baseline ($(((ports - base) / 1024)) MiB over)" \
+        [ $((ports - base)) -lt "$BOUND_KIB" ]
+fi
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -38,7 +38,7 @@ local dsl_env = {
   string = string, table = table, math = math,
 }
 local dsl_chunk = assert(load(readall(root .. "/lua/dsl.lua"), "@lua/dsl.lua", "t", dsl_env))
-local M = dsl_chunk()
+local M = dsl_chunk(dofile(root .. "/tests/rules/c_labels.lua")(root))
 
 for _, name in ipairs(rule_files()) do
   local env = M.new_env()

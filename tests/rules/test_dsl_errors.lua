@@ -28,7 +28,8 @@ local function load_dsl()
     tostring = tostring, tonumber = tonumber, select = select, next = next,
     string = string, table = table, math = math,
   }
-  return assert(load(readall(root .. "/lua/dsl.lua"), "@lua/dsl.lua", "t", env))()
+  local labels = dofile(root .. "/tests/rules/c_labels.lua")(root)
+  return assert(load(readall(root .. "/lua/dsl.lua"), "@lua/dsl.lua", "t", env))(labels)
 end
 
 local tmpfiles = {}

@@ -6,6 +6,11 @@ as a topology (`topology check`). Prints the score; fails below 7 of the 10
 server addresses, or when a proposal places a server in a wrong role that
 it says it is sure of (confidence high).
 Usage: test_discover.py LYNCAUDIT REPO_ROOT
+       test_discover.py LYNCAUDIT REPO_ROOT PCAPS   (hosts listed, not placed)
+With PCAPS (the shared captures): on sngrep/aaa.pcap, an office LAN with a
+SIP provider, the host that answers only on the A/V relay range (and no
+TURN) fits no role: it is listed in a comment with its evidence, not placed,
+and the proposal still loads.
 """
 import json
 import os
@@ -16,6 +21,32 @@ import tempfile
 
 BIN, ROOT = sys.argv[1], sys.argv[2]
 tmp = tempfile.mkdtemp()
+
+
+def unplaced(pcaps):
+    """sngrep/aaa.pcap: 147.234.1.253 answers UDP 5xxxx only, no TURN."""
+    out = os.path.join(tmp, "aaa.lua")
+    p = subprocess.run([BIN, "topology", "discover", os.path.join(pcaps, "sngrep/aaa.pcap"), "-o", out],
+                       capture_output=True, text=True, timeout=120)
+    if p.returncode != 0:
+        sys.exit(f"FAIL: discover exit {p.returncode}: {p.stderr}")
+    text = open(out).read()
+    c = subprocess.run([BIN, "topology", "check", out, "--json"], capture_output=True, text=True, timeout=60)
+    if c.returncode != 0:
+        sys.exit(f"FAIL: {out} does not load: {c.stderr}")
+    placed = {x["prefix"] for x in json.loads(c.stdout)["prefixes"]}
+    listed = re.search(r"-- not placed: 147\.234\.1\.253 .*\n\s*--\s+A/V relay ports 50000-59999: 1 flow from 1 peer "
+                       r"\(192\.168\.1\.2\)", text)
+    print(text)
+    print(f"placed: {sorted(placed)}; stderr: {p.stderr.strip()}")
+    if "147.234.1.253" in placed or not listed or "3 hosts answered on Lync services, 2 placed" not in p.stderr:
+        sys.exit("FAIL: 147.234.1.253 must be listed with its evidence, not placed")
+    print("ok")
+    sys.exit(0)
+
+
+if len(sys.argv) > 3:
+    unplaced(sys.argv[3])
 out = os.path.join(tmp, "discovered.lua")
 p = subprocess.run([BIN, "topology", "discover", os.path.join(ROOT, "samples/lync-sample.pcap"), "-o", out],
                    capture_output=True, text=True, timeout=120)

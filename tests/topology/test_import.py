@@ -60,6 +60,8 @@ expect(len(warn) == 1 and "three-edge.tbxml:68:" in warn[0] and "wac1.tailspin.t
 text = open(out_lua).read()
 expect("-- Service Registrar IsDirector=true, Cluster dirpool.tailspin.test, Machine dir1.tailspin.test" in text,
        "entries are commented with service, cluster and machine")
+expect("-- SIP domains: tailspin.test (default), tailspin-toys.test\n" in text and '  name = "tailspin.test",' in text,
+       "the SIP domains as a comment, the default one as the name")
 j = check_json(out_lua)
 r = roles_of(j)
 expect(r.get("front_end") == ["10.9.1.11", "10.9.1.12"], f"front_end {r.get('front_end')}")
@@ -107,9 +109,9 @@ expect(fe and all(m["dports"] == "5099" and m["to"] == "front_end" for m in fe),
 j = check_json("vip-resolve.xml", "--resolve")
 r = roles_of(j)
 expect("127.0.0.1" in r.get("front_end", []) and r.get("sba") == ["10.5.9.1"]
-       and r.get("fe_load_balancer") == ["10.5.1.100"]
+       and r.get("fe_load_balancer") == ["10.5.1.100"] and r.get("exchange_um") == ["10.5.3.11"]
        and j.get("options", {}).get("load_balancing", {}).get("value") == "hlb",
-       f"--resolve, LoadBalancer VIP, SBA in a branch site {r}")
+       f"--resolve, LoadBalancer VIP, SBA in a branch site, Exchange UM {r}")
 rc, out, err = run("import", "vip-resolve.xml")
 expect(rc == 0 and "vip-resolve.xml:15:" in err and "localhost" in err, "without --resolve: the warning names localhost")
 
@@ -140,7 +142,8 @@ rc, out, err = run("check", "bad-ports.lua")
 expect(rc == 2 and err.strip() == "lyncaudit: bad-ports.lua:8: port 70000 outside 1-65535 in ports[2].port",
        f"a ports section with a port outside 1-65535 ({err.strip()})")
 
-# docs/topology.md's example document gives the output printed there.
+# docs/topology.md's example document gives the output printed there, and
+# `topology check` of that output the listing printed there.
 docs = open(os.path.join(HERE, "../../docs/topology.md")).read()
 xml = docs.split("An example document (`example.tbxml`):\n\n```xml\n", 1)[1].split("```", 1)[0]
 lua = docs.split("on stderr):\n\n```lua\n", 1)[1].split("```", 1)[0]
@@ -149,6 +152,13 @@ with open(os.path.join(tmp, "example.tbxml"), "w") as f:
 p = subprocess.run([BIN, "topology", "import", "example.tbxml"], cwd=tmp, capture_output=True, text=True, timeout=60)
 expect(p.returncode == 0 and p.stdout == lua and "example.tbxml:15: fe02.contoso.com" in p.stderr,
        "docs/topology.md: the example's import output is the one printed")
+listing = docs.split("$ lyncaudit topology check example.lua\n", 1)[1].split("```", 1)[0]
+with open(os.path.join(tmp, "example.lua"), "w") as f:
+    f.write(p.stdout)
+c = subprocess.run([BIN, "topology", "check", "example.lua"], cwd=tmp, capture_output=True, text=True, timeout=60)
+expect(c.returncode == 0 and c.stdout == listing,
+       "docs/topology.md: `topology check example.lua` prints the listing shown there"
+       + ("" if c.stdout == listing else f" (got:\n{c.stdout})"))
 
 print(f"{len(failures)} failure(s)")
 sys.exit(1 if failures else 0)

@@ -19,14 +19,13 @@ int main(int argc, char **argv)
         fprintf(stderr, "decode_dump: %s\n", err);
         return 2;
     }
-    struct pcap_pkthdr *h;
-    const uint8_t *data;
+    struct source_packet sp;
     unsigned long n = 0;
-    while (source_next(s, &h, &data) == SOURCE_PACKET) {
+    while (source_next(s, &sp) == SOURCE_PACKET) {
         struct packet p;
         p.ts_us = 0;
-        p.wirelen = h->len;
-        enum decode_result r = decode_packet(source_datalink(s), data, h->caplen, &p);
+        p.wirelen = sp.wirelen;
+        enum decode_result r = decode_packet(sp.dlt, sp.data, sp.caplen, &p);
         n++;
         if (r != DECODE_OK) {
             printf("%lu\t%s\n", n, decode_result_name(r));

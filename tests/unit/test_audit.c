@@ -20,6 +20,7 @@
 
 #include "audit.h"
 #include "check.h"
+#include "flow.h"
 #include "luabox.h"
 
 static char g_src[4096], g_tmp[256];
@@ -167,7 +168,7 @@ static void test_every_rule(void)
         f.proto = !strcmp(tr, "tcp") ? 6 : !strcmp(tr, "udp") ? 17 : !strcmp(tr, "esp") ? 50 : 51;
         f.sport = (uint16_t)(strcmp(ri.sports, "any") ? first_port(ri.sports) : 40000);
         f.dport = (uint16_t)first_port(ri.dports);
-        f.app = app, f.app_detail = NULL, f.packets = 10, f.bytes = 1000;
+        f.app = app, f.app_detail = NULL, f.packets = 10, f.bytes = 1000, f.facts = 0;
         struct audit_result r;
         audit_flow(a, &f, &r);
         bool ok = !strcmp(r.verdict, "ok") || !strcmp(r.verdict, "unscoped");
@@ -206,7 +207,8 @@ static struct audit_result run(struct audit *a, const char *from, const char *to
     static uint8_t s[16], d[16];
     addr_of(from, s);
     addr_of(to, d);
-    struct audit_flow f = {s, d, 4, proto, sport, dport, app, NULL, 1, 100};
+    /* "tls" as classify gives it when the port names no Lync service */
+    struct audit_flow f = {s, d, 4, proto, sport, dport, app, NULL, 1, 100, strcmp(app, "tls") ? 0 : LABEL_F_TLS};
     struct audit_result r;
     audit_flow(a, &f, &r);
     return r;
@@ -251,6 +253,19 @@ static void test_verdicts(void)
     CHECK(!strcmp(r.app, "sip_tls") && !strcmp(r.verdict, "ok"));
     r = run(a, "client_external", "edge_webconf", 6, 40000, 443, "tls");
     CHECK(!strcmp(r.app, "psom"));
+    /* The role refines only TLS whose port named nothing (classify's facts). */
+    {
+        uint8_t s[16], d[16];
+        addr_of("client_external", s);
+        addr_of("edge_access", d);
+        struct audit_flow f = {s, d, 4, 6, 40000, 443, "tls", NULL, 1, 100, LABEL_F_TLS | LABEL_F_TLS_PORT};
+        audit_flow(a, &f, &r);
+        CHECK(!strcmp(r.app, "tls"));
+        f.facts = 0;
+        f.app = "http";
+        audit_flow(a, &f, &r);
+        CHECK(!strcmp(r.app, "http"));
+    }
     audit_free(a);
 
     /* With OCS 2007 federation the same media is allowed. */
@@ -269,7 +284,7 @@ static void test_verdicts(void)
         uint8_t s[16], d[16];
         inet_pton(AF_INET, "192.0.2.200", s);
         addr_of("edge_internal", d);
-        struct audit_flow f = {s, d, 4, 6, 40000, 5061, "tls", NULL, 1, 100};
+        struct audit_flow f = {s, d, 4, 6, 40000, 5061, "tls", NULL, 1, 100, 0};
         audit_flow(a, &f, &r);
         CHECK(r.nviolations && !strcmp(r.v[0].kind, "nat"));
         audit_free(a);
@@ -281,7 +296,7 @@ static void test_verdicts(void)
         uint8_t s[16], d[16];
         addr_of("client_external", s);
         inet_pton(AF_INET, "131.107.155.30", d);
-        struct audit_flow f = {s, d, 4, 17, 40000, 3478, "stun", NULL, 1, 100};
+        struct audit_flow f = {s, d, 4, 17, 40000, 3478, "stun", NULL, 1, 100, 0};
         audit_flow(a, &f, &r);
         CHECK(!strcmp(r.dst_role, "edge_av") && !strcmp(r.verdict, "ok"));
         audit_free(a);
@@ -303,6 +318,9 @@ struct reading {
 #define CMP "client_media_ports = { 50000, 50019 }"
 #define SQL "192.0.2.77" /* an address in no role */
 static const char *const NATDEV = "  nat_devices = { \"192.0.2.200\" },\n";
+/* the A/V Edge (10.0.9.1) behind NAT, seen from outside or inside it */
+static const char *const OUTSIDE = "  nat = { [\"198.51.100.10\"] = \"10.0.9.1\" },\n  capture_point = \"outside\",\n";
+static const char *const INSIDE = "  nat = { [\"198.51.100.10\"] = \"10.0.9.1\" },\n";
 static const char *const NATEDGE = "  nat = { [\"198.51.100.5\"] = \"10.0.6.1\" },\n"; /* edge_internal's */
 
 static const struct reading READINGS[] = {
@@ -490,6 +508,75 @@ static const struct reading READINGS[] = {
      "5: 6891-6901 one past (between clients, no row)"},
     {CMP, NULL, "client_internal", "client_external", 6, 40000, 6902, "unknown", "violation", "port_range",
      "client.audio-media-outside-range", "5: 6891-6901 one past, unlabelled: it may be media"},
+    /* 2: IKE on NAT-T's 4500 and AH, as ESP; ESP without ipsec_deployed; AH on an exempt path */
+    {"ipsec_deployed = true", NULL, "director", "persistent_chat", 17, 4500, 4500, "ike", "ok", "",
+     "ipsec.deployed-ike", "2: IKE on UDP 4500 Director -> Persistent Chat, IPsec deployed"},
+    {"ipsec_deployed = true", NULL, "director", "persistent_chat", 51, 0, 0, "ah", "ok", "", "ipsec.deployed-esp-ah",
+     "2: AH Director -> Persistent Chat, IPsec deployed"},
+    {NULL, NULL, "director", "persistent_chat", 50, 0, 0, "esp", "violation", "no_rule", "",
+     "2: ESP without ipsec_deployed"},
+    {"ipsec_deployed = true", NULL, "mediation", "front_end", 51, 0, 0, "ah", "violation", "ipsec",
+     "ipsec.mediation-out", "2: AH on an exempt path stays an ipsec violation"},
+    /* 5: 50,000-59,999 in the directions and transports not above */
+    {NULL, NULL, "edge_av", "federation_partner", 17, 3478, 50000, "rtp", "violation", "port_range",
+     "edge-ext.av-rtp-udp-out-no-ocs2007", "5: 50,000-59,999 first, out, no OCS 2007"},
+    {NULL, NULL, "edge_av", "federation_partner", 17, 3478, 59999, "rtp", "violation", "port_range",
+     "edge-ext.av-rtp-udp-out-no-ocs2007", "5: 50,000-59,999 last, out, no OCS 2007"},
+    {NULL, NULL, "edge_av", "federation_partner", 17, 3478, 60000, "rtp", "violation", "no_rule", "",
+     "5: 50,000-59,999 one past, out, no OCS 2007"},
+    {NULL, NULL, "federation_partner", "edge_av", 6, 40000, 50000, "rtp", "violation", "port_range",
+     "edge-ext.av-rtp-tcp-in-no-ocs2007", "5: TCP 50,000-59,999 first, in, no OCS 2007"},
+    {NULL, NULL, "federation_partner", "edge_av", 6, 40000, 59999, "rtp", "violation", "port_range",
+     "edge-ext.av-rtp-tcp-in-no-ocs2007", "5: TCP 50,000-59,999 last, in, no OCS 2007"},
+    {NULL, NULL, "federation_partner", "edge_av", 6, 40000, 60000, "rtp", "violation", "no_rule", "",
+     "5: TCP 50,000-59,999 one past, in, no OCS 2007"},
+    {NULL, NULL, "edge_av", "federation_partner", 6, 50010, 50000, "rtp", "violation", "port_range",
+     "edge-ext.av-rtp-tcp-out-no-ocs2007", "5: TCP 50,000-59,999 first, out, no OCS 2007"},
+    {NULL, NULL, "edge_av", "federation_partner", 6, 50010, 59999, "rtp", "violation", "port_range",
+     "edge-ext.av-rtp-tcp-out-no-ocs2007", "5: TCP 50,000-59,999 last, out, no OCS 2007"},
+    {NULL, NULL, "edge_av", "federation_partner", 6, 50010, 60000, "rtp", "violation", "no_rule", "",
+     "5: TCP 50,000-59,999 one past, out, no OCS 2007"},
+    {"ocs2007_federation = true", NULL, "federation_partner", "edge_av", 6, 40000, 50000, "rtp", "ok", "",
+     "edge-ext.av-rtp-tcp-in-ocs2007", "5: TCP 50,000-59,999 first, in, OCS 2007"},
+    {"ocs2007_federation = true", NULL, "federation_partner", "edge_av", 6, 40000, 59999, "rtp", "ok", "",
+     "edge-ext.av-rtp-tcp-in-ocs2007", "5: TCP 50,000-59,999 last, in, OCS 2007"},
+    {"ocs2007_federation = true", NULL, "federation_partner", "edge_av", 6, 40000, 60000, "rtp", "violation",
+     "no_rule", "", "5: TCP 50,000-59,999 one past, in, OCS 2007"},
+    {"ocs2007_federation = true", NULL, "edge_av", "federation_partner", 6, 50010, 50000, "rtp", "ok", "",
+     "edge-ext.av-rtp-tcp-out-ocs2007", "5: TCP 50,000-59,999 first, out, OCS 2007"},
+    {"ocs2007_federation = true", NULL, "edge_av", "federation_partner", 6, 50010, 59999, "rtp", "ok", "",
+     "edge-ext.av-rtp-tcp-out-ocs2007", "5: TCP 50,000-59,999 last, out, OCS 2007"},
+    {"ocs2007_federation = true", NULL, "edge_av", "federation_partner", 6, 50010, 60000, "rtp", "violation",
+     "no_rule", "", "5: TCP 50,000-59,999 one past, out, OCS 2007"},
+    {"port_policy = \"source_and_destination\"", NULL, "edge_av", "federation_partner", 6, 49999, 443, "stun",
+     "violation", "no_rule", "", "5: TCP 50,000-59,999 source one before, toward 443"},
+    /* 5: 6891-6901 the other way (external client to internal client) */
+    {CMP, NULL, "client_external", "client_internal", 6, 40000, 6891, "unknown", "ok", "",
+     "client.legacy-file-transfer", "5: 6891-6901 first, the other way"},
+    {CMP, NULL, "client_external", "client_internal", 6, 40000, 6901, "unknown", "ok", "",
+     "client.legacy-file-transfer", "5: 6891-6901 last, the other way"},
+    {CMP, NULL, "client_external", "client_internal", 6, 40000, 6890, "http", "unscoped", "", "",
+     "5: 6891-6901 one before (between clients, no row)"},
+    {CMP, NULL, "client_external", "client_internal", 6, 40000, 6902, "http", "unscoped", "", "",
+     "5: 6891-6901 one past, the other way (between clients, no row)"},
+    /* docs/rules.md reading 1: "Any (can be defined as X, Y ...)" is X, Y unless any_means_any */
+    {NULL, NULL, "director", "edge_internal", 6, 40000, 8057, "psom", "violation", "no_rule", "",
+     "reading 1: PSOM to the Edge from a role the cell does not name"},
+    {"any_means_any = true", NULL, "director", "edge_internal", 6, 40000, 8057, "psom", "ok", "",
+     "edge-int.psom-mtls-8057-in.any", "reading 1: the same with any_means_any"},
+    {NULL, NULL, SQL, "edge_internal", 6, 40000, 5061, "sip_tls", "violation", "no_rule", "",
+     "reading 1: SIP to the Edge from an address in no role"},
+    {"any_means_any = true", NULL, SQL, "edge_internal", 6, 40000, 5061, "sip_tls", "ok", "",
+     "edge-int.sip-mtls-5061-in.any", "reading 1: the same with any_means_any"},
+    /* reading 12: symmetric NAT seen from outside the Edge's NAT (capture_point) */
+    {NULL, OUTSIDE, "client_external", "10.0.9.1", 17, 50000, 3478, "stun", "violation", "nat", "",
+     "reading 12: outside the NAT, the A/V Edge's translated address as destination"},
+    {NULL, OUTSIDE, "10.0.9.1", "client_external", 17, 3478, 50000, "stun", "violation", "nat", "",
+     "reading 12: outside the NAT, the A/V Edge's translated address as source"},
+    {NULL, OUTSIDE, "client_external", "198.51.100.10", 17, 50000, 3478, "stun", "ok", "",
+     "client.ext.av-msturn-udp3478", "reading 12: outside the NAT, its public address"},
+    {NULL, INSIDE, "client_external", "10.0.9.1", 17, 50000, 3478, "stun", "ok", "", "client.ext.av-msturn-udp3478",
+     "reading 12: inside the NAT (the default), the translated address"},
 };
 
 /* The rule a verdict names: the allowing rule, the violation's rule, or the

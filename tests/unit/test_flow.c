@@ -1,5 +1,6 @@
 /* test_flow.c - the flow table's bookkeeping: who initiated, TCP ends and
- * port reuse, idle expiry, the live-flow cap, fragments.
+ * port reuse, idle expiry, the live-flow cap, fragments, the capture clock
+ * (a time spike, a real jump, time going backwards, the wall clock).
  * Packets here are struct packets built by hand (no bytes are parsed: the
  * decoder's own tests read real captures); each case is one the shared
  * captures do not isolate. */
@@ -18,6 +19,7 @@ struct ended {
         uint64_t pkts0, pkts1, bytes0;
         uint8_t end;
         uint8_t src_last; /* last byte of the initiator's address */
+        uint64_t first_us, last_us;
     } f[MAX_ENDED];
 };
 
@@ -36,6 +38,8 @@ static void on_end(struct flow *f, void *ctx)
     e->f[e->n].bytes0 = f->bytes[0];
     e->f[e->n].end = f->end;
     e->f[e->n].src_last = src[3];
+    e->f[e->n].first_us = f->first_us;
+    e->f[e->n].last_us = f->last_us;
     e->n++;
 }
 
@@ -183,6 +187,145 @@ static void test_many(void)
     flow_table_free(t);
 }
 
+#define S 1000000ull /* one second in microseconds */
+
+/* Issue 20: one record with an absurd time (past 2^31 s, as a damaged or
+ * far-future record reads) among three UDP flows: three flows, none ended
+ * idle, the record counted in its flow, its time in no flow and counted as
+ * an outlier. A spike backwards (time 0) is the same. */
+static void test_time_spike(void)
+{
+    struct ended e = {0};
+    struct flow_config c = {300 * S, 120 * S, 60 * S, 30 * S, 0, false, false};
+    struct flow_table *t = flow_table_new(&c, on_end, &e);
+    for (uint64_t i = 0; i < 6; i++) {
+        feed(t, pk(1, 2, 5060, 5060, 17, 0, 1000 + i));
+        if (i == 2)
+            feed(t, pk(3, 4, 5061, 5061, 17, 0, 0x80000000ull + 7)); /* flow B's spike */
+        feed(t, pk(3, 4, 5061, 5061, 17, 0, 1000 + i));
+        if (i == 4)
+            feed(t, pk(5, 6, 5062, 5062, 17, 0, 0)); /* flow C's spike back to 1970 */
+        feed(t, pk(5, 6, 5062, 5062, 17, 0, 1000 + i));
+    }
+    CHECK_EQ_U(e.n, 0); /* no flow ended idle */
+    CHECK_EQ_U(flow_table_stats(t)->time_outliers, 2);
+    flow_table_end_all(t);
+    CHECK_EQ_U(e.n, 3);
+    CHECK_EQ_U(flow_table_stats(t)->created, 3);
+    for (int i = 0; i < e.n; i++) {
+        CHECK_EQ_U(e.f[i].end, FLOW_END_EOF);
+        CHECK_EQ_U(e.f[i].first_us, 1000 * S);
+        CHECK_EQ_U(e.f[i].last_us, 1005 * S);
+        CHECK_EQ_U(e.f[i].pkts0, e.f[i].sport == 5060 ? 6 : 7); /* the spikes are counted */
+        CHECK_EQ_U(e.f[i].src_last, e.f[i].sport == 5060 ? 1 : e.f[i].sport == 5061 ? 3 : 5);
+    }
+    flow_table_free(t);
+}
+
+/* A real jump (the capture resumes hours later): the next packet agrees
+ * with it, so the flows before it end idle and the new packet's time is
+ * its flow's, also when the jump's first packet is a new flow. */
+static void test_time_jump(void)
+{
+    struct ended e = {0};
+    struct flow_config c = {300 * S, 120 * S, 60 * S, 30 * S, 0, false, false};
+    struct flow_table *t = flow_table_new(&c, on_end, &e);
+    feed(t, pk(1, 2, 5060, 5060, 17, 0, 100));
+    feed(t, pk(1, 2, 5060, 5060, 17, 0, 101));
+    feed(t, pk(3, 4, 7, 7, 17, 0, 50000)); /* held: far from 101 */
+    CHECK_EQ_U(e.n, 0);
+    feed(t, pk(3, 4, 7, 7, 17, 0, 50001)); /* agrees: the clock moves, 5060 ends idle */
+    CHECK_EQ_U(e.n, 1);
+    CHECK_EQ_U(e.f[0].end, FLOW_END_IDLE);
+    CHECK_EQ_U(e.f[0].last_us, 101 * S);
+    CHECK_EQ_U(flow_table_stats(t)->time_outliers, 0);
+    flow_table_end_all(t);
+    CHECK_EQ_U(e.n, 2);
+    CHECK_EQ_U(e.f[1].first_us, 50000 * S);
+    CHECK_EQ_U(e.f[1].last_us, 50001 * S);
+    CHECK_EQ_U(e.f[1].pkts0, 2);
+    flow_table_free(t);
+}
+
+/* A quiet link (every gap longer than the 60 s step, shorter than UDP's
+ * idle timeout): times that only go forward are never outliers; a last
+ * packet far from the one before has its time taken at the end. */
+static void test_time_quiet(void)
+{
+    struct ended e = {0};
+    struct flow_config c = {300 * S, 120 * S, 60 * S, 30 * S, 0, false, false};
+    struct flow_table *t = flow_table_new(&c, on_end, &e);
+    for (uint64_t ts = 0; ts <= 400; ts += 100)
+        feed(t, pk(1, 2, 5060, 5060, 17, 0, ts));
+    flow_table_end_all(t);
+    CHECK_EQ_U(flow_table_stats(t)->time_outliers, 0);
+    CHECK_EQ_U(e.n, 1);
+    CHECK_EQ_U(e.f[0].pkts0, 5);
+    CHECK_EQ_U(e.f[0].first_us, 0);
+    CHECK_EQ_U(e.f[0].last_us, 400 * S);
+    flow_table_free(t);
+}
+
+/* Issue 20: time going backwards leaves first_seen at the first packet's
+ * time (not the smallest seen), last_seen at the latest. */
+static void test_time_backwards(void)
+{
+    struct ended e = {0};
+    struct flow_config c = {300 * S, 120 * S, 60 * S, 30 * S, 0, false, false};
+    struct flow_table *t = flow_table_new(&c, on_end, &e);
+    feed(t, pk(1, 2, 5060, 5060, 17, 0, 100));
+    feed(t, pk(2, 1, 5060, 5060, 17, 0, 95));
+    feed(t, pk(1, 2, 5060, 5060, 17, 0, 101));
+    flow_table_end_all(t);
+    CHECK_EQ_U(e.n, 1);
+    CHECK_EQ_U(e.f[0].first_us, 100 * S);
+    CHECK_EQ_U(e.f[0].last_us, 101 * S);
+    CHECK_EQ_U(e.f[0].pkts1, 1);
+    flow_table_free(t);
+}
+
+/* Files of one run: a one-packet file between two others years apart is
+ * no outlier (flow_table_input_end between files). */
+static void test_time_inputs(void)
+{
+    struct ended e = {0};
+    struct flow_config c = {300 * S, 120 * S, 60 * S, 30 * S, 0, false, false};
+    struct flow_table *t = flow_table_new(&c, on_end, &e);
+    feed(t, pk(1, 2, 1, 1, 17, 0, 900000000));
+    feed(t, pk(1, 2, 1, 1, 17, 0, 900000001));
+    flow_table_input_end(t);
+    feed(t, pk(3, 4, 2, 2, 17, 0, 1000)); /* the one packet of file 2 */
+    flow_table_input_end(t);
+    feed(t, pk(5, 6, 3, 3, 17, 0, 800000000));
+    feed(t, pk(5, 6, 3, 3, 17, 0, 800000001));
+    flow_table_end_all(t);
+    CHECK_EQ_U(flow_table_stats(t)->time_outliers, 0);
+    CHECK_EQ_U(e.n, 3);
+    for (int i = 0; i < e.n; i++)
+        if (e.f[i].sport == 2)
+            CHECK_EQ_U(e.f[i].first_us, 1000 * S);
+    flow_table_free(t);
+}
+
+/* Live: the wall clock (flow_table_expire without packets) moves the clock
+ * by small steps, and past a far step once a second call agrees (a machine
+ * that was suspended), but not on one far call alone. */
+static void test_time_wall(void)
+{
+    struct ended e = {0};
+    struct flow_config c = {300 * S, 120 * S, 60 * S, 30 * S, 0, false, false};
+    struct flow_table *t = flow_table_new(&c, on_end, &e);
+    feed(t, pk(1, 2, 5060, 5060, 17, 0, 1000));
+    flow_table_expire(t, 100000 * S); /* one far call: not taken */
+    flow_table_expire(t, 1001 * S);
+    CHECK_EQ_U(e.n, 0);
+    flow_table_expire(t, 200000 * S);
+    flow_table_expire(t, 200000 * S + 200000); /* agrees 0.2 s later */
+    CHECK_EQ_U(e.n, 1);
+    CHECK_EQ_U(e.f[0].end, FLOW_END_IDLE);
+    flow_table_free(t);
+}
+
 int main(void)
 {
     test_initiator_and_fin();
@@ -191,5 +334,11 @@ int main(void)
     test_cap();
     test_fragments();
     test_many();
+    test_time_spike();
+    test_time_jump();
+    test_time_quiet();
+    test_time_backwards();
+    test_time_inputs();
+    test_time_wall();
     return check_done();
 }

@@ -1,5 +1,5 @@
 /* fuzz_pipeline.c - libFuzzer harness (exploration; not in CTest): a
- * sequence of packets through decode -> flow -> classify (nDPI and the Lync
+ * sequence of packets through ingest (decode -> flow) -> classify (nDPI and the Lync
  * dissectors, with their per-flow state) -> audit (samples/topology.lua and
  * the shipped rules), as lyncaudit's main loop does, minus libpcap and
  * SQLite. A small live-flow cap (16) and short idle timeouts make eviction
@@ -18,6 +18,7 @@
 #include "classify.h"
 #include "decode.h"
 #include "flow.h"
+#include "ingest.h"
 
 #ifndef LYNCAUDIT_SOURCE_DIR
 #error "build with -DLYNCAUDIT_SOURCE_DIR=\"...\""
@@ -42,7 +43,7 @@ static void on_end(struct flow *f, void *ctx)
     if (!app)
         __builtin_trap();
     struct audit_flow af = {src, dst, f->key.ipver, f->key.proto, sport, dport, app, f->label.detail,
-                            f->pkts[0] + f->pkts[1], f->bytes[0] + f->bytes[1]};
+                            f->pkts[0] + f->pkts[1], f->bytes[0] + f->bytes[1], f->label.facts};
     struct audit_result ar;
     audit_flow(g_audit, &af, &ar);
     (void)classify_proto_name(g_cls, f->label.ndpi_master);
@@ -51,6 +52,13 @@ static void on_end(struct flow *f, void *ctx)
     if (f->label.detail && strlen(f->label.detail) > 1 << 16)
         __builtin_trap();
     classify_release(f);
+}
+
+/* ingest's classify gate: classify on this thread. */
+static void gate(void *ctx, struct flow *f, const struct packet *p, int dir)
+{
+    (void)ctx;
+    classify_packet(g_cls, f, p, dir);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -71,6 +79,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct flow_table *ft = flow_table_new(&fc, on_end, NULL);
     if (!ft)
         return 0;
+    struct ingest in;
+    ingest_init(&in, ft, NULL, gate, NULL);
     uint64_t ts = 1700000000000000ull;
     size_t off = 0;
     while (off + 4 <= size) {
@@ -85,21 +95,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             break;
         memcpy(b, data + off, len);
         off += len;
-        struct packet pkt;
-        pkt.ts_us = ts;
-        pkt.wirelen = (uint32_t)len;
-        if (decode_packet(dlt, b, (uint32_t)len, &pkt) == DECODE_OK) {
-            if (pkt.icmp_error && flow_icmp_error(ft, &pkt)) {
-                /* counted with the flow it quotes */
-            } else {
-                int dir;
-                bool is_new;
-                struct flow *f = flow_packet(ft, &pkt, &dir, &is_new);
-                if (f)
-                    classify_packet(g_cls, f, &pkt);
-            }
-        }
-        flow_table_expire(ft, ts);
+        ingest_frame(&in, dlt, ts, (uint32_t)len, b, (uint32_t)len);
         free(b);
     }
     flow_table_free(ft);

@@ -12,11 +12,18 @@ work="${3:-${TMPDIR:-/tmp}/lyncaudit-fuzz-pipeline}"
 mkdir -p "$work/corpus"
 python3 "$here/seeds.py" "$pcaps" "$root" "$work/seeds" >/dev/null
 ndpi_a="$(pkg-config --variable=libdir libndpi)/libndpi.a"
+# Every stage but main.c: the harness calls ingest, classify and audit, which
+# pull in the rest.
+srcs=()
+for f in "$root"/src/*.c "$root"/src/dissect/*.c; do
+    [ "$(basename "$f")" = main.c ] || srcs+=("$f")
+done
 # shellcheck disable=SC2046 # pkg-config's words are separate flags
 clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -I"$root/src" \
-    $(pkg-config --cflags libndpi lua5.4) -DLYNCAUDIT_SOURCE_DIR="\"$root\"" \
-    "$here/fuzz_pipeline.c" "$root"/src/{decode,flow,classify,audit,topology,luabox}.c "$root"/src/dissect/*.c \
-    "$ndpi_a" $(pkg-config --libs lua5.4) -lgcrypt -lm -o "$work/fuzz_pipeline"
+    $(pkg-config --cflags libndpi lua5.4 libxml-2.0 sqlite3 libpcap) -DLYNCAUDIT_SOURCE_DIR="\"$root\"" \
+    -DLYNCAUDIT_DATA_DIR="\"$root\"" -DLYNCAUDIT_VERSION="\"fuzz\"" \
+    "$here/fuzz_pipeline.c" "${srcs[@]}" "$ndpi_a" $(pkg-config --libs lua5.4 libxml-2.0 sqlite3 libpcap) \
+    -lgcrypt -lm -lpthread -o "$work/fuzz_pipeline"
 cd "$work"
 exec ./fuzz_pipeline -max_total_time="$secs" -print_final_stats=1 -rss_limit_mb=2048 -timeout=10 \
     corpus "$work/seeds/pipeline"

@@ -1,0 +1,366 @@
+/* record.c - a labelled flow into an audited, stored row (see record.h). */
+#include "record.h"
+
+#include "community.h"
+#include "dissect/msturn.h" /* struct stun_call: the flow's MS-TURN call identity */
+
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "eve.h"
+
+/* Ended flows are held, labelled but not yet audited, and written in one
+ * short transaction at each commit (every 2 s, or every RECORD_BATCH
+ * flows): no write lock is held while the input is waited for. */
+#define RECORD_BATCH 1024
+
+/* A flow waiting for the next write. */
+struct pending {
+    struct flow *f;
+    struct classify_names n;
+};
+
+struct record {
+    struct audit *audit;
+    struct store *store;
+    record_reader_fn reader;
+    void *reader_ctx;
+    bool quiet;
+    bool failed;
+    struct record_counts counts;
+    uint64_t *written;    /* per rule of the audit in use: the match count the database holds */
+    size_t nwritten;
+    struct pending *back; /* ring of ended flows waiting for the next write, oldest at head */
+    size_t back_max, back_head, back_n;
+    bool may_wait;        /* a live run: flows wait through another writer's lock */
+    struct eve *eve;      /* the event stream, or NULL */
+};
+
+static int drain(struct record *r);
+static int writable(struct record *r);
+
+struct record *record_new(struct audit *audit, struct store *store, record_reader_fn reader, void *reader_ctx,
+                          bool quiet, size_t backlog)
+{
+    struct record *r = calloc(1, sizeof *r);
+    if (!r)
+        return NULL;
+    r->audit = audit;
+    r->store = store;
+    r->reader = reader;
+    r->reader_ctx = reader_ctx;
+    r->quiet = quiet;
+    r->nwritten = audit_rule_count(audit);
+    r->may_wait = backlog > 0;
+    r->back_max = backlog ? backlog : RECORD_BATCH;
+    if ((r->nwritten && !(r->written = calloc(r->nwritten, sizeof *r->written))) ||
+        !(r->back = calloc(r->back_max, sizeof *r->back))) {
+        free(r->written);
+        free(r);
+        return NULL;
+    }
+    return r;
+}
+
+/* Address text; IPv4 by hand (glibc's inet_ntop goes through sprintf, a
+ * visible cost at two addresses per flow). */
+static void ip_text(const uint8_t *a, int ipver, char out[INET6_ADDRSTRLEN])
+{
+    if (ipver == 4) {
+        char *p = out;
+        for (int i = 0; i < 4; i++) {
+            unsigned v = a[i];
+            if (v >= 100)
+                *p++ = (char)('0' + v / 100);
+            if (v >= 10)
+                *p++ = (char)('0' + v / 10 % 10);
+            *p++ = (char)('0' + v % 10);
+            *p++ = i < 3 ? '.' : '\0';
+        }
+        return;
+    }
+    if (!inet_ntop(AF_INET6, a, out, INET6_ADDRSTRLEN))
+        snprintf(out, INET6_ADDRSTRLEN, "?");
+}
+
+void record_counters(const struct record *r, struct store_counters *c)
+{
+    r->reader(r->reader_ctx, c);
+    c->flows = r->counts.flows;
+    c->flows_evicted = r->counts.flows_evicted;
+    c->violations = r->counts.violations;
+    c->flows_dropped = r->counts.flows_dropped;
+}
+
+/* Writes one rule of the run, its match count as what it gained since the
+ * last write (the rows add up: across a reload both rule sets' counts do). */
+static int write_rule(struct store *s, const struct audit *a, size_t i, uint64_t already)
+{
+    struct audit_rule_info ri;
+    audit_rule_info(a, i, &ri);
+    struct store_rule sr = {ri.id,   ri.kind,  ri.severity, ri.from, ri.to,  ri.transport, ri.dports,
+                            ri.sports, ri.apps, ri.when,    ri.doc,  ri.table, ri.text,    ri.note,
+                            ri.row,  ri.active, ri.matched - already};
+    return store_add_rule(s, &sr);
+}
+
+int record_flush(struct record *r)
+{
+    if (store_begin(r->store) || drain(r) != 0)
+        return -1;
+    for (size_t i = 0; i < r->nwritten; i++) {
+        struct audit_rule_info ri;
+        audit_rule_info(r->audit, i, &ri);
+        if (ri.matched == r->written[i])
+            continue;
+        if (write_rule(r->store, r->audit, i, r->written[i]))
+            return -1;
+        r->written[i] = ri.matched;
+    }
+    return store_flush_stats(r->store);
+}
+
+void record_set_eve(struct record *r, struct eve *e)
+{
+    r->eve = e;
+}
+
+/* Commits the open batch: its rows' events are written once they are in
+ * the database, dropped when the batch was rolled back. 0 or -1. */
+static int commit(struct record *r, const struct store_counters *c)
+{
+    int rc = store_commit(r->store, c);
+    if (rc == 0)
+        eve_commit(r->eve);
+    else if (rc < 0)
+        eve_discard(r->eve);
+    /* 1: the batch is kept for the next commit, and so are its events */
+    return rc;
+}
+
+void record_commit(void *record, void *unused)
+{
+    (void)unused;
+    struct record *r = record;
+    if (r->failed)
+        return;
+    int w = writable(r);
+    if (w == 1)
+        return; /* locked by another writer: what ended waits, the next commit tries again */
+    struct store_counters c;
+    if (w < 0 || record_flush(r) || (record_counters(r, &c), commit(r, &c)) < 0)
+        r->failed = true;
+}
+
+/* The row of a flow: its fields, the audit's verdict and the label's words.
+ * Strings point into f, n, ar and the two address buffers. */
+static void flow_row(struct store_flow *sf, const struct flow *f, const struct classify_names *n,
+                     const struct audit_result *ar, const char *s_ip, const char *d_ip, char tbuf[16])
+{
+    const uint8_t *src, *dst;
+    uint16_t sport, dport;
+    flow_endpoints(f, &src, &sport, &dst, &dport);
+    *sf = (struct store_flow){
+        .first_us = f->first_us,
+        .last_us = f->last_us,
+        .transport = flow_transport_name(f->key.proto, f->key.ipver, tbuf),
+        .ip_version = f->key.ipver,
+        .src_ip = s_ip,
+        .dst_ip = d_ip,
+        .src_port = sport,
+        .dst_port = dport,
+        .pkts_fwd = f->pkts[0],
+        .bytes_fwd = f->bytes[0],
+        .pkts_rev = f->pkts[1],
+        .bytes_rev = f->bytes[1],
+        .app = ar->app,
+        .app_detail = f->label.detail,
+        .ndpi_master = n->ndpi_master,
+        .ndpi_app = n->ndpi_app,
+        .ndpi_confidence = n->confidence,
+        .end_reason = flow_end_name((enum flow_end)f->end),
+        .src_role = ar->src_role,
+        .dst_role = ar->dst_role,
+        .verdict = ar->verdict,
+        .rule_id = ar->rule_id,
+        .icmp_errors = f->icmp_errors,
+        .tunnel = decode_tunnel_name(f->tunnel),
+        .tunnel_ipver = f->tun_ipver,
+        .tunnel_src = f->tun_src,
+        .tunnel_dst = f->tun_dst,
+        .tunnel_id = f->tun_has_id ? (int64_t)f->tun_id : -1,
+        .vlan = f->vlan[0],
+        .vlan_inner = f->vlan[1],
+    };
+}
+
+/* Audits f and queues its row with its violations. 0 or -1. */
+static int audit_and_store(struct record *r, const struct flow *f, const struct classify_names *n)
+{
+    const uint8_t *src, *dst;
+    uint16_t sport, dport;
+    flow_endpoints(f, &src, &sport, &dst, &dport);
+    struct audit_flow af = {src, dst, f->key.ipver, f->key.proto, sport, dport, n->app, f->label.detail,
+                            f->pkts[0] + f->pkts[1], f->bytes[0] + f->bytes[1], f->label.facts};
+    struct audit_result ar;
+    audit_flow(r->audit, &af, &ar);
+    struct store_violation sv[AUDIT_MAX_VIOLATIONS];
+    for (int i = 0; i < ar.nviolations; i++)
+        sv[i] = (struct store_violation){ar.v[i].kind, ar.v[i].rule_id, ar.v[i].severity, ar.v[i].message,
+                                         ar.v[i].ref};
+    char s_ip[INET6_ADDRSTRLEN], d_ip[INET6_ADDRSTRLEN], tbuf[16];
+    ip_text(src, f->key.ipver, s_ip);
+    ip_text(dst, f->key.ipver, d_ip);
+    struct store_flow sf;
+    flow_row(&sf, f, n, &ar, s_ip, d_ip, tbuf);
+    char cid[64], loc[3][4];
+    sf.community_id = community_id(f, cid, sizeof cid) ? cid : NULL;
+    const struct stun_call *call = f->label.call;
+    if (call) {
+        sf.call_id = call->call_id[0] ? call->call_id : NULL;
+        sf.dialog_id = call->dialog_id[0] ? call->dialog_id : NULL;
+        if (call->has_location) {
+            sf.self_location = stun_location_name(call->self_location, loc[0]);
+            sf.peer_location = stun_location_name(call->peer_location, loc[1]);
+            sf.federation = stun_federation_name(call->federation, loc[2]);
+        }
+    }
+    sf.violations = sv;
+    sf.nviolations = ar.nviolations;
+    if (store_add_flow(r->store, &sf) != 0)
+        return -1;
+    eve_flow(r->eve, store_last_flow_id(r->store), &sf);
+    r->counts.flows++;
+    r->counts.violations += (uint64_t)ar.nviolations;
+    if (f->end == FLOW_END_EVICTED)
+        r->counts.flows_evicted++;
+    return 0;
+}
+
+static void drop_flow(struct flow *f)
+{
+    classify_release(f);
+    flow_free(f);
+}
+
+/* The oldest held flow out of the ring (the caller frees or writes it). */
+static struct pending *pop(struct record *r)
+{
+    struct pending *p = &r->back[r->back_head];
+    r->back_head = (r->back_head + 1) % r->back_max;
+    r->back_n--;
+    return p;
+}
+
+/* A write transaction: 0; 1 when another writer holds the lock and the
+ * flows may wait (a live run's backlog); -1 failed. */
+static int writable(struct record *r)
+{
+    if (store_begin(r->store) == 0)
+        return 0;
+    return r->may_wait && store_busy(r->store) ? 1 : -1;
+}
+
+/* Audits and writes the held flows, oldest first, into the open
+ * transaction. 0 or -1. */
+static int drain(struct record *r)
+{
+    int rc = 0;
+    while (r->back_n) {
+        struct pending *p = pop(r);
+        if (rc == 0 && audit_and_store(r, p->f, &p->n) != 0)
+            rc = -1;
+        drop_flow(p->f);
+    }
+    return rc;
+}
+
+void record_flow(void *record, struct flow *f, const struct classify_names *n)
+{
+    struct record *r = record;
+    if (r->failed) {
+        drop_flow(f);
+        return;
+    }
+    if (r->back_n == r->back_max) {
+        record_commit(r, NULL); /* a file run's batch is full; a live run tries its backlog */
+        if (r->back_n == r->back_max) { /* still locked: the oldest flow goes */
+            if (!r->counts.flows_dropped)
+                fprintf(stderr, "lyncaudit: backlog full (%zu flows): the oldest held flows are dropped, and counted "
+                                "in runs.flows_dropped, until the database can be written\n", r->back_max);
+            drop_flow(pop(r)->f);
+            r->counts.flows_dropped++;
+        }
+    }
+    r->back[(r->back_head + r->back_n) % r->back_max] = (struct pending){f, *n};
+    r->back_n++;
+    if (r->back_n % RECORD_BATCH == 0 && r->back_n < r->back_max)
+        record_commit(r, NULL);
+}
+
+void record_reload(void *record, void *audit)
+{
+    struct record *r = record;
+    struct audit *a = audit;
+    struct store_counters c;
+    record_counters(r, &c);
+    size_t n = audit_rule_count(a);
+    uint64_t *w = n ? calloc(n, sizeof *w) : NULL;
+    if (!r->failed && !(n && !w) && writable(r) == 1) {
+        fprintf(stderr, "lyncaudit: reload not done: the database is locked by another writer; "
+                        "keeping the topology and rules in use\n");
+        free(w);
+        audit_free(a);
+        return;
+    }
+    if (r->failed || (n && !w) || record_flush(r) || commit(r, &c) < 0) {
+        r->failed = true;
+        free(w);
+        audit_free(a);
+        return;
+    }
+    audit_free(r->audit);
+    r->audit = a;
+    free(r->written);
+    r->written = w;
+    r->nwritten = n;
+    if (!r->quiet)
+        fprintf(stderr, "lyncaudit: reloaded the topology and rules (%zu rules)\n", audit_rule_count(a));
+}
+
+bool record_failed(const struct record *r)
+{
+    return r->failed;
+}
+
+void record_counts(const struct record *r, struct record_counts *out)
+{
+    *out = r->counts;
+}
+
+const struct audit *record_audit(const struct record *r)
+{
+    return r->audit;
+}
+
+struct audit *record_free(struct record *r)
+{
+    if (!r)
+        return NULL;
+    struct audit *a = r->audit;
+    while (r->back_n)
+        drop_flow(pop(r)->f);
+    free(r->back);
+    free(r->written);
+    free(r);
+    return a;
+}
+
+int record_write_rules(struct store *s, const struct audit *a)
+{
+    for (size_t i = 0; i < audit_rule_count(a); i++)
+        if (write_rule(s, a, i, 0))
+            return -1;
+    return 0;
+}

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# A database of the last released schema (2: tests/robust/schema2-sample.sql,
+# written by lyncaudit as it landed) is upgraded in place by the next run:
+# the schema version becomes the current one, the old run and its rows stay
+# as they were, the new columns have their defaults, the views work (the
+# violation report with its severity_rank), and the new run is written
+# beside the old one.
+# Usage: test_migrate.sh LYNCAUDIT PCAP_DIR
+set -u
+LA="$(realpath "$1")"
+P="$(realpath "$2")"
+HERE="$(cd "$(dirname "$0")" && pwd)"
+T="$(mktemp -d)"
+trap 'rm -rf "$T"' EXIT
+pass=0
+fail=0
+ok() { pass=$((pass + 1)); }
+bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
+eq() { if [ "$2" = "$3" ]; then ok; else bad "$1: got '$2', wanted '$3'"; fi; }
+q() { sqlite3 "$T/old.db" "$1"; }
+
+sqlite3 "$T/old.db" <"$HERE/schema2-sample.sql" || { echo "FAIL: cannot restore the schema 2 database"; exit 1; }
+eq "fixture: schema 2" "$(q "pragma user_version")" 2
+before="$(q "select id, status, packets, flows, violations from runs; select count(*), sum(packets_src2dst) from flows;
+            select kind, count(*) from violations group by kind order by kind; select sum(matched) from rules;
+            select sum(flows) from role_stats")"
+"$LA" -q -d "$T/old.db" "$P/nDPI/sip.pcap" >"$T/out" 2>"$T/err"
+rc=$?
+[ "$rc" -le 1 ] && ok || bad "run on the schema 2 database: exit $rc: $(head -c 300 "$T/err")"
+"$LA" -q -d "$T/new.db" "$P/nDPI/sip.pcap" >/dev/null 2>&1 # a database made new, to compare with
+eq "upgraded to the current schema" "$(q "pragma user_version")" "$(sqlite3 "$T/new.db" "pragma user_version")"
+after="$(q "select id, status, packets, flows, violations from runs where id = 1; select count(*), sum(packets_src2dst) from flows where run_id = 1;
+           select kind, count(*) from violations where run_id = 1 group by kind order by kind; select sum(matched) from rules where run_id = 1;
+           select sum(flows) from role_stats where run_id = 1")"
+eq "the old run's rows unchanged" "$after" "$before"
+eq "two runs now" "$(q "select count(*) from runs")" 2
+for t in runs flows violations rules role_stats; do
+    eq "the same columns as a new database: $t" \
+        "$(q "select group_concat(name) from (select name from pragma_table_xinfo('$t') order by name)")" \
+        "$(sqlite3 "$T/new.db" "select group_concat(name) from (select name from pragma_table_xinfo('$t') order by name)")"
+done
+eq "the old run's new counters are 0" "$(q "select not_ip + truncated + malformed + flows_dropped from runs where id = 1")" 0
+eq "violation_report has severity_rank for the old run" \
+    "$(q "select count(*) from violation_report where run_id = 1 and severity_rank between 1 and 3")" \
+    "$(q "select count(*) from violations where run_id = 1")"
+eq "integrity" "$(q "pragma integrity_check")" ok
+
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]
