@@ -20,6 +20,11 @@ M.version = "1"
 -- Vocabulary
 ---------------------------------------------------------------------------
 
+-- The one list of roles: the C side reads it once per load (M.roles(),
+-- src/topology.c) for the names a topology may use and a rule may name, in
+-- this order (at most 31). src/audit.c looks up by name the roles whose
+-- meaning its verdicts depend on (the Edge's interfaces, clients, partners,
+-- PSTN gateways: KNOWN_ROLES); a load without one of those is refused.
 local ROLE_LIST = {
   "front_end", "director", "mediation", "pstn_gateway", "sba",
   "edge_internal", "edge_access", "edge_webconf", "edge_av",

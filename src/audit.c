@@ -1,24 +1,29 @@
-/* audit.c - topology, rules and verdicts (see audit.h and docs/rules.md). */
+/* audit.c - rules and verdicts (see audit.h and docs/rules.md): the rule
+ * compiler, the port index and the matcher. The deployment (roles,
+ * addresses, NAT, options) is topology.c's; the sandbox and the guard
+ * around a load are luabox.c's. */
 #include "audit.h"
 
 #include <arpa/inet.h>
 #include <dirent.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <lauxlib.h>
 #include <lua.h>
-#include <ndpi_api.h>
 
 #include "classify.h"
 #include "dissect/tls.h"
 #include "luabox.h"
-#include "topo_ports.h"
+#include "topology.h"
 
 #define LUA_MEMORY (64u << 20)
 #define LOAD_INSTRUCTIONS 50000000L
 #define CHECK_INSTRUCTIONS 200000L
+#define LOAD_STALL_SECONDS 4.0 /* a load with no progress this long is in a C call that does not end */
 #define WIDE_RANGE 1024 /* port ranges wider than this are checked by scan, not indexed */
 #define MAX_INDEXED 4096 /* a rule naming more ports than this in all is scanned too */
 #define NTRANSPORT 4
@@ -26,24 +31,26 @@
 enum { T_TCP, T_UDP, T_ESP, T_AH };
 static const char *const TRANSPORT_NAMES[NTRANSPORT] = {"tcp", "udp", "esp", "ah"};
 
-/* The order of lua/dsl.lua's ROLE_LIST; ROLE_ANY is an address in no role. */
-static const char *const ROLE_NAMES[] = {
-    "front_end",      "director",         "mediation",      "pstn_gateway",    "sba",
-    "edge_internal",  "edge_access",      "edge_webconf",   "edge_av",         "reverse_proxy",
-    "office_web_apps", "persistent_chat", "exchange_um",    "fe_load_balancer",
-    "director_load_balancer", "mediation_load_balancer", "client_internal", "client_external",
-    "federation_partner", "public_im_partner", "xmpp_partner", "any"};
-#define ROLE_N 21
-#define ROLE_ANY ROLE_N
-#define ALL_ROLES ((1u << (ROLE_N + 1)) - 1)
-
-/* Peers: flows between them only are not Lync findings. */
-static const uint32_t PEER_ROLES =
-    (1u << 3) | (1u << 16) | (1u << 17) | (1u << 18) | (1u << 19) | (1u << 20) | (1u << ROLE_ANY);
-#define EDGE_EXTERNAL_ROLES ((1u << 6) | (1u << 7) | (1u << 8))
-#define ROLE_EDGE_INTERNAL 5
-#define ROLE_EDGE_ACCESS 6
-#define ROLE_EDGE_WEBCONF 7
+/* The roles whose meaning the verdicts depend on (NAT toward the Edge, the
+ * peers whose flows are not Lync findings, the labels only a role tells),
+ * by name: each is looked up in the topology's vocabulary (lua/dsl.lua's
+ * M.roles()) when the rules load. */
+enum {
+    K_PSTN_GATEWAY,
+    K_EDGE_INTERNAL,
+    K_EDGE_ACCESS,
+    K_EDGE_WEBCONF,
+    K_EDGE_AV,
+    K_CLIENT_INTERNAL,
+    K_CLIENT_EXTERNAL,
+    K_FEDERATION_PARTNER,
+    K_PUBLIC_IM_PARTNER,
+    K_XMPP_PARTNER,
+    NKNOWN
+};
+static const char *const KNOWN_ROLES[NKNOWN] = {
+    "pstn_gateway",    "edge_internal",   "edge_access",        "edge_webconf",      "edge_av",
+    "client_internal", "client_external", "federation_partner", "public_im_partner", "xmpp_partner"};
 
 struct range {
     uint16_t lo, hi;
@@ -73,221 +80,52 @@ struct port_index {
     int nwide;
 };
 
-struct nat_entry {
-    uint8_t pub[16], priv[16];
-    int ipver;
-};
-
 struct audit {
     struct luabox *box;
+    struct topology *topo;
     struct rule *rules;
     int nrules;
     struct port_index idx[NTRANSPORT];
-    ndpi_patricia_tree_t *v4, *v6;
-    ndpi_patricia_tree_t *natdev4, *natdev6;
-    struct nat_entry *nat;
-    int nnat;
-    bool capture_outside;
+    int role[NKNOWN];       /* the index of each known role */
+    int any;                /* an address in no role */
+    uint32_t all_roles;     /* every role and "any": a rule's "any" */
+    uint32_t peers;         /* flows between these alone are not Lync findings */
+    uint32_t edge_external, clients, partners;
     bool peek;              /* audit_flow_peek: the rules' match counts stay as they are */
     uint16_t media_lo, media_hi;
-    char *topo_name, *topo_path;
 };
 
-const char *audit_role_name(int role)
+const char *audit_role_name(const struct audit *a, int role)
 {
-    return role >= 0 && role <= ROLE_N ? ROLE_NAMES[role] : "any";
+    return topology_role_name(a->topo, role);
 }
 
-int audit_role_count(void)
+int audit_role_count(const struct audit *a)
 {
-    return ROLE_N;
+    return topology_role_count(a->topo);
 }
 
-static int role_index(const char *name)
+static uint32_t bit(int role)
 {
-    for (int i = 0; i < ROLE_N; i++)
-        if (!strcmp(ROLE_NAMES[i], name))
-            return i;
-    return -1;
+    return 1u << role;
 }
 
-/* The line of `text` where `needle` first appears quoted, or as a word. */
-static int line_of(const char *text, const char *needle)
+/* Finds the known roles in the vocabulary and makes the masks of them. */
+static int know_roles(struct audit *a, char *err, size_t errlen)
 {
-    if (!text || !needle || !*needle)
-        return 0;
-    size_t n = strlen(needle);
-    const char *hit = NULL;
-    for (const char *p = text; (p = strstr(p, needle)); p++) {
-        char before = p > text ? p[-1] : ' ';
-        char after = p[n];
-        bool quoted = (before == '"' || before == '\'') && after == before;
-        bool word = !(before == '_' || (before >= 'a' && before <= 'z') || (before >= 'A' && before <= 'Z') ||
-                      (before >= '0' && before <= '9')) &&
-                    !(after == '_' || (after >= 'a' && after <= 'z') || (after >= 'A' && after <= 'Z') ||
-                      (after >= '0' && after <= '9'));
-        if (quoted) {
-            hit = p;
-            break;
-        }
-        if (word && !hit)
-            hit = p;
-    }
-    if (!hit)
-        return 0;
-    int line = 1;
-    for (const char *p = text; p < hit; p++)
-        line += *p == '\n';
-    return line;
-}
-
-/* "path:LINE: msg" where the token is found in the file, else "path: msg". */
-static int topo_error(char *err, size_t errlen, const char *path, const char *text, const char *token,
-                      const char *fmt, const char *a, const char *b)
-{
-    char msg[512];
-    snprintf(msg, sizeof msg, fmt, a, b);
-    int line = line_of(text, token);
-    if (line)
-        snprintf(err, errlen, "%s:%d: %s", path, line, msg);
-    else
-        snprintf(err, errlen, "%s: %s", path, msg);
-    return -1;
-}
-
-/* "10.0.0.0/8", "2001:db8::1" -> address and prefix length. */
-static bool parse_prefix(const char *s, uint8_t addr[16], int *ipver, int *bits)
-{
-    char buf[128];
-    snprintf(buf, sizeof buf, "%s", s);
-    char *slash = strchr(buf, '/');
-    long len = -1;
-    if (slash) {
-        *slash = '\0';
-        const char *d = slash + 1;
-        if (!*d || strlen(d) > 3 || strspn(d, "0123456789") != strlen(d))
-            return false; /* digits only: no sign, no space */
-        len = strtol(d, NULL, 10);
-    }
-    memset(addr, 0, 16);
-    if (inet_pton(AF_INET, buf, addr) == 1) {
-        *ipver = 4;
-        if (len < 0)
-            len = 32;
-        if (len > 32)
-            return false;
-    } else if (inet_pton(AF_INET6, buf, addr) == 1) {
-        *ipver = 6;
-        if (len < 0)
-            len = 128;
-        if (len > 128)
-            return false;
-    } else {
-        return false;
-    }
-    *bits = (int)len;
-    return true;
-}
-
-static ndpi_patricia_node_t *tree_find(ndpi_patricia_tree_t *t, const uint8_t *addr, int ipver, int bits,
-                                       bool exact)
-{
-    ndpi_prefix_t p;
-    if (ipver == 4)
-        ndpi_fill_prefix_v4(&p, (const struct in_addr *)addr, bits, 32);
-    else
-        ndpi_fill_prefix_v6(&p, (const struct in6_addr *)addr, bits, 128);
-    return exact ? ndpi_patricia_search_exact(t, &p) : ndpi_patricia_search_best(t, &p);
-}
-
-static ndpi_patricia_node_t *tree_add(ndpi_patricia_tree_t *t, const uint8_t *addr, int ipver, int bits)
-{
-    ndpi_prefix_t p;
-    if (ipver == 4)
-        ndpi_fill_prefix_v4(&p, (const struct in_addr *)addr, bits, 32);
-    else
-        ndpi_fill_prefix_v6(&p, (const struct in6_addr *)addr, bits, 128);
-    return ndpi_patricia_lookup(t, &p);
-}
-
-static int lookup_role(const struct audit *a, const uint8_t *addr, int ipver)
-{
-    ndpi_patricia_tree_t *t = ipver == 4 ? a->v4 : a->v6;
-    if (!t)
-        return ROLE_ANY;
-    ndpi_patricia_node_t *n = tree_find(t, addr, ipver, ipver == 4 ? 32 : 128, false);
-    return n ? (int)ndpi_patricia_get_node_u64(n) : ROLE_ANY;
-}
-
-static bool is_nat_device(const struct audit *a, const uint8_t *addr, int ipver)
-{
-    ndpi_patricia_tree_t *t = ipver == 4 ? a->natdev4 : a->natdev6;
-    return t && tree_find(t, addr, ipver, ipver == 4 ? 32 : 128, false);
-}
-
-/* An address's role, through the NAT table: a public address plays the
- * role of the translated address behind it. */
-static int role_of(const struct audit *a, const uint8_t *addr, int ipver, bool *translated_priv)
-{
-    *translated_priv = false;
-    size_t alen = ipver == 4 ? 4 : 16;
-    for (int i = 0; i < a->nnat; i++) {
-        if (a->nat[i].ipver != ipver)
-            continue;
-        if (!memcmp(a->nat[i].pub, addr, alen))
-            return lookup_role(a, a->nat[i].priv, ipver);
-        if (!memcmp(a->nat[i].priv, addr, alen))
-            *translated_priv = true;
-    }
-    return lookup_role(a, addr, ipver);
-}
-
-/* Reads an array of address strings (or one string) at the stack top into a tree. */
-static int add_addresses(struct audit *a, lua_State *L, const char *path, const char *text, const char *what,
-                         int role, ndpi_patricia_tree_t *v4, ndpi_patricia_tree_t *v6, char *err,
-                         size_t errlen)
-{
-    if (lua_type(L, -1) != LUA_TSTRING && lua_type(L, -1) != LUA_TTABLE)
-        return topo_error(err, errlen, path, text, what, "%s: wants a list of addresses or prefixes%s", what, "");
-    int n = lua_type(L, -1) == LUA_TSTRING ? 1 : (int)lua_rawlen(L, -1);
-    for (int i = 1; i <= n; i++) {
-        if (lua_type(L, -1) == LUA_TTABLE)
-            lua_rawgeti(L, -1, i);
-        else
-            lua_pushvalue(L, -1);
-        if (lua_type(L, -1) != LUA_TSTRING) {
-            lua_pop(L, 1);
-            return topo_error(err, errlen, path, text, what, "%s: entry %s is not an address string", what,
-                              i == 1 ? "1" : "n");
-        }
-        const char *s = lua_tostring(L, -1);
-        uint8_t addr[16];
-        int ipver, bits;
-        if (!parse_prefix(s, addr, &ipver, &bits)) {
-            topo_error(err, errlen, path, text, s, "bad address or prefix '%s' in %s", s, what);
-            lua_pop(L, 1);
+    for (int k = 0; k < NKNOWN; k++) {
+        a->role[k] = topology_role_index(a->topo, KNOWN_ROLES[k]);
+        if (a->role[k] < 0) {
+            snprintf(err, errlen, "dsl.lua: M.roles() lacks '%s', a role the verdicts depend on", KNOWN_ROLES[k]);
             return -1;
         }
-        ndpi_patricia_tree_t *t = ipver == 4 ? v4 : v6;
-        if (role >= 0) {
-            ndpi_patricia_node_t *old = tree_find(t, addr, ipver, bits, true);
-            if (old && ndpi_patricia_get_node_bits(old) == bits &&
-                (int)ndpi_patricia_get_node_u64(old) != role) {
-                topo_error(err, errlen, path, text, s, "'%s' is in two roles (%s and another)", s, what);
-                lua_pop(L, 1);
-                return -1;
-            }
-        }
-        ndpi_patricia_node_t *node = tree_add(t, addr, ipver, bits);
-        if (!node) {
-            lua_pop(L, 1);
-            snprintf(err, errlen, "%s: out of memory", path);
-            return -1;
-        }
-        ndpi_patricia_set_node_u64(node, (uint64_t)(role >= 0 ? role : 0));
-        lua_pop(L, 1);
     }
-    (void)a;
+    a->any = topology_role_count(a->topo);
+    a->all_roles = (uint32_t)((1ull << (a->any + 1)) - 1);
+    a->clients = bit(a->role[K_CLIENT_INTERNAL]) | bit(a->role[K_CLIENT_EXTERNAL]);
+    a->partners = bit(a->role[K_FEDERATION_PARTNER]) | bit(a->role[K_PUBLIC_IM_PARTNER]);
+    a->peers = bit(a->role[K_PSTN_GATEWAY]) | a->clients | a->partners | bit(a->role[K_XMPP_PARTNER]) | bit(a->any);
+    a->edge_external = bit(a->role[K_EDGE_ACCESS]) | bit(a->role[K_EDGE_WEBCONF]) | bit(a->role[K_EDGE_AV]);
     return 0;
 }
 
@@ -296,190 +134,12 @@ static char *dupstr(const char *s)
     return s ? strdup(s) : NULL;
 }
 
-/* Checks one topology option against the rules' schema (table at schema_idx)
- * and stores it in opts (table at opts_idx). Key and value on the stack top. */
-static int set_option(lua_State *L, int schema_idx, int opts_idx, const char *path, const char *text,
-                      char *err, size_t errlen)
-{
-    const char *name = lua_tostring(L, -2);
-    lua_getfield(L, schema_idx, name);
-    if (lua_isnil(L, -1)) {
-        lua_pop(L, 1);
-        return topo_error(err, errlen, path, text, name, "unknown option '%s'%s", name, "");
-    }
-    lua_getfield(L, -1, "type");
-    const char *type = lua_tostring(L, -1);
-    int vt = lua_type(L, -3);
-    bool ok = true;
-    if (type && !strcmp(type, "boolean")) {
-        ok = vt == LUA_TBOOLEAN;
-    } else if (type && !strcmp(type, "enum")) {
-        ok = false;
-        if (vt == LUA_TSTRING) {
-            lua_getfield(L, -2, "values");
-            int n = lua_istable(L, -1) ? (int)lua_rawlen(L, -1) : 0;
-            for (int i = 1; i <= n && !ok; i++) {
-                lua_rawgeti(L, -1, i);
-                ok = lua_compare(L, -1, -5, LUA_OPEQ);
-                lua_pop(L, 1);
-            }
-            lua_pop(L, 1);
-        }
-    } else if (type && !strcmp(type, "port_range")) {
-        ok = false;
-        if (vt == LUA_TTABLE) {
-            lua_rawgeti(L, -3, 1);
-            lua_rawgeti(L, -4, 2);
-            lua_Integer lo = lua_tointeger(L, -2), hi = lua_tointeger(L, -1);
-            ok = lua_isinteger(L, -2) && lua_isinteger(L, -1) && lo >= 1 && hi <= 65535 && lo <= hi;
-            lua_pop(L, 2);
-        }
-    }
-    lua_pop(L, 2);
-    if (!ok)
-        return topo_error(err, errlen, path, text, name, "option '%s' has a value of the wrong type or range%s",
-                          name, "");
-    lua_pushvalue(L, -2);
-    lua_pushvalue(L, -2);
-    lua_settable(L, opts_idx);
-    return 0;
-}
-
-/* Runs the topology file; fills roles, NAT and options (opts table at opts_idx). */
-static int load_topology(struct audit *a, const char *path, int schema_idx, int opts_idx, char *err,
-                         size_t errlen)
-{
-    lua_State *L = luabox_state(a->box);
-    if (luabox_load_file(a->box, path, err, errlen))
-        return -1;
-    const char *text = luabox_last_text(a->box);
-    lua_newtable(L); /* an empty environment: a topology is data */
-    lua_setupvalue(L, -2, 1);
-    if (luabox_call(a->box, 0, 1, LOAD_INSTRUCTIONS, err, errlen))
-        return -1;
-    if (!lua_istable(L, -1)) {
-        lua_pop(L, 1);
-        snprintf(err, errlen, "%s: must return a table (return { name = ..., roles = { ... } })", path);
-        return -1;
-    }
-    int top = lua_gettop(L);
-    a->v4 = ndpi_patricia_new(32);
-    a->v6 = ndpi_patricia_new(128);
-    a->topo_path = strdup(path);
-    lua_pushnil(L);
-    while (lua_next(L, top)) {
-        if (lua_type(L, -2) != LUA_TSTRING) {
-            lua_pop(L, 2);
-            snprintf(err, errlen, "%s: top-level keys are names (name, roles, nat, nat_devices, capture_point, options, ports)", path);
-            return -1;
-        }
-        const char *key = lua_tostring(L, -2);
-        int rc = 0;
-        if (!strcmp(key, "name")) {
-            if (lua_type(L, -1) != LUA_TSTRING)
-                rc = topo_error(err, errlen, path, text, "name", "name must be a string%s%s", "", "");
-            else
-                a->topo_name = strdup(lua_tostring(L, -1));
-        } else if (!strcmp(key, "roles")) {
-            if (!lua_istable(L, -1)) {
-                rc = topo_error(err, errlen, path, text, "roles", "roles must be a table%s%s", "", "");
-            } else {
-                lua_pushnil(L);
-                while (!rc && lua_next(L, -2)) {
-                    const char *rn = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : "?";
-                    int ri = role_index(rn);
-                    if (ri < 0)
-                        rc = topo_error(err, errlen, path, text, rn, "unknown role '%s'%s", rn, "");
-                    else
-                        rc = add_addresses(a, L, path, text, rn, ri, a->v4, a->v6, err, errlen);
-                    lua_pop(L, 1);
-                }
-                if (rc)
-                    lua_pop(L, 1);
-            }
-        } else if (!strcmp(key, "nat")) {
-            if (!lua_istable(L, -1)) {
-                rc = topo_error(err, errlen, path, text, "nat", "nat must be a table { [public] = translated }%s%s", "", "");
-            } else {
-                lua_pushnil(L);
-                while (!rc && lua_next(L, -2)) {
-                    const char *pub = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : NULL;
-                    const char *priv = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
-                    struct nat_entry e;
-                    int v1 = 0, v2 = 0, b1, b2;
-                    if (!pub || !priv || !parse_prefix(pub, e.pub, &v1, &b1) || !parse_prefix(priv, e.priv, &v2, &b2) ||
-                        v1 != v2 || b1 != (v1 == 4 ? 32 : 128) || b2 != b1) {
-                        rc = topo_error(err, errlen, path, text, pub ? pub : "nat",
-                                        "bad nat entry '%s': wants [\"public address\"] = \"translated address\"%s",
-                                        pub ? pub : "?", "");
-                    } else {
-                        e.ipver = v1;
-                        struct nat_entry *n = realloc(a->nat, (size_t)(a->nnat + 1) * sizeof *n);
-                        if (!n) {
-                            rc = -1;
-                            snprintf(err, errlen, "out of memory");
-                        } else {
-                            a->nat = n;
-                            a->nat[a->nnat++] = e;
-                        }
-                    }
-                    lua_pop(L, 1);
-                }
-                if (rc)
-                    lua_pop(L, 1);
-            }
-        } else if (!strcmp(key, "nat_devices")) {
-            a->natdev4 = ndpi_patricia_new(32);
-            a->natdev6 = ndpi_patricia_new(128);
-            rc = add_addresses(a, L, path, text, "nat_devices", -1, a->natdev4, a->natdev6, err, errlen);
-        } else if (!strcmp(key, "capture_point")) {
-            const char *v = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "";
-            if (strcmp(v, "inside") && strcmp(v, "outside"))
-                rc = topo_error(err, errlen, path, text, "capture_point",
-                                "capture_point is \"inside\" or \"outside\" (of the Edge's NAT)%s%s", "", "");
-            a->capture_outside = !strcmp(v, "outside");
-        } else if (!strcmp(key, "ports")) {
-            /* Port overrides: lua/dsl.lua checks and applies them (topo_ports.c). */
-            if (!lua_istable(L, -1))
-                rc = topo_error(err, errlen, path, text, "ports", "ports must be a list of { role, transport, default, port }%s%s", "", "");
-            lua_pushvalue(L, -1);
-            lua_setfield(L, LUA_REGISTRYINDEX, TOPO_PORTS_KEY);
-        } else if (!strcmp(key, "options")) {
-            if (!lua_istable(L, -1)) {
-                rc = topo_error(err, errlen, path, text, "options", "options must be a table%s%s", "", "");
-            } else {
-                lua_pushnil(L);
-                while (!rc && lua_next(L, -2)) {
-                    if (lua_type(L, -2) != LUA_TSTRING)
-                        rc = topo_error(err, errlen, path, text, "options", "option names are strings%s%s", "", "");
-                    else
-                        rc = set_option(L, schema_idx, opts_idx, path, text, err, errlen);
-                    lua_pop(L, 1);
-                }
-                if (rc)
-                    lua_pop(L, 1);
-            }
-        } else {
-            rc = topo_error(err, errlen, path, text, key,
-                            "unknown key '%s' (name, roles, nat, nat_devices, capture_point, options, ports)%s", key, "");
-        }
-        lua_pop(L, 1);
-        if (rc) {
-            lua_pop(L, 1);
-            lua_settop(L, top - 1);
-            return -1;
-        }
-    }
-    lua_settop(L, top - 1);
-    return 0;
-}
-
 /* Collects the string array (or "any") at the stack top as a role mask and text. */
-static uint32_t read_roles(lua_State *L, char **text)
+static uint32_t rule_roles(const struct audit *a, lua_State *L, char **text)
 {
     if (lua_type(L, -1) == LUA_TSTRING) {
         *text = strdup(lua_tostring(L, -1));
-        return ALL_ROLES;
+        return a->all_roles;
     }
     uint32_t mask = 0;
     char buf[512] = "";
@@ -487,7 +147,7 @@ static uint32_t read_roles(lua_State *L, char **text)
     for (int i = 1; i <= n; i++) {
         lua_rawgeti(L, -1, i);
         const char *s = lua_tostring(L, -1);
-        int r = s ? role_index(s) : -1;
+        int r = s ? topology_role_index(a->topo, s) : -1;
         if (r >= 0) {
             mask |= 1u << r;
             size_t u = strlen(buf);
@@ -563,8 +223,103 @@ static bool when_holds(lua_State *L, int opts_idx, char **text)
     return ok;
 }
 
-/* Compiles M.rules() (stack top) into C rules. */
-static int compile_rules(struct audit *a, int opts_idx, char *err, size_t errlen)
+/* The rule's transports (array at the stack top) as bits, and their text. */
+static uint8_t rule_transports(lua_State *L, char **text)
+{
+    uint8_t bits = 0;
+    char tbuf[64] = "";
+    for (int t = 1; t <= (int)lua_rawlen(L, -1); t++) {
+        lua_rawgeti(L, -1, t);
+        const char *s = lua_tostring(L, -1);
+        for (int k = 0; s && k < NTRANSPORT; k++)
+            if (!strcmp(s, TRANSPORT_NAMES[k]))
+                bits |= (uint8_t)(1u << k);
+        size_t u = strlen(tbuf);
+        snprintf(tbuf + u, sizeof tbuf - u, "%s%s", u ? "," : "", s ? s : "?");
+        lua_pop(L, 1);
+    }
+    *text = strdup(tbuf);
+    return bits;
+}
+
+/* The labels the rule expects (array at the stack top, or none). */
+static void rule_apps(lua_State *L, struct rule *r)
+{
+    r->napps = lua_istable(L, -1) ? (int)lua_rawlen(L, -1) : 0;
+    r->apps = calloc((size_t)(r->napps ? r->napps : 1), sizeof *r->apps);
+    char abuf[256] = "";
+    for (int k = 1; r->apps && k <= r->napps; k++) {
+        lua_rawgeti(L, -1, k);
+        r->apps[k - 1] = dupstr(lua_tostring(L, -1));
+        size_t u = strlen(abuf);
+        snprintf(abuf + u, sizeof abuf - u, "%s%s", u ? "," : "", r->apps[k - 1] ? r->apps[k - 1] : "?");
+        lua_pop(L, 1);
+    }
+    if (!r->apps)
+        r->napps = 0;
+    r->apps_s = strdup(abuf);
+}
+
+/* The rule's reference ({doc, table, row, text} at the stack top) and its text. */
+static void rule_ref(lua_State *L, struct rule *r)
+{
+    if (lua_istable(L, -1)) {
+        int re = lua_gettop(L);
+        r->doc = field_str(L, re, "doc");
+        r->table = field_str(L, re, "table");
+        r->text = field_str(L, re, "text");
+        lua_getfield(L, re, "row");
+        r->row = (int)lua_tointeger(L, -1);
+        lua_pop(L, 1);
+    }
+    char ref[512];
+    snprintf(ref, sizeof ref, "%s | %s | row %d", r->doc ? r->doc : "?", r->table ? r->table : "?", r->row);
+    r->ref_s = strdup(ref);
+}
+
+/* Compiles the normalized rule at stack index ri (lua/dsl.lua's M.rules()). */
+static void compile_rule(struct audit *a, lua_State *L, int ri, int opts_idx, struct rule *r)
+{
+    r->check_ref = LUA_NOREF;
+    r->id = field_str(L, ri, "id");
+    r->kind = field_str(L, ri, "kind");
+    r->severity = field_str(L, ri, "severity");
+    r->note = field_str(L, ri, "note");
+    lua_getfield(L, ri, "from");
+    r->from = rule_roles(a, L, &r->from_s);
+    lua_getfield(L, ri, "to");
+    r->to = rule_roles(a, L, &r->to_s);
+    lua_pop(L, 2);
+    lua_getfield(L, ri, "transport");
+    r->transports = rule_transports(L, &r->transport_s);
+    lua_pop(L, 1);
+    lua_getfield(L, ri, "dports");
+    r->ndports = read_ranges(a, L, &r->dports, &r->dports_s);
+    lua_pop(L, 1);
+    lua_getfield(L, ri, "sports");
+    if (lua_istable(L, -1))
+        r->nsports = read_ranges(a, L, &r->sports, &r->sports_s);
+    else
+        r->sports_s = strdup("any");
+    lua_pop(L, 1);
+    lua_getfield(L, ri, "apps");
+    rule_apps(L, r);
+    lua_pop(L, 1);
+    lua_getfield(L, ri, "when");
+    r->active = when_holds(L, opts_idx, &r->when_s);
+    lua_pop(L, 1);
+    lua_getfield(L, ri, "ref");
+    rule_ref(L, r);
+    lua_pop(L, 1);
+    lua_getfield(L, ri, "check");
+    if (lua_isfunction(L, -1))
+        r->check_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    else
+        lua_pop(L, 1);
+}
+
+/* Compiles M.rules() (stack top) into C rules, under the topology's options. */
+static int compile_rules(struct audit *a, char *err, size_t errlen)
 {
     lua_State *L = luabox_state(a->box);
     int n = (int)lua_rawlen(L, -1);
@@ -577,85 +332,21 @@ static int compile_rules(struct audit *a, int opts_idx, char *err, size_t errlen
         snprintf(err, errlen, "out of memory");
         return -1;
     }
-    for (int i = 1; i <= n; i++) {
-        lua_rawgeti(L, -1, i);
-        int ri = lua_gettop(L);
+    topology_push_options(a->topo, L);
+    int opts = lua_gettop(L), list = opts - 1, rc = 0;
+    for (int i = 1; i <= n && !rc; i++) {
+        lua_rawgeti(L, list, i);
         struct rule *r = &a->rules[a->nrules++];
-        r->check_ref = LUA_NOREF;
-        r->id = field_str(L, ri, "id");
-        r->kind = field_str(L, ri, "kind");
-        r->severity = field_str(L, ri, "severity");
-        r->note = field_str(L, ri, "note");
-        lua_getfield(L, ri, "from");
-        r->from = read_roles(L, &r->from_s);
-        lua_getfield(L, ri, "to");
-        r->to = read_roles(L, &r->to_s);
-        lua_pop(L, 2);
-        lua_getfield(L, ri, "transport");
-        char tbuf[64] = "";
-        for (int t = 1; t <= (int)lua_rawlen(L, -1); t++) {
-            lua_rawgeti(L, -1, t);
-            const char *s = lua_tostring(L, -1);
-            for (int k = 0; s && k < NTRANSPORT; k++)
-                if (!strcmp(s, TRANSPORT_NAMES[k]))
-                    r->transports |= (uint8_t)(1u << k);
-            size_t u = strlen(tbuf);
-            snprintf(tbuf + u, sizeof tbuf - u, "%s%s", u ? "," : "", s ? s : "?");
-            lua_pop(L, 1);
-        }
-        r->transport_s = strdup(tbuf);
+        compile_rule(a, L, lua_gettop(L), opts, r);
         lua_pop(L, 1);
-        lua_getfield(L, ri, "dports");
-        r->ndports = read_ranges(a, L, &r->dports, &r->dports_s);
-        lua_pop(L, 1);
-        lua_getfield(L, ri, "sports");
-        if (lua_istable(L, -1))
-            r->nsports = read_ranges(a, L, &r->sports, &r->sports_s);
-        else
-            r->sports_s = strdup("any");
-        lua_pop(L, 1);
-        lua_getfield(L, ri, "apps");
-        r->napps = lua_istable(L, -1) ? (int)lua_rawlen(L, -1) : 0;
-        r->apps = calloc((size_t)(r->napps ? r->napps : 1), sizeof *r->apps);
-        char abuf[256] = "";
-        for (int k = 1; k <= r->napps; k++) {
-            lua_rawgeti(L, -1, k);
-            r->apps[k - 1] = dupstr(lua_tostring(L, -1));
-            size_t u = strlen(abuf);
-            snprintf(abuf + u, sizeof abuf - u, "%s%s", u ? "," : "", r->apps[k - 1] ? r->apps[k - 1] : "?");
-            lua_pop(L, 1);
-        }
-        r->apps_s = strdup(abuf);
-        lua_pop(L, 1);
-        lua_getfield(L, ri, "when");
-        r->active = when_holds(L, opts_idx, &r->when_s);
-        lua_pop(L, 1);
-        lua_getfield(L, ri, "ref");
-        if (lua_istable(L, -1)) {
-            int re = lua_gettop(L);
-            r->doc = field_str(L, re, "doc");
-            r->table = field_str(L, re, "table");
-            r->text = field_str(L, re, "text");
-            lua_getfield(L, re, "row");
-            r->row = (int)lua_tointeger(L, -1);
-            lua_pop(L, 1);
-        }
-        lua_pop(L, 1);
-        char ref[512];
-        snprintf(ref, sizeof ref, "%s | %s | row %d", r->doc ? r->doc : "?", r->table ? r->table : "?", r->row);
-        r->ref_s = strdup(ref);
-        lua_getfield(L, ri, "check");
-        if (lua_isfunction(L, -1))
-            r->check_ref = luaL_ref(L, LUA_REGISTRYINDEX);
-        else
-            lua_pop(L, 1);
-        lua_pop(L, 1);
+        luabox_step(a->box);
         if (!r->id || !r->kind || !r->severity || !r->ref_s || !r->transports) {
             snprintf(err, errlen, "rule %d (%s): incomplete after loading", i, r->id ? r->id : "no id");
-            return -1;
+            rc = -1;
         }
     }
-    return 0;
+    lua_pop(L, 1);
+    return rc;
 }
 
 /* Builds the per-transport destination-port index over active rules. */
@@ -714,17 +405,24 @@ static int build_index(struct audit *a)
     return 0;
 }
 
-/* Calls M.<fn>() leaving its result on the stack. */
-static int call_module(struct audit *a, int mod_idx, const char *fn, char *err, size_t errlen)
+/* --- loading ------------------------------------------------------------- */
+
+/* The files of one load, read once before any of them runs: a trial load
+ * and the load that follows it see the same bytes. */
+struct sources {
+    struct luabox_file dsl, topology; /* topology.path NULL: none */
+    struct luabox_file *rules;
+    int nrules;
+};
+
+static void free_sources(struct sources *s)
 {
-    lua_State *L = luabox_state(a->box);
-    lua_getfield(L, mod_idx, fn);
-    if (!lua_isfunction(L, -1)) {
-        lua_pop(L, 1);
-        snprintf(err, errlen, "dsl.lua: no function M.%s", fn);
-        return -1;
-    }
-    return luabox_call(a->box, 0, 1, LOAD_INSTRUCTIONS, err, errlen);
+    luabox_file_free(&s->dsl);
+    luabox_file_free(&s->topology);
+    for (int i = 0; i < s->nrules; i++)
+        luabox_file_free(&s->rules[i]);
+    free(s->rules);
+    memset(s, 0, sizeof *s);
 }
 
 static int cmp_names(const struct dirent **x, const struct dirent **y)
@@ -738,112 +436,156 @@ static int filter_lua(const struct dirent *d)
     return n > 4 && d->d_name[0] != '.' && !strcmp(d->d_name + n - 4, ".lua");
 }
 
-struct audit *audit_load(const struct audit_paths *p, char *err, size_t errlen)
+/* Reads the rule files of dir (*.lua, in name order). */
+static int read_rule_files(const char *dir, struct sources *s, char *err, size_t errlen)
 {
-    return audit_load_where(p, NULL, 0, err, errlen);
+    struct dirent **names;
+    int n = scandir(dir, &names, filter_lua, cmp_names);
+    if (n < 0) {
+        snprintf(err, errlen, "%s: cannot read the rules folder", dir);
+        return -1;
+    }
+    s->rules = calloc((size_t)(n ? n : 1), sizeof *s->rules);
+    int rc = s->rules ? 0 : -1;
+    if (rc)
+        snprintf(err, errlen, "out of memory");
+    for (int i = 0; i < n; i++) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s/%s", dir, names[i]->d_name);
+        if (!rc && !(rc = luabox_read(path, &s->rules[s->nrules], err, errlen)))
+            s->nrules++;
+        free(names[i]);
+    }
+    free(names);
+    if (!rc && n == 0) {
+        snprintf(err, errlen, "%s: no rule files (*.lua)", dir);
+        rc = -1;
+    }
+    return rc;
 }
 
-struct audit *audit_load_where(const struct audit_paths *p, char *where, size_t wherelen, char *err,
-                               size_t errlen)
+static int read_sources(const struct audit_paths *p, struct sources *s, char *err, size_t errlen)
 {
-    struct audit *a = calloc(1, sizeof *a);
-    if (!a) {
-        snprintf(err, errlen, "out of memory");
-        return NULL;
-    }
-    a->media_lo = 1024;
-    a->media_hi = 65535;
-    a->box = luabox_new(LUA_MEMORY, err, errlen);
-    if (!a->box)
-        goto bad;
-    luabox_set_where(a->box, where, wherelen);
-    lua_State *L = luabox_state(a->box);
-
+    memset(s, 0, sizeof *s);
     char path[4096];
     snprintf(path, sizeof path, "%s/dsl.lua", p->lua_dir);
-    if (luabox_load_file(a->box, path, err, errlen))
-        goto bad;
+    int rc = luabox_read(path, &s->dsl, err, errlen);
+    if (!rc && p->topology)
+        rc = luabox_read(p->topology, &s->topology, err, errlen);
+    if (!rc)
+        rc = read_rule_files(p->rules_dir, s, err, errlen);
+    if (rc)
+        free_sources(s);
+    return rc;
+}
+
+/* Calls M.<fn>() leaving its result on the stack. */
+static int call_module(struct audit *a, int mod_idx, const char *fn, char *err, size_t errlen)
+{
+    lua_State *L = luabox_state(a->box);
+    lua_getfield(L, mod_idx, fn);
+    if (!lua_isfunction(L, -1)) {
+        lua_pop(L, 1);
+        snprintf(err, errlen, "dsl.lua: no function M.%s", fn);
+        return -1;
+    }
+    return luabox_call(a->box, 0, 1, LOAD_INSTRUCTIONS, err, errlen);
+}
+
+/* Runs one rule file in an environment of its own (M.new_env()). */
+static int run_rule_file(struct audit *a, int mod, const struct luabox_file *f, char *err, size_t errlen)
+{
+    lua_State *L = luabox_state(a->box);
+    if (luabox_load(a->box, f, err, errlen))
+        return -1;
+    if (call_module(a, mod, "new_env", err, errlen)) {
+        lua_pop(L, 1);
+        return -1;
+    }
+    lua_setupvalue(L, -2, 1);
+    return luabox_call(a->box, 0, 0, LOAD_INSTRUCTIONS, err, errlen);
+}
+
+/* The rule language, the topology, then each rule file, in one sandboxed
+ * state; the rules compiled into C tables. */
+static int load_into(struct audit *a, const struct sources *src, char *err, size_t errlen)
+{
+    lua_State *L = luabox_state(a->box);
+    if (luabox_load(a->box, &src->dsl, err, errlen))
+        return -1;
     lua_newtable(L); /* the chunk's argument: the labels a rule may expect (classify's vocabulary) */
     for (size_t i = 0; classify_rule_label(i); i++) {
         lua_pushstring(L, classify_rule_label(i));
         lua_rawseti(L, -2, (lua_Integer)i + 1);
     }
     if (luabox_call(a->box, 1, 1, LOAD_INSTRUCTIONS, err, errlen))
-        goto bad;
+        return -1;
     if (!lua_istable(L, -1)) {
-        snprintf(err, errlen, "%s: must return the rule language module", path);
-        goto bad;
+        snprintf(err, errlen, "%s: must return the rule language module", src->dsl.path);
+        return -1;
     }
     int mod = lua_gettop(L);
-
-    /* Options: the rules' schema, defaults, then the topology's values. */
-    if (call_module(a, mod, "options_schema", err, errlen))
-        goto bad;
-    int schema = lua_gettop(L);
-    lua_newtable(L);
-    int opts = lua_gettop(L);
-    lua_pushnil(L);
-    while (lua_next(L, schema)) {
-        lua_getfield(L, -1, "default");
-        lua_setfield(L, opts, lua_tostring(L, -3));
-        lua_pop(L, 1);
-    }
-    if (p->topology && load_topology(a, p->topology, schema, opts, err, errlen))
-        goto bad;
-    if (p->topology && topo_ports_set(a->box, mod, p->topology, err, errlen))
-        goto bad;
-    lua_getfield(L, opts, "client_media_ports");
-    if (lua_istable(L, -1)) {
-        lua_rawgeti(L, -1, 1);
-        lua_rawgeti(L, -2, 2);
-        a->media_lo = (uint16_t)lua_tointeger(L, -2);
-        a->media_hi = (uint16_t)lua_tointeger(L, -1);
-        lua_pop(L, 2);
-    }
-    lua_pop(L, 1);
-
-    /* The rule files, in name order, each in an environment of its own. */
-    struct dirent **names;
-    int nfiles = scandir(p->rules_dir, &names, filter_lua, cmp_names);
-    if (nfiles < 0) {
-        snprintf(err, errlen, "%s: cannot read the rules folder", p->rules_dir);
-        goto bad;
-    }
-    int rc = 0;
-    for (int i = 0; i < nfiles; i++) {
-        if (!rc) {
-            snprintf(path, sizeof path, "%s/%s", p->rules_dir, names[i]->d_name);
-            rc = luabox_load_file(a->box, path, err, errlen);
-            if (!rc) {
-                rc = call_module(a, mod, "new_env", err, errlen);
-                if (!rc) {
-                    lua_setupvalue(L, -2, 1);
-                    rc = luabox_call(a->box, 0, 0, LOAD_INSTRUCTIONS, err, errlen);
-                } else {
-                    lua_pop(L, 1);
-                }
-            }
-        }
-        free(names[i]);
-    }
-    free(names);
-    if (rc)
-        goto bad;
-    if (nfiles == 0) {
-        snprintf(err, errlen, "%s: no rule files (*.lua)", p->rules_dir);
-        goto bad;
-    }
-    if (call_module(a, mod, "rules", err, errlen) || compile_rules(a, opts, err, errlen))
-        goto bad;
+    a->topo = topology_load(a->box, mod, src->topology.path ? &src->topology : NULL, err, errlen);
+    if (!a->topo || know_roles(a, err, errlen))
+        return -1;
+    topology_media_ports(a->topo, &a->media_lo, &a->media_hi);
+    for (int i = 0; i < src->nrules; i++)
+        if (run_rule_file(a, mod, &src->rules[i], err, errlen))
+            return -1;
+    if (call_module(a, mod, "rules", err, errlen) || compile_rules(a, err, errlen))
+        return -1;
     lua_settop(L, 0);
     if (build_index(a)) {
         snprintf(err, errlen, "out of memory");
-        goto bad;
+        return -1;
     }
+    return 0;
+}
+
+/* The guarded job: one load of the sources (ctx), reporting progress to w. */
+static void *load_job(void *ctx, struct luabox_watch *w, char *err, size_t errlen)
+{
+    struct audit *a = calloc(1, sizeof *a);
+    if (!a) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    a->box = luabox_new(LUA_MEMORY, err, errlen);
+    if (a->box)
+        luabox_watch(a->box, w);
+    if (!a->box || load_into(a, ctx, err, errlen)) {
+        audit_free(a);
+        return NULL;
+    }
+    luabox_watch(a->box, NULL);
     return a;
-bad:
-    audit_free(a);
-    return NULL;
+}
+
+/* Reads the files, then loads them under the guard `run` (the sources live
+ * on the heap only for the load: the result holds nothing of them). */
+static struct audit *guarded_load(const struct audit_paths *p,
+                                  void *(*run)(luabox_job, void *, double, char *, size_t), char *err,
+                                  size_t errlen)
+{
+    struct sources *src = calloc(1, sizeof *src);
+    if (!src) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    struct audit *a = read_sources(p, src, err, errlen) ? NULL : run(load_job, src, LOAD_STALL_SECONDS, err, errlen);
+    free_sources(src);
+    free(src);
+    return a;
+}
+
+struct audit *audit_load(const struct audit_paths *p, char *err, size_t errlen)
+{
+    return guarded_load(p, luabox_run_watched, err, errlen);
+}
+
+struct audit *audit_reload(const struct audit_paths *p, char *err, size_t errlen)
+{
+    return guarded_load(p, luabox_run_trial, err, errlen);
 }
 
 static void free_rule(struct rule *r)
@@ -871,24 +613,20 @@ void audit_free(struct audit *a)
         free(a->idx[t].ids);
         free(a->idx[t].wide);
     }
-    ndpi_patricia_tree_t *trees[] = {a->v4, a->v6, a->natdev4, a->natdev6};
-    for (int i = 0; i < 4; i++)
-        if (trees[i])
-            ndpi_patricia_destroy(trees[i], NULL);
-    free(a->nat);
-    free(a->topo_name);
-    free(a->topo_path);
+    topology_free(a->topo); /* before the Lua state its options live in */
     luabox_free(a->box);
     free(a);
 }
 
+/* --- the matcher ------------------------------------------------------------ */
+
 static int transport_of(uint8_t proto)
 {
     switch (proto) {
-    case 6: return T_TCP;
-    case 17: return T_UDP;
-    case 50: return T_ESP;
-    case 51: return T_AH;
+    case IPPROTO_TCP: return T_TCP;
+    case IPPROTO_UDP: return T_UDP;
+    case IPPROTO_ESP: return T_ESP;
+    case IPPROTO_AH: return T_AH;
     default: return -1;
     }
 }
@@ -1065,40 +803,49 @@ static struct audit_violation *add_violation(struct audit_result *res, const cha
 
 static bool is_ipsec(const struct audit_flow *f)
 {
-    if (f->proto == 50 || f->proto == 51)
+    if (f->proto == IPPROTO_ESP || f->proto == IPPROTO_AH)
         return true;
     return !strcmp(f->app, "ike") || !strcmp(f->app, "esp") || !strcmp(f->app, "ah") || !strcmp(f->app, "ipsec");
 }
 
 /* Labels only roles can tell, for a TLS flow whose port named no Lync
  * service: dissect/tls.h decides (443 on the Access Edge is SIP ...). */
-static const char *refine_app(const struct audit_flow *f, int dr)
+static const char *refine_app(const struct audit *a, const struct audit_flow *f, int dr)
 {
     if ((f->facts & (LABEL_F_TLS | LABEL_F_TLS_PORT)) != LABEL_F_TLS)
         return f->app;
-    enum tls_server s = dr == ROLE_EDGE_ACCESS    ? TLS_SERVER_EDGE_ACCESS
-                        : dr == ROLE_EDGE_WEBCONF  ? TLS_SERVER_EDGE_WEBCONF
-                        : dr == ROLE_EDGE_INTERNAL ? TLS_SERVER_EDGE_INTERNAL
-                                                   : TLS_SERVER_OTHER;
+    enum tls_server s = dr == a->role[K_EDGE_ACCESS]    ? TLS_SERVER_EDGE_ACCESS
+                        : dr == a->role[K_EDGE_WEBCONF]  ? TLS_SERVER_EDGE_WEBCONF
+                        : dr == a->role[K_EDGE_INTERNAL] ? TLS_SERVER_EDGE_INTERNAL
+                                                         : TLS_SERVER_OTHER;
     unsigned id = tls_role_label(f->dport, s);
     return id ? classify_label_name(id) : f->app;
 }
 
-/* Runs a rule's Lua check on the flow: true when the rule holds. A check
- * that fails to run (error, instruction limit) is reported and holds. */
-static bool run_check(struct audit *a, const struct rule *r, const struct audit_flow *f,
-                      struct audit_result *res)
+/* Why a rule's check said no (the first one to give a reason for the flow):
+ * it goes with the violation, if one results (docs/rules.md, `check`). */
+struct check_reason {
+    const char *rule_id;
+    char text[160];
+};
+
+/* Runs a rule's Lua check on the flow (t: its transport): true when the rule
+ * holds. A check that fails to run (error, a limit) is reported and holds;
+ * one that says false may give a reason, kept in *why. */
+static bool run_check(struct audit *a, const struct rule *r, const struct audit_flow *f, int t,
+                      struct audit_result *res, struct check_reason *why)
 {
     lua_State *L = luabox_state(a->box);
     lua_rawgeti(L, LUA_REGISTRYINDEX, r->check_ref);
-    lua_createtable(L, 0, 10);
+    lua_createtable(L, 0, 11);
     char s[64], d[64];
     inet_ntop(f->ipver == 4 ? AF_INET : AF_INET6, f->src, s, sizeof s);
     inet_ntop(f->ipver == 4 ? AF_INET : AF_INET6, f->dst, d, sizeof d);
     lua_pushstring(L, s), lua_setfield(L, -2, "src_ip");
     lua_pushstring(L, d), lua_setfield(L, -2, "dst_ip");
-    lua_pushinteger(L, f->sport), lua_setfield(L, -2, "src_port");
-    lua_pushinteger(L, f->dport), lua_setfield(L, -2, "dst_port");
+    lua_pushstring(L, TRANSPORT_NAMES[t]), lua_setfield(L, -2, "transport");
+    lua_pushinteger(L, f->sport), lua_setfield(L, -2, "sport");
+    lua_pushinteger(L, f->dport), lua_setfield(L, -2, "dport");
     lua_pushstring(L, res->app), lua_setfield(L, -2, "app");
     lua_pushstring(L, f->app_detail ? f->app_detail : ""), lua_setfield(L, -2, "app_detail");
     lua_pushstring(L, res->src_role), lua_setfield(L, -2, "src_role");
@@ -1106,21 +853,34 @@ static bool run_check(struct audit *a, const struct rule *r, const struct audit_
     lua_pushinteger(L, (lua_Integer)f->packets), lua_setfield(L, -2, "packets");
     lua_pushinteger(L, (lua_Integer)f->bytes), lua_setfield(L, -2, "bytes");
     char err[256];
-    if (luabox_call(a->box, 1, 1, CHECK_INSTRUCTIONS, err, sizeof err)) {
+    if (luabox_call(a->box, 1, 2, CHECK_INSTRUCTIONS, err, sizeof err)) {
         struct audit_violation *v = add_violation(res, "check", r, "low");
         if (v)
             snprintf(v->message, sizeof v->message, "rule %s: its check did not run to the end: %s", r->id, err);
         return true;
     }
-    bool holds = lua_toboolean(L, -1);
-    lua_pop(L, 1);
+    bool holds = lua_toboolean(L, -2);
+    if (!holds && !why->rule_id && lua_type(L, -1) == LUA_TSTRING) {
+        why->rule_id = r->id;
+        snprintf(why->text, sizeof why->text, "%s", lua_tostring(L, -1));
+    }
+    lua_pop(L, 2);
     return holds;
 }
 
+/* Adds the check's reason to the violations from index `from` on (those the
+ * judging gave, not the check's own trouble). */
+static void add_reason(struct audit_result *res, int from, const struct check_reason *why)
+{
+    for (int i = from; why->rule_id && i < res->nviolations; i++) {
+        struct audit_violation *v = &res->v[i];
+        size_t u = strlen(v->message);
+        if (strcmp(v->kind, "check"))
+            snprintf(v->message + u, sizeof v->message - u, " (rule %s's check: %s)", why->rule_id, why->text);
+    }
+}
+
 #define MAXC 32
-#define ROLE_CLIENTS ((1u << 16) | (1u << 17))
-#define ROLE_PARTNERS ((1u << 18) | (1u << 19))
-#define ROLE_CLIENT_INTERNAL 16
 
 static const char *const NAT_REF = "001_5c850280d6352e6d.txt | NAT Requirements for External User Access";
 
@@ -1139,28 +899,23 @@ static void nat_violation(struct audit_result *res, const char *path, const char
 static void nat_findings(const struct audit *a, const struct audit_flow *f, int sr, int dr, bool spriv, bool dpriv,
                          struct audit_result *res, const char *path)
 {
-    if (is_nat_device(a, f->src, f->ipver) && (dr == ROLE_EDGE_INTERNAL || (EDGE_EXTERNAL_ROLES & (1u << dr))))
+    int edge_internal = a->role[K_EDGE_INTERNAL];
+    if (topology_is_nat_device(a->topo, f->src, f->ipver) && (dr == edge_internal || (a->edge_external & bit(dr))))
         nat_violation(res, path,
-                      dr == ROLE_EDGE_INTERNAL ? "the source is a NAT device: NAT toward the Edge internal interface "
+                      dr == edge_internal ? "the source is a NAT device: NAT toward the Edge internal interface "
                                                  "is not supported"
                                                : "the source is a NAT device: inbound traffic to the Edge external "
                                                  "interface must keep its source address (ChangeDST only)");
-    if (sr == ROLE_EDGE_INTERNAL && is_nat_device(a, f->dst, f->ipver))
+    if (sr == edge_internal && topology_is_nat_device(a->topo, f->dst, f->ipver))
         nat_violation(res, path,
                       "the Edge internal interface sends to a NAT device: NAT on traffic from the Edge internal "
                       "interface is not supported");
-    size_t alen = f->ipver == 4 ? 4 : 16;
-    for (int i = 0; i < a->nnat; i++) {
-        const struct nat_entry *e = &a->nat[i];
-        if (e->ipver == f->ipver && (!memcmp(e->pub, f->src, alen) || !memcmp(e->pub, f->dst, alen)) &&
-            lookup_role(a, e->priv, e->ipver) == ROLE_EDGE_INTERNAL) {
-            nat_violation(res, path,
-                          "the Edge internal interface's address is seen translated: NAT on traffic to or from "
-                          "the Edge internal interface is not supported");
-            break;
-        }
-    }
-    if (a->capture_outside && (spriv || dpriv))
+    if (topology_translated_role(a->topo, f->src, f->ipver, edge_internal) ||
+        topology_translated_role(a->topo, f->dst, f->ipver, edge_internal))
+        nat_violation(res, path,
+                      "the Edge internal interface's address is seen translated: NAT on traffic to or from "
+                      "the Edge internal interface is not supported");
+    if (topology_capture_outside(a->topo) && (spriv || dpriv))
         nat_violation(res, path, "the Edge's translated address is seen outside its NAT (ChangeSRC/ChangeDST missing)");
 }
 
@@ -1220,14 +975,14 @@ static struct rule *restriction(struct audit *a, const struct audit_flow *f, int
 /* Judges a flow on transport t by the allow and restricting rules: ok with
  * the deciding rule, or one violation. Returns false when nothing matched. */
 static bool judge(struct audit *a, const struct audit_flow *f, int t, int sr, int dr, struct audit_result *res,
-                  const char *path)
+                  const char *path, struct check_reason *why)
 {
     int c[MAXC];
     int n = find_rules(a, t, sr, dr, f->sport, f->dport, "allow", c, MAXC);
     /* Rules whose Lua check says no do not match. */
     int m = 0;
     for (int i = 0; i < n; i++)
-        if (a->rules[c[i]].check_ref == LUA_NOREF || run_check(a, &a->rules[c[i]], f, res))
+        if (a->rules[c[i]].check_ref == LUA_NOREF || run_check(a, &a->rules[c[i]], f, t, res, why))
             c[m++] = c[i];
     n = m;
     struct rule *hit = restriction(a, f, t, sr, dr, res->app, c, n);
@@ -1269,17 +1024,17 @@ static bool judge(struct audit *a, const struct audit_flow *f, int t, int sr, in
 /* False when flows from role sr to role dr are unscoped whatever they
  * carry: between peers, except client to client and an internal client to
  * a partner (the client rows speak of those). */
-static bool pair_in_scope(int sr, int dr)
+static bool pair_in_scope(const struct audit *a, int sr, int dr)
 {
-    bool peers = (PEER_ROLES & (1u << sr)) && (PEER_ROLES & (1u << dr));
-    return !peers || ((ROLE_CLIENTS & (1u << sr)) && (ROLE_CLIENTS & (1u << dr))) ||
-           (sr == ROLE_CLIENT_INTERNAL && (ROLE_PARTNERS & (1u << dr)));
+    bool peers = (a->peers & bit(sr)) && (a->peers & bit(dr));
+    return !peers || ((a->clients & bit(sr)) && (a->clients & bit(dr))) ||
+           (sr == a->role[K_CLIENT_INTERNAL] && (a->partners & bit(dr)));
 }
 
 bool audit_in_scope(const struct audit *a, const uint8_t *src, const uint8_t *dst, int ipver)
 {
     bool spriv, dpriv;
-    return pair_in_scope(role_of(a, src, ipver, &spriv), role_of(a, dst, ipver, &dpriv));
+    return pair_in_scope(a, topology_role_of(a->topo, src, ipver, &spriv), topology_role_of(a->topo, dst, ipver, &dpriv));
 }
 
 void audit_flow_peek(struct audit *a, const struct audit_flow *f, struct audit_result *r)
@@ -1292,17 +1047,17 @@ void audit_flow_peek(struct audit *a, const struct audit_flow *f, struct audit_r
 void audit_flow(struct audit *a, const struct audit_flow *f, struct audit_result *res)
 {
     bool spriv, dpriv;
-    int sr = role_of(a, f->src, f->ipver, &spriv);
-    int dr = role_of(a, f->dst, f->ipver, &dpriv);
+    int sr = topology_role_of(a->topo, f->src, f->ipver, &spriv);
+    int dr = topology_role_of(a->topo, f->dst, f->ipver, &dpriv);
     memset(res, 0, sizeof *res);
-    res->src_role = ROLE_NAMES[sr];
-    res->dst_role = ROLE_NAMES[dr];
-    res->app = refine_app(f, dr);
+    res->src_role = topology_role_name(a->topo, sr);
+    res->dst_role = topology_role_name(a->topo, dr);
+    res->app = refine_app(a, f, dr);
     /* Flows between peers are not Lync findings, except what the client rows
      * speak of: client to client, and an internal client through the
      * firewall to a partner; those are judged when a rule matches. */
-    bool peers = (PEER_ROLES & (1u << sr)) && (PEER_ROLES & (1u << dr));
-    if (!pair_in_scope(sr, dr)) {
+    bool peers = (a->peers & bit(sr)) && (a->peers & bit(dr));
+    if (!pair_in_scope(a, sr, dr)) {
         res->verdict = "unscoped";
         return;
     }
@@ -1311,6 +1066,8 @@ void audit_flow(struct audit *a, const struct audit_flow *f, struct audit_result
     snprintf(path, sizeof path, "%s -> %s %s/%u", res->src_role, res->dst_role, t >= 0 ? TRANSPORT_NAMES[t] : "ip",
              f->dport);
     nat_findings(a, f, sr, dr, spriv, dpriv, res, path);
+    int judged = res->nviolations;
+    struct check_reason why = {NULL, ""};
 
     /* IPsec on a path the exceptions exempt is the finding; elsewhere IPsec
      * is judged like any flow (allowed where ipsec_deployed says so). */
@@ -1321,7 +1078,7 @@ void audit_flow(struct audit *a, const struct audit_flow *f, struct audit_result
         if (v)
             snprintf(v->message, sizeof v->message, "%s: IPsec (%s) on a path the IPsec exceptions exempt (rule %s)",
                      path, res->app, ex->id);
-    } else if (!(t >= 0 && judge(a, f, t, sr, dr, res, path))) {
+    } else if (!(t >= 0 && judge(a, f, t, sr, dr, res, path, &why))) {
         if (peers && res->nviolations == 0) {
             res->verdict = "unscoped";
             return;
@@ -1333,6 +1090,7 @@ void audit_flow(struct audit *a, const struct audit_flow *f, struct audit_result
                          t >= 0 ? " on this path" : " between these roles");
         }
     }
+    add_reason(res, judged, &why);
     res->verdict = res->nviolations ? "violation" : "ok";
 }
 
@@ -1351,10 +1109,10 @@ void audit_rule_info(const struct audit *a, size_t i, struct audit_rule_info *o)
 
 const char *audit_topology_name(const struct audit *a)
 {
-    return a->topo_name;
+    return topology_name(a->topo);
 }
 
 const char *audit_topology_path(const struct audit *a)
 {
-    return a->topo_path;
+    return topology_path(a->topo);
 }

@@ -1,10 +1,11 @@
-/* audit.h - roles and rules: which rule allows a flow, or what it breaks.
+/* audit.h - rules: which rule allows a flow, or what it breaks.
  *
- * audit_load() reads the rule language (lua/dsl.lua), every rule file in rules/
- * file and the topology into one sandboxed Lua state, then compiles the
- * active rules into C match tables: auditing a flow is a lookup by
- * transport and destination port, filtered by role masks, never a Lua call
- * per packet. A rule's optional Lua check runs once per flow it matches. */
+ * audit_load() reads the rule language (lua/dsl.lua), every rule file in
+ * rules/ and the topology (topology.h) into one sandboxed Lua state, then
+ * compiles the active rules into C match tables: auditing a flow is a
+ * lookup by transport and destination port, filtered by role masks, never a
+ * Lua call per packet. A rule's optional Lua check runs once per flow it
+ * matches. */
 #ifndef LYNCAUDIT_AUDIT_H
 #define LYNCAUDIT_AUDIT_H
 
@@ -22,13 +23,23 @@ struct audit_paths {
     const char *topology;   /* NULL: no topology, every address is "any" */
 };
 
-/* Loads rules and topology; NULL on failure with "file:line: what" in err. */
+/* Loading reads every file's bytes first (regular files only), then runs
+ * them in the sandbox (luabox.h), whose limits end any load; a guard
+ * watches the load's progress for a C call that would not end.
+ *
+ * audit_load: for the load before anything is written. NULL on failure with
+ * "file:line: what" in err; a load that stops making progress for 4 s ends
+ * the process with one line "lyncaudit: FILE:LINE: no progress ..." and exit
+ * code 2 (nothing can have been written yet). */
 struct audit *audit_load(const struct audit_paths *p, char *err, size_t errlen);
 
-/* The same, keeping `where` current with "file:line" of the Lua statement
- * running (for a caller that must cut a load off and say where it was). */
-struct audit *audit_load_where(const struct audit_paths *p, char *where, size_t wherelen, char *err,
-                               size_t errlen);
+/* audit_reload: for a reload while a run goes on (SIGHUP). The files are
+ * read once; a child process loads those bytes first (a stall ends the
+ * child only: NULL here), then this process loads the same bytes with no
+ * alarm or watchdog that could end it. Never ends the process: NULL with
+ * "file:line: what" in err when the new files cannot be used. */
+struct audit *audit_reload(const struct audit_paths *p, char *err, size_t errlen);
+
 void audit_free(struct audit *a);
 
 /* One flow as the audit sees it. */
@@ -87,8 +98,9 @@ void audit_rule_info(const struct audit *a, size_t i, struct audit_rule_info *ou
 const char *audit_topology_name(const struct audit *a);
 const char *audit_topology_path(const struct audit *a);
 
-/* Role names, for documentation and tests. */
-const char *audit_role_name(int role);
-int audit_role_count(void);
+/* The role vocabulary (lua/dsl.lua's M.roles()): names by index, and how
+ * many ("any" is audit_role_count(a)). */
+const char *audit_role_name(const struct audit *a, int role);
+int audit_role_count(const struct audit *a);
 
 #endif

@@ -50,9 +50,6 @@
 static volatile sig_atomic_t g_stop;    /* SIGINT/SIGTERM seen: finish cleanly */
 static volatile sig_atomic_t g_reload;  /* SIGHUP seen: reload topology and rules */
 static struct source *volatile g_live;  /* the live source, to break its wait */
-static char g_where[600];               /* "file:line" of the Lua statement being loaded */
-
-#define LOAD_SECONDS 4
 
 /* What lyncaudit said last on stderr (a "lyncaudit: " line, without it):
  * stderr passes through tee_write, so that with --json trouble reaches
@@ -102,22 +99,6 @@ static bool json_wanted(int argc, char **argv)
         if (!strcmp(argv[i], "--json"))
             return true;
     return false;
-}
-
-/* A topology or rule file whose load does not end (a library call in C
- * that no instruction limit sees): say where, and stop before anything is
- * written. */
-static void on_load_alarm(int sig)
-{
-    (void)sig;
-    char m[800];
-    int n = snprintf(m, sizeof m, "lyncaudit: %s: still loading after %d s (a call that does not end?)\n",
-                     g_where[0] ? g_where : "topology or rules", LOAD_SECONDS);
-    if (n > 0) {
-        ssize_t w = write(STDERR_FILENO, m, (size_t)n < sizeof m ? (size_t)n : sizeof m - 1);
-        (void)w;
-    }
-    _exit(RUN_EXIT_TROUBLE);
 }
 
 /* The first SIGINT/SIGTERM asks for a clean end; a second one exits at once.
@@ -652,8 +633,10 @@ static bool path_join(char *buf, size_t len, const char *a, const char *b)
     return n >= 0 && (size_t)n < len;
 }
 
-/* Loads the rules and the topology; prints the error and returns NULL. */
-static struct audit *load_audit(const struct options *o, bool *no_topology)
+/* Loads the rules and the topology (audit.h: at the start, a load that
+ * stops making progress ends the process before anything is written; a
+ * reload never ends it); prints the error and returns NULL. */
+static struct audit *load_audit(const struct options *o, bool *no_topology, bool reloading)
 {
     char dir[PATH_MAX], lua_dir[PATH_MAX], rules_dir[PATH_MAX], err[1024], topo[PATH_MAX];
     const char *data = paths_data_dir(dir, sizeof dir);
@@ -664,16 +647,7 @@ static struct audit *load_audit(const struct options *o, bool *no_topology)
     struct audit_paths p = {lua_dir, o->rules_dir ? o->rules_dir : rules_dir,
                             paths_topology(o->topology, paths_sysconf_dir(), topo, sizeof topo)};
     *no_topology = !p.topology;
-    struct sigaction sa, old;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_load_alarm;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGALRM, &sa, &old);
-    g_where[0] = '\0';
-    alarm(LOAD_SECONDS);
-    struct audit *a = audit_load_where(&p, g_where, sizeof g_where, err, sizeof err);
-    alarm(0);
-    sigaction(SIGALRM, &old, NULL);
+    struct audit *a = reloading ? audit_reload(&p, err, sizeof err) : audit_load(&p, err, sizeof err);
     if (!a)
         fprintf(stderr, "lyncaudit: %s\n", err);
     return a;
@@ -736,17 +710,7 @@ static void reload(void *ctx)
     struct sensor *x = ctx;
     bool no_topology;
     eve_reopen(x->eve); /* as Suricata: a SIGHUP also opens the EVE file again, for logrotate */
-    /* A trial load in a child first: one that never ends must not take the
-     * capture with it (the child is cut off by the load alarm). */
-    pid_t pid = fork();
-    if (pid == 0) {
-        struct audit *t = load_audit(x->o, &no_topology);
-        _exit(t ? 0 : RUN_EXIT_TROUBLE);
-    }
-    int wst = 0;
-    while (pid > 0 && waitpid(pid, &wst, 0) < 0 && errno == EINTR)
-        ;
-    struct audit *a = pid > 0 && WIFEXITED(wst) && WEXITSTATUS(wst) == 0 ? load_audit(x->o, &no_topology) : NULL;
+    struct audit *a = load_audit(x->o, &no_topology, true); /* a trial load in a child first */
     if (!a) {
         fprintf(stderr, "lyncaudit: reload failed; keeping the topology and rules in use\n");
         return;
@@ -839,7 +803,7 @@ static int open_inputs(struct sensor *x)
 {
     const struct options *o = x->o;
     char err[1024];
-    if (check_files(x) || !(x->audit = load_audit(o, &x->no_topology)))
+    if (check_files(x) || !(x->audit = load_audit(o, &x->no_topology, false)))
         return -1;
     if (x->no_topology && !o->quiet)
         fprintf(stderr, "lyncaudit: no topology (no -t FILE, no topology.lua here or in %s): every address is "

@@ -396,7 +396,7 @@ static bool start_workers(struct pipeline *p, struct classify *const *cls, int w
         pthread_cond_init(&p->w[i].wake, NULL);
         ok = queue_init(&p->w[i].q) == 0;
     }
-    /* Signals are for the reader (main) thread: SIGINT, SIGHUP, the load alarm. */
+    /* Signals are for the reader (main) thread: SIGINT, SIGHUP. */
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_BLOCK, &all, &old);

@@ -221,14 +221,15 @@ static const char *field_text(lua_State *L, int idx, const char *name, char *buf
     return buf[0] ? buf : NULL;
 }
 
-/* Rows for roles, nat, nat_devices and ports of the topology table at index t. */
-static int topology_rows(lua_State *L, int t, sqlite3 *db)
+/* Rows for roles, nat, nat_devices and ports of the topology table at index t
+ * (roles in the order of a's vocabulary). */
+static int topology_rows(const struct audit *a, lua_State *L, int t, sqlite3 *db)
 {
     int rc = 0;
     lua_getfield(L, t, "roles");
-    for (int r = 0; r < audit_role_count() && !rc && lua_istable(L, -1); r++) {
-        lua_getfield(L, -1, audit_role_name(r));
-        rc = rows_of_list(L, db, "INSERT INTO prefix VALUES (?1, ?2)", audit_role_name(r));
+    for (int r = 0; r < audit_role_count(a) && !rc && lua_istable(L, -1); r++) {
+        lua_getfield(L, -1, audit_role_name(a, r));
+        rc = rows_of_list(L, db, "INSERT INTO prefix VALUES (?1, ?2)", audit_role_name(a, r));
         lua_pop(L, 1);
     }
     lua_pop(L, 1);
@@ -294,7 +295,8 @@ static int option_rows(lua_State *L, int schema, int topo, sqlite3 *db)
 }
 
 /* Runs the topology file and dsl.lua's options_schema in a box of our own. */
-static int read_topology(const char *path, const char *lua_dir, sqlite3 *db, char *err, size_t errlen)
+static int read_topology(const struct audit *a, const char *path, const char *lua_dir, sqlite3 *db, char *err,
+                         size_t errlen)
 {
     struct luabox *box = luabox_new(CHECK_MEMORY, err, errlen);
     if (!box)
@@ -313,7 +315,7 @@ static int read_topology(const char *path, const char *lua_dir, sqlite3 *db, cha
         lua_getfield(L, -1, "options_schema");
         rc = luabox_call(box, 0, 1, CHECK_INSTRUCTIONS, err, errlen);
     }
-    if (!rc && (topology_rows(L, topo, db) || option_rows(L, lua_gettop(L), topo, db))) {
+    if (!rc && (topology_rows(a, L, topo, db) || option_rows(L, lua_gettop(L), topo, db))) {
         snprintf(err, errlen, "%s: cannot list the topology: %s", path, sqlite3_errmsg(db));
         rc = -1;
     }
@@ -391,7 +393,7 @@ static int check_file(const char *path, const char *imported_from, bool json)
     const char *meta[3] = {path, audit_topology_name(a), imported_from};
     if (!rc)
         rc = sql_row(db, "INSERT INTO meta VALUES (?1, ?2, ?3)", 3, meta);
-    if (!rc && read_topology(path, lua_dir, db, err, sizeof err)) {
+    if (!rc && read_topology(a, path, lua_dir, db, err, sizeof err)) {
         fprintf(stderr, "lyncaudit: %s\n", err);
         rc = -2;
     }

@@ -41,13 +41,18 @@ static void setup(void)
         if (system(cmd) != 0)
             abort();
     }
-    /* Role i at 10.0.i+1.1 (and 2001:db8::i+1), client_media_ports narrow. */
+    /* Role i at 10.0.i+1.1 (and 2001:db8::i+1), client_media_ports narrow;
+     * the role names are the rule language's (the shipped rules loaded once). */
+    char err[1024];
+    struct audit_paths vp = {g_lua, LYNCAUDIT_SOURCE_DIR "/rules", NULL};
+    struct audit *vocab = audit_load(&vp, err, sizeof err);
     FILE *f = fopen(g_topo, "w");
-    if (!f)
+    if (!f || !vocab)
         abort();
     fprintf(f, "return { name = \"fuzz\", roles = {\n");
-    for (int i = 0; i < audit_role_count(); i++)
-        fprintf(f, "  %s = { \"10.0.%d.1\", \"2001:db8::%x\" },\n", audit_role_name(i), i + 1, i + 1);
+    for (int i = 0; i < audit_role_count(vocab); i++)
+        fprintf(f, "  %s = { \"10.0.%d.1\", \"2001:db8::%x\" },\n", audit_role_name(vocab, i), i + 1, i + 1);
+    audit_free(vocab);
     fprintf(f, "}, nat = { [\"131.107.155.30\"] = \"10.0.9.1\" }, nat_devices = { \"10.0.99.1\" },\n"
                "options = { client_media_ports = { 50000, 50999 }, xmpp_federation = true } }\n");
     fclose(f);
@@ -59,7 +64,7 @@ static const char *const APPS[] = {"tls", "sip", "msturn", "rtp", "ike", "unknow
 
 static void audit_some(struct audit *a, const uint8_t *data, size_t size)
 {
-    int nroles = audit_role_count() + 1; /* + an address in no role */
+    int nroles = audit_role_count(a) + 1; /* + an address in no role */
     for (size_t k = 0; k < 24; k++) {
         uint8_t x = size ? data[(k * 7) % size] : 0, y = size ? data[(k * 13 + 1) % size] : 0;
         int s = (int)((k + x) % (size_t)nroles), d = (int)((k * 3 + y) % (size_t)nroles);

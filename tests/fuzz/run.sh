@@ -57,7 +57,7 @@ done
 [ "$want_loader_seeds" = 0 ] || python3 "$root/tests/tunnels/test_frames.py" --seeds "$work/seeds/decode"
 flags=(-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -I"$root/src")
 # audit.c and what it calls: the label vocabulary and the TLS role policy are classify's
-audit_srcs=("$root"/src/{audit,topo_ports,luabox,classify,flow}.c "$root"/src/dissect/*.c)
+audit_srcs=("$root"/src/{audit,topology,luabox,classify,flow}.c "$root"/src/dissect/*.c)
 status=0
 for t in "${targets[@]}"; do
     extra=()

@@ -9,22 +9,27 @@
  * audit_flows (addresses, ports, a label), not packets: the audit never
  * reads bytes. Usage: test_audit SOURCE_DIR */
 #include <arpa/inet.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "audit.h"
 #include "check.h"
 #include "flow.h"
+#include "luabox.h"
 
 static char g_src[4096], g_tmp[256];
+static struct audit *g_vocab; /* the shipped rules without a topology: the role names */
 
 static int role_of_name(const char *n)
 {
-    for (int i = 0; i < audit_role_count(); i++)
-        if (!strcmp(audit_role_name(i), n))
+    for (int i = 0; i < audit_role_count(g_vocab); i++)
+        if (!strcmp(audit_role_name(g_vocab, i), n))
             return i;
     return -1;
 }
@@ -36,8 +41,8 @@ static const char *write_topology(const char *options, const char *extra)
     snprintf(path, sizeof path, "%s/topology.lua", g_tmp);
     FILE *f = fopen(path, "w");
     fprintf(f, "return {\n  name = \"unit\",\n  roles = {\n");
-    for (int i = 0; i < audit_role_count(); i++)
-        fprintf(f, "    %s = { \"10.0.%d.1\" },\n", audit_role_name(i), i + 1);
+    for (int i = 0; i < audit_role_count(g_vocab); i++)
+        fprintf(f, "    %s = { \"10.0.%d.1\" },\n", audit_role_name(g_vocab, i), i + 1);
     fprintf(f, "  },\n  options = { %s },\n%s}\n", options ? options : "", extra ? extra : "");
     fclose(f);
     return path;
@@ -653,6 +658,148 @@ static void test_topology_errors(void)
                           "in two roles");
     expect_topology_error("local s = string.rep('x', 1 << 30)\nreturn {}\n", "bad.lua:1: attempt to index a nil value");
     expect_topology_error("return 42\n", "must return a table");
+    /* Lua strings carry their length: a NUL byte does not cut one short. */
+    expect_topology_error("return {\n roles = {\n  [\"front_end\\0evil\"] = { \"10.0.0.1\" },\n }\n}\n",
+                          "bad.lua:3: role 'front_end\\0evil' holds a NUL byte");
+    expect_topology_error("return {\n roles = {\n  front_end = { \"10.0.0.1\\0junk\" },\n }\n}\n",
+                          "bad.lua:3: address '10.0.0.1\\0junk' holds a NUL byte");
+    expect_topology_error("return {\n name = \"a\\0b\",\n}\n", "bad.lua:2: name 'a\\0b' holds a NUL byte");
+    expect_topology_error("return {\n options = { [\"xmpp_federation\\0x\"] = true },\n}\n",
+                          "bad.lua:2: option 'xmpp_federation\\0x' holds a NUL byte");
+    expect_topology_error("return {\n capture_point = \"outside\\0x\",\n}\n", "bad.lua:2: capture_point 'outside");
+    expect_topology_error("return {\n nat = { [\"192.0.2.1\"] = \"10.0.0.1\\0x\" },\n}\n", "bad.lua:2: nat address");
+}
+
+/* A FIFO given as the topology is refused before it is opened for reading
+ * (opening it would wait for a writer for ever), by both entry points. */
+static void test_not_regular(void)
+{
+    char path[512], err[1024];
+    snprintf(path, sizeof path, "%s/fifo.lua", g_tmp);
+    CHECK(mkfifo(path, 0600) == 0);
+    struct audit *a = load(path, err, sizeof err);
+    CHECK(a == NULL && strstr(err, path) && strstr(err, "not a regular file"));
+    char lua[4200], rules[4200];
+    snprintf(lua, sizeof lua, "%s/lua", g_src);
+    snprintf(rules, sizeof rules, "%s/rules", g_src);
+    struct audit_paths p = {lua, rules, path};
+    a = audit_reload(&p, err, sizeof err);
+    CHECK(a == NULL && strstr(err, "not a regular file"));
+    unlink(path);
+}
+
+/* A reload gives what a load gives: the same rules, in the same order,
+ * under the same topology (the sample's). */
+static void test_reload_same(void)
+{
+    char lua[4200], rules[4200], topo[4200], err[1024];
+    snprintf(lua, sizeof lua, "%s/lua", g_src);
+    snprintf(rules, sizeof rules, "%s/rules", g_src);
+    snprintf(topo, sizeof topo, "%s/samples/topology.lua", g_src);
+    struct audit_paths p = {lua, rules, topo};
+    struct audit *a = audit_load(&p, err, sizeof err), *b = audit_reload(&p, err, sizeof err);
+    CHECK(a && b);
+    if (!a || !b) {
+        audit_free(a);
+        audit_free(b);
+        return;
+    }
+    CHECK(audit_rule_count(a) == audit_rule_count(b) && audit_rule_count(a) > 150);
+    size_t same = 0;
+    for (size_t i = 0; i < audit_rule_count(a) && i < audit_rule_count(b); i++) {
+        struct audit_rule_info x, y;
+        audit_rule_info(a, i, &x);
+        audit_rule_info(b, i, &y);
+        same += !strcmp(x.id, y.id) && x.active == y.active && !strcmp(x.dports, y.dports);
+    }
+    CHECK_EQ_U(same, audit_rule_count(a));
+    CHECK(!strcmp(audit_topology_name(a), audit_topology_name(b)));
+    audit_free(a);
+    audit_free(b);
+}
+
+/* --- the guard (luabox.h), with jobs that sleep instead of Lua that stalls */
+
+struct nap {
+    double total, tick; /* sleep `total` seconds, a progress step every `tick` */
+    int runs;           /* runs in this process */
+    int fail;           /* 1: return NULL with "boom"; 2: end by SIGTERM */
+};
+
+static double seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static void *nap_job(void *ctx, struct luabox_watch *w, char *err, size_t errlen)
+{
+    struct nap *n = ctx;
+    n->runs++;
+    if (n->fail == 2)
+        raise(SIGTERM);
+    for (double t = 0; t < n->total; t += n->tick) {
+        struct timespec ts = {(time_t)n->tick, (long)((n->tick - (double)(time_t)n->tick) * 1e9)};
+        nanosleep(&ts, NULL);
+        luabox_watch_step(w);
+    }
+    if (n->fail) {
+        snprintf(err, errlen, "boom");
+        return NULL;
+    }
+    return n;
+}
+
+/* A trial that stalls is cut off (an error, this process goes on, the job
+ * never runs here); one that makes progress passes however long it takes,
+ * then runs here; one that fails or dies is an error. */
+static void test_trial_guard(void)
+{
+    char err[256] = "";
+    struct nap stall = {3, 3, 0, 0};
+    double t0 = seconds();
+    CHECK(luabox_run_trial(nap_job, &stall, 0.5, err, sizeof err) == NULL);
+    CHECK(seconds() - t0 < 2.5);
+    CHECK(strstr(err, "no progress for 0.5 s") != NULL);
+    CHECK_EQ_U(stall.runs, 0);
+    struct nap slow = {1.2, 0.1, 0, 0};
+    CHECK(luabox_run_trial(nap_job, &slow, 0.5, err, sizeof err) == &slow);
+    CHECK_EQ_U(slow.runs, 1);
+    struct nap boom = {0.1, 0.1, 0, 1};
+    CHECK(luabox_run_trial(nap_job, &boom, 0.5, err, sizeof err) == NULL && !strcmp(err, "boom"));
+    CHECK_EQ_U(boom.runs, 0);
+    struct nap killed = {0.1, 0.1, 0, 2};
+    CHECK(luabox_run_trial(nap_job, &killed, 0.5, err, sizeof err) == NULL && strstr(err, "signal 15"));
+}
+
+/* In process, a stall ends the process with exit 2 and one line naming it
+ * (tried in a child of the test); progress lets the job finish. */
+static void test_watched_guard(void)
+{
+    char err[256] = "";
+    struct nap slow = {1.2, 0.1, 0, 0};
+    CHECK(luabox_run_watched(nap_job, &slow, 0.5, err, sizeof err) == &slow);
+    CHECK_EQ_U(slow.runs, 1);
+    int fds[2];
+    CHECK(pipe(fds) == 0);
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        dup2(fds[1], STDERR_FILENO);
+        struct nap stall = {3, 3, 0, 0};
+        luabox_run_watched(nap_job, &stall, 0.5, err, sizeof err);
+        _exit(0); /* the stall was not seen */
+    }
+    close(fds[1]);
+    char line[512] = "";
+    ssize_t n = read(fds[0], line, sizeof line - 1);
+    line[n > 0 ? n : 0] = '\0';
+    close(fds[0]);
+    int st = 0;
+    waitpid(pid, &st, 0);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 2);
+    CHECK(!strncmp(line, "lyncaudit: loading: no progress for 0.5 s", 41));
 }
 
 /* A broken rule file stops the load with its file and line. */
@@ -705,11 +852,22 @@ int main(int argc, char **argv)
 
     if (mkdir(rules, 0700) != 0)
         return 2;
+    char err[1024];
+    g_vocab = load(NULL, err, sizeof err);
+    if (!g_vocab) {
+        fprintf(stderr, "cannot load the shipped rules: %s\n", err);
+        return 1;
+    }
     test_every_rule();
     test_verdicts();
     test_readings();
     test_topology_errors();
     test_rule_errors();
+    test_not_regular();
+    test_reload_same();
+    test_trial_guard();
+    test_watched_guard();
+    audit_free(g_vocab);
     char cmd[400];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_tmp);
     if (system(cmd) != 0)
