@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
 #include <sys/random.h>
 
 #define FRAG_SLOTS 1024
@@ -28,13 +29,26 @@ struct flow_listhead {
     struct flow *head, *tail;
 };
 
-/* A first fragment's ports, so later fragments of the datagram join its flow. */
+/* A fragmented datagram, by its addresses, protocol and id: its ports,
+ * taken from its first fragment, so the rest join its flow (FRAG_PORTS);
+ * or, while the first has not come (fragments out of order), the fragments
+ * that came before it, held uncounted until it does (FRAG_HELD). */
+enum { FRAG_EMPTY, FRAG_PORTS, FRAG_HELD };
 struct frag_slot {
     uint8_t src[16], dst[16];
     uint32_t id;
     uint16_t sport, dport;
-    uint8_t proto, used;
+    uint8_t proto, state;
+    uint64_t seen_us;             /* the datagram's newest fragment */
+    uint64_t held_pkts, held_bytes, held_first_us;
+    struct packet held;           /* FRAG_HELD: the first fragment held (no pointers) */
 };
+
+/* A datagram's fragments arrive within this (Linux's ipfrag_time); a slot
+ * older than it is another datagram that reuses the id. */
+#define FRAG_TIMEOUT_US (30 * 1000000ull)
+
+static void frag_expire(struct flow_table *t, bool all);
 
 struct flow_table {
     struct flow **buckets;
@@ -56,6 +70,8 @@ struct flow_table {
     uint64_t tick_pend_us;
     uint64_t seed;
     struct flow_stats stats;
+    uint32_t frags_held;          /* slots in FRAG_HELD */
+    uint64_t frag_scan_us;        /* the last look for held fragments timed out */
     struct frag_slot frags[FRAG_SLOTS];
 };
 
@@ -317,6 +333,7 @@ static void clock_tick(struct flow_table *t, uint64_t now)
 void flow_table_expire(struct flow_table *t, uint64_t now_us)
 {
     clock_tick(t, now_us);
+    frag_expire(t, false);
     for (uint8_t l = 0; l < FLOW_LIST_N; l++) {
         uint64_t idle = idle_of(t, l);
         if (idle == 0 && l != FLOW_LIST_CLOSING)
@@ -363,108 +380,192 @@ static void make_key(const struct packet *p, uint16_t sport, uint16_t dport, uin
     *src_is_a = a;
 }
 
-/* Ports for a fragment: remembered from the first fragment of the datagram. */
-static void frag_ports(struct flow_table *t, const struct packet *p, uint16_t *sport, uint16_t *dport)
-{
-    uint32_t h = (uint32_t)mix64(((uint64_t)p->frag_id << 8) ^ p->proto ^
-                                 ((uint64_t)p->src[p->ipver == 4 ? 3 : 15] << 40) ^
-                                 ((uint64_t)p->dst[p->ipver == 4 ? 3 : 15] << 48)) &
-                 (FRAG_SLOTS - 1);
-    struct frag_slot *s = &t->frags[h];
-    if (p->frag_first) {
-        memcpy(s->src, p->src, 16);
-        memcpy(s->dst, p->dst, 16);
-        s->id = p->frag_id;
-        s->proto = p->proto;
-        s->sport = p->sport;
-        s->dport = p->dport;
-        s->used = 1;
-    } else if (p->fragment && s->used && s->id == p->frag_id && s->proto == p->proto &&
-               !memcmp(s->src, p->src, 16) && !memcmp(s->dst, p->dst, 16)) {
-        *sport = s->sport;
-        *dport = s->dport;
-    }
-}
-
 static uint8_t list_for(uint8_t proto)
 {
     return proto == 6 ? FLOW_LIST_TCP : (proto == 17 || proto == 136) ? FLOW_LIST_UDP : FLOW_LIST_OTHER;
+}
+
+/* The flow of a packet under the ports given (a fragment's are its
+ * datagram's), created when there is none; *from_a: the packet comes from
+ * the key's side a. NULL when memory runs out. */
+static struct flow *find_or_add(struct flow_table *t, const struct packet *p, uint16_t sport, uint16_t dport,
+                                uint64_t ts, bool *from_a, bool *is_new)
+{
+    struct flow_key k;
+    make_key(p, sport, dport, t->cfg.vlan_key ? p->vlan[0] : 0, &k, from_a);
+    uint64_t h = key_hash(t, &k);
+    struct flow *f = t->buckets[h & (t->nbuckets - 1)];
+    while (f && !key_eq(&f->key, &k))
+        f = f->hnext;
+
+    bool syn_only = p->proto == IPPROTO_TCP && !p->fragment && (p->tcp_flags & (TCPF_SYN | TCPF_ACK)) == TCPF_SYN;
+    /* A new SYN on a closed connection starts a new flow (port reuse). */
+    if (f && syn_only && f->list == FLOW_LIST_CLOSING) {
+        end_flow(t, f, (enum flow_end)f->end);
+        f = NULL;
+    }
+    *is_new = false;
+    if (f)
+        return f;
+    if (t->cfg.max_flows && t->stats.live >= t->cfg.max_flows)
+        evict_one(t);
+    f = aligned_alloc(_Alignof(struct flow), sizeof *f); /* the label's own cache line (flow.h) */
+    if (!f)
+        return NULL;
+    memset(f, 0, sizeof *f);
+    f->key = k;
+    f->first_us = f->last_us = ts;
+    f->active_us = t->now_us;
+    /* The SYN-ACK's receiver initiated; otherwise the first sender did. */
+    bool synack = p->proto == IPPROTO_TCP && !p->fragment &&
+                  (p->tcp_flags & (TCPF_SYN | TCPF_ACK)) == (TCPF_SYN | TCPF_ACK);
+    f->src_is_a = synack ? !*from_a : *from_a;
+    f->vlan[0] = p->vlan[0];
+    f->vlan[1] = p->vlan[1];
+    if (p->tunnel) {
+        f->tunnel = p->tunnel;
+        f->tun_ipver = p->tun_ipver;
+        f->tun_has_id = p->tun_has_id;
+        f->tun_id = p->tun_id;
+        memcpy(f->tun_src, p->tun_src, 16);
+        memcpy(f->tun_dst, p->tun_dst, 16);
+    }
+    if (t->stats.live * 1 >= t->nbuckets)
+        grow(t);
+    size_t b = h & (t->nbuckets - 1);
+    f->hnext = t->buckets[b];
+    t->buckets[b] = f;
+    list_append(t, f, list_for(p->proto));
+    t->stats.created++;
+    t->stats.live++;
+    if (t->stats.live > t->stats.peak_live)
+        t->stats.peak_live = t->stats.live;
+    *is_new = true;
+    return f;
+}
+
+/* Counts pkts packets of bytes in f, from side from_a, the newest at ts. */
+static int count_in(struct flow_table *t, struct flow *f, bool from_a, uint64_t pkts, uint64_t bytes, uint64_t ts)
+{
+    int d = (from_a == (bool)f->src_is_a) ? 0 : 1;
+    f->pkts[d] += pkts;
+    f->bytes[d] += bytes;
+    /* first_us stays the first packet's time when time goes backwards */
+    if (ts > f->last_us)
+        f->last_us = ts;
+    f->active_us = t->now_us;
+    return d;
+}
+
+/* Held fragments whose first fragment never came: a flow of their own
+ * without ports (what they were before any was held), counted there. */
+static void frag_release(struct flow_table *t, struct frag_slot *s)
+{
+    bool from_a, is_new;
+    struct flow *f = find_or_add(t, &s->held, 0, 0, s->held_first_us, &from_a, &is_new);
+    if (f)
+        count_in(t, f, from_a, s->held_pkts, s->held_bytes, s->seen_us);
+    s->state = FRAG_EMPTY;
+    t->frags_held--;
+}
+
+/* Routes a fragment (first or not) through its datagram's slot: sets the
+ * ports the rest take from the first. A fragment before its first is held
+ * (true: not counted in a flow yet); a first that finds fragments held
+ * takes them over (*adopt_*: counted in its flow by the caller). A second
+ * first fragment of the same datagram keeps its own ports but does not
+ * move the rest (a duplicate or forged first does not re-point them). */
+static bool frag_route(struct flow_table *t, const struct packet *p, uint64_t ts, uint16_t *sport, uint16_t *dport,
+                       struct frag_slot **adopt)
+{
+    int last = p->ipver == 4 ? 3 : 15;
+    uint32_t h = (uint32_t)mix64(((uint64_t)p->frag_id << 8) ^ p->proto ^ ((uint64_t)p->src[last] << 40) ^
+                                 ((uint64_t)p->dst[last] << 48)) &
+                 (FRAG_SLOTS - 1);
+    struct frag_slot *s = &t->frags[h];
+    bool same = s->state != FRAG_EMPTY && s->id == p->frag_id && s->proto == p->proto &&
+                !memcmp(s->src, p->src, 16) && !memcmp(s->dst, p->dst, 16) &&
+                (ts > s->seen_us ? ts - s->seen_us : s->seen_us - ts) <= FRAG_TIMEOUT_US;
+    *adopt = NULL;
+    if (same) {
+        s->seen_us = ts > s->seen_us ? ts : s->seen_us;
+        if (s->state == FRAG_PORTS && p->fragment) {
+            *sport = s->sport;
+            *dport = s->dport;
+        } else if (s->state == FRAG_HELD && p->fragment) {
+            s->held_pkts++;
+            s->held_bytes += p->wirelen;
+            return true;
+        } else if (s->state == FRAG_HELD) {
+            s->state = FRAG_PORTS;
+            s->sport = p->sport;
+            s->dport = p->dport;
+            t->frags_held--;
+            *adopt = s;
+        }
+        return false;
+    }
+    if (s->state == FRAG_HELD)
+        frag_release(t, s);
+    memcpy(s->src, p->src, 16);
+    memcpy(s->dst, p->dst, 16);
+    s->id = p->frag_id;
+    s->proto = p->proto;
+    s->seen_us = ts;
+    s->sport = p->sport;
+    s->dport = p->dport;
+    s->state = p->frag_first ? FRAG_PORTS : FRAG_HELD;
+    if (p->frag_first)
+        return false;
+    s->held = *p;
+    s->held.l3 = s->held.payload = NULL;
+    s->held_pkts = 1;
+    s->held_bytes = p->wirelen;
+    s->held_first_us = ts;
+    t->frags_held++;
+    return true;
+}
+
+/* Releases held fragments older than the reassembly time (every one when
+ * all is true), looking at most once a second of capture time. */
+static void frag_expire(struct flow_table *t, bool all)
+{
+    if (!t->frags_held || (!all && t->now_us < t->frag_scan_us + 1000000u)) /* now_us never goes back */
+        return;
+    t->frag_scan_us = t->now_us;
+    for (int i = 0; i < FRAG_SLOTS && t->frags_held; i++) {
+        struct frag_slot *s = &t->frags[i];
+        if (s->state == FRAG_HELD && (all || s->seen_us + FRAG_TIMEOUT_US < t->now_us))
+            frag_release(t, s);
+    }
 }
 
 struct flow *flow_packet(struct flow_table *t, const struct packet *p, int *dir, bool *is_new)
 {
     uint64_t ts = packet_time(t, p->ts_us);
     uint16_t sport = p->sport, dport = p->dport;
-    if (p->fragment || p->frag_first)
-        frag_ports(t, p, &sport, &dport);
-
-    struct flow_key k;
-    bool from_a;
-    make_key(p, sport, dport, t->cfg.vlan_key ? p->vlan[0] : 0, &k, &from_a);
-    uint64_t h = key_hash(t, &k);
-    struct flow *f = t->buckets[h & (t->nbuckets - 1)];
-    while (f && !key_eq(&f->key, &k))
-        f = f->hnext;
-
-    bool syn_only = p->proto == 6 && !p->fragment && (p->tcp_flags & (TCPF_SYN | TCPF_ACK)) == TCPF_SYN;
-    /* A new SYN on a closed connection starts a new flow (port reuse). */
-    if (f && syn_only && f->list == FLOW_LIST_CLOSING) {
-        end_flow(t, f, (enum flow_end)f->end);
-        f = NULL;
-    }
-
+    struct frag_slot *adopt = NULL;
     *is_new = false;
-    if (!f) {
-        if (t->cfg.max_flows && t->stats.live >= t->cfg.max_flows)
-            evict_one(t);
-        f = aligned_alloc(_Alignof(struct flow), sizeof *f); /* the label's own cache line (flow.h) */
-        if (!f)
-            return NULL;
-        memset(f, 0, sizeof *f);
-        f->key = k;
-        f->first_us = f->last_us = ts;
-        f->active_us = t->now_us;
-        /* The SYN-ACK's receiver initiated; otherwise the first sender did. */
-        bool synack = p->proto == 6 && !p->fragment &&
-                      (p->tcp_flags & (TCPF_SYN | TCPF_ACK)) == (TCPF_SYN | TCPF_ACK);
-        f->src_is_a = synack ? !from_a : from_a;
-        f->vlan[0] = p->vlan[0];
-        f->vlan[1] = p->vlan[1];
-        if (p->tunnel) {
-            f->tunnel = p->tunnel;
-            f->tun_ipver = p->tun_ipver;
-            f->tun_has_id = p->tun_has_id;
-            f->tun_id = p->tun_id;
-            memcpy(f->tun_src, p->tun_src, 16);
-            memcpy(f->tun_dst, p->tun_dst, 16);
-        }
-        if (t->stats.live * 1 >= t->nbuckets)
-            grow(t);
-        size_t b = h & (t->nbuckets - 1);
-        f->hnext = t->buckets[b];
-        t->buckets[b] = f;
-        list_append(t, f, list_for(p->proto));
-        t->stats.created++;
-        t->stats.live++;
-        if (t->stats.live > t->stats.peak_live)
-            t->stats.peak_live = t->stats.live;
-        *is_new = true;
-    }
+    if ((p->fragment || p->frag_first) && frag_route(t, p, ts, &sport, &dport, &adopt))
+        return NULL; /* held until its first fragment comes */
 
+    bool from_a;
+    struct flow *f = find_or_add(t, p, sport, dport, ts, &from_a, is_new);
+    if (!f)
+        return NULL;
     if (t->pend) { /* this packet is the suspect */
         t->pend_flow = f;
         t->pend_new = *is_new;
     }
-    int d = (from_a == (bool)f->src_is_a) ? 0 : 1;
+    int d = count_in(t, f, from_a, 1, p->wirelen, ts);
     *dir = d;
-    f->pkts[d]++;
-    f->bytes[d] += p->wirelen;
-    /* first_us stays the first packet's time when time goes backwards */
-    if (ts > f->last_us)
-        f->last_us = ts;
-    f->active_us = t->now_us;
+    if (adopt) { /* fragments that came before their first, same direction */
+        count_in(t, f, from_a, adopt->held_pkts, adopt->held_bytes, ts);
+        if (adopt->held_first_us < f->first_us && *is_new)
+            f->first_us = adopt->held_first_us;
+    }
 
-    if (p->proto == 6 && !p->fragment && f->list != FLOW_LIST_CLOSING) {
+    if (p->proto == IPPROTO_TCP && !p->fragment && f->list != FLOW_LIST_CLOSING) {
         if (p->tcp_flags & TCPF_RST) {
             f->end = FLOW_END_RST;
         } else if (p->tcp_flags & TCPF_FIN) {
@@ -504,6 +605,7 @@ void flow_table_input_end(struct flow_table *t)
 {
     if (t->pend)
         judge_pending(t, 0, true);
+    frag_expire(t, true);
     t->have_prev = false;
     t->tick_pend = false;
 }
@@ -512,6 +614,7 @@ void flow_table_end_all(struct flow_table *t)
 {
     if (t->pend)
         judge_pending(t, 0, true);
+    frag_expire(t, true);
     for (int l = 0; l < FLOW_LIST_N; l++) {
         struct flow *f;
         while ((f = t->lists[l].head))

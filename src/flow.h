@@ -110,8 +110,12 @@ struct flow_table *flow_table_new(const struct flow_config *cfg, flow_end_fn on_
 void flow_table_free(struct flow_table *t);
 
 /* Finds or creates the flow of a decoded packet, counts the packet in it and
- * sets *dir (0: from the initiator) and *is_new. Returns NULL only when
- * memory runs out. */
+ * sets *dir (0: from the initiator) and *is_new. Returns NULL when memory
+ * runs out, and for an IP fragment that came before its datagram's first
+ * fragment: it is held (counted in no flow, fed to no stage) until the
+ * first comes and it is counted in that flow, or, when the first never
+ * comes within 30 s of capture time, the input ends or its slot is needed,
+ * counted in a flow without ports as fragments always were. */
 struct flow *flow_packet(struct flow_table *t, const struct packet *pkt, int *dir, bool *is_new);
 
 /* Counts an ICMP error with the flow of the packet it quotes, if that flow

@@ -413,6 +413,12 @@ static bool number_option(int c, const char *arg, struct options *o)
         *(w ? &o->workers : &o->dpi_memory) = v;
         return true;
     }
+    if (c == 'B') { /* KiB, handed to libpcap as an int of bytes (issue 20 H) */
+        if (!number_arg(c, arg, 1, INT_MAX / 1024, "KiB (1-2097151)", &v))
+            return false;
+        o->live.buffer_kib = (int)v;
+        return true;
+    }
     if (!number_arg(c, arg, 0, INT_MAX, "a whole number >= 0", &v))
         return false;
     switch (c) {
@@ -423,8 +429,7 @@ static bool number_option(int c, const char *arg, struct options *o)
     case OPT_COUNT: o->count = v; break;
     case OPT_LOCK_WAIT: o->lock_wait = v; break;
     case OPT_BACKLOG: o->backlog = v; break;
-    case 's': o->live.snaplen = (int)v; break;
-    default: o->live.buffer_kib = (int)v; break;
+    default: o->live.snaplen = (int)v; break;
     }
     return true;
 }

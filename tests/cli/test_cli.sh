@@ -69,6 +69,13 @@ expect_rc 0 "a capture on stdin" sh -c "exec \"\$0\" -q -d \"\$1\" - <\"\$2\"" "
 expect_rc 2 "bad option value" "$LA" --max-flows -3 "$SIP"
 expect_err "max-flows wants a whole number" "bad option value"
 expect_rc 2 "unknown option" "$LA" --frobnicate "$SIP"
+# -B is KiB handed to libpcap as bytes in an int: 4194305 once wrapped to a
+# 1 KiB buffer (issue 20 H); past 2097151 it is refused, the largest is taken.
+expect_rc 2 "-B past an int of bytes" "$LA" -B 4194305 -i lo -d "$T/m.db"
+expect_err "^lyncaudit: --buffer-size wants KiB \(1-2097151\), not .4194305." "-B past an int of bytes"
+expect_rc 2 "-B 0" "$LA" -B 0 -i lo -d "$T/m.db"
+[ ! -e "$T/m.db" ] && ok || bad "-B refused must not create the database"
+expect_rc 0 "-B 2097151 (2 GiB) on a file run" "$LA" -q -B 2097151 -d "$T/b.db" "$SIP"
 
 # The command line as tcpdump users write it (issue 18): options anywhere,
 # -r and -F, a file named like a filter word, a folder given as a capture.

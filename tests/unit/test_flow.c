@@ -173,6 +173,72 @@ static void test_fragments(void)
     CHECK_EQ_U(e.f[0].bytes0, 200);
 }
 
+static struct packet frag(uint16_t sp, uint16_t dp, uint32_t id, bool first, uint64_t ts_s)
+{
+    struct packet p = pk(1, 2, first ? sp : 0, first ? dp : 0, 17, 0, ts_s);
+    p.frag_first = first;
+    p.fragment = !first;
+    p.frag_id = id;
+    return p;
+}
+
+/* Issue 20 K: fragments out of order are held until their first comes and
+ * join its flow (no port-0 flow beside it); a second first fragment of the
+ * same datagram with other ports does not re-point the rest; a fragment
+ * whose first never comes is a port-0 flow at the end, or after 30 s of
+ * capture time; an id used again after 30 s is another datagram. */
+static void test_fragments_out_of_order(void)
+{
+    struct ended e = {0};
+    struct flow_config c = {300000000, 120000000, 60000000, 30000000, 0, false, false};
+    struct flow_table *t = flow_table_new(&c, on_end, &e);
+    CHECK(feed(t, frag(0, 0, 90, false, 1)) == NULL);  /* before its first: held */
+    CHECK(feed(t, frag(0, 0, 90, false, 1)) == NULL);
+    struct flow *f = feed(t, frag(5060, 5060, 90, true, 2));
+    CHECK(f != NULL);
+    CHECK_EQ_U(f->pkts[0], 3);
+    CHECK_EQ_U(f->first_us, 1000000);
+    CHECK_EQ_U(flow_table_stats(t)->created, 1);
+    flow_table_free(t);
+    CHECK_EQ_U(e.n, 1);
+    CHECK_EQ_U(e.f[0].sport, 5060);
+    CHECK_EQ_U(e.f[0].bytes0, 300);
+
+    memset(&e, 0, sizeof e);
+    t = flow_table_new(&c, on_end, &e);
+    feed(t, frag(5060, 5060, 91, true, 1));
+    feed(t, frag(6000, 6000, 91, true, 1)); /* a forged second first */
+    feed(t, frag(0, 0, 91, false, 1));
+    flow_table_free(t);
+    CHECK_EQ_U(e.n, 2);
+    for (int i = 0; i < e.n; i++)
+        CHECK_EQ_U(e.f[i].pkts0, e.f[i].sport == 5060 ? 2 : 1);
+
+    memset(&e, 0, sizeof e);
+    t = flow_table_new(&c, on_end, &e);
+    feed(t, frag(0, 0, 92, false, 1));            /* its first never comes */
+    feed(t, pk(1, 3, 1000, 53, 17, 0, 20));       /* 19 s later: still held */
+    CHECK_EQ_U(flow_table_stats(t)->created, 1);
+    feed(t, pk(1, 3, 1000, 53, 17, 0, 40));       /* past 30 s: a port-0 flow */
+    CHECK_EQ_U(flow_table_stats(t)->created, 2);
+    feed(t, frag(0, 0, 93, false, 41));           /* held at the end ... */
+    feed(t, frag(7000, 7000, 92, true, 42));      /* id 92 again, 41 s on: another datagram */
+    feed(t, frag(0, 0, 92, false, 42));
+    flow_table_free(t);
+    CHECK_EQ_U(e.n, 3);
+    int port0 = 0;
+    for (int i = 0; i < e.n; i++) {
+        if (e.f[i].sport == 0) {
+            port0++;
+            CHECK_EQ_U(e.f[i].pkts0, 2); /* ids 92 (at 1 s) and 93: one flow without ports */
+            CHECK_EQ_U(e.f[i].first_us, 1000000);
+        } else if (e.f[i].sport == 7000) {
+            CHECK_EQ_U(e.f[i].pkts0, 2);
+        }
+    }
+    CHECK_EQ_U(port0, 1);
+}
+
 static void test_many(void)
 {
     /* Enough flows to grow the hash table several times; all found again. */
@@ -333,6 +399,7 @@ int main(void)
     test_idle();
     test_cap();
     test_fragments();
+    test_fragments_out_of_order();
     test_many();
     test_time_spike();
     test_time_jump();
