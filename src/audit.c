@@ -590,10 +590,10 @@ struct audit *audit_reload(const struct audit_paths *p, char *err, size_t errlen
 
 static void free_rule(struct rule *r)
 {
-    char **strs[] = {&r->id, &r->kind, &r->severity, &r->doc, &r->table, &r->text, &r->note, &r->from_s,
-                     &r->to_s, &r->transport_s, &r->dports_s, &r->sports_s, &r->apps_s, &r->when_s, &r->ref_s};
-    for (size_t i = 0; i < sizeof strs / sizeof *strs; i++)
-        free(*strs[i]);
+    char **owned[] = {&r->id, &r->kind, &r->severity, &r->doc, &r->table, &r->text, &r->note, &r->from_s,
+                      &r->to_s, &r->transport_s, &r->dports_s, &r->sports_s, &r->apps_s, &r->when_s, &r->ref_s};
+    for (char ***o = owned; o < owned + sizeof owned / sizeof owned[0]; o++)
+        free(**o);
     for (int i = 0; i < r->napps; i++)
         free(r->apps[i]);
     free(r->apps);
@@ -765,7 +765,7 @@ static bool apps_within(const struct rule *x, const struct rule *y)
  * specific expects a narrower set of labels. Returns the new count. */
 static int deciding_rules(const struct audit *a, int *c, int n)
 {
-    int keep[64], m = 0;
+    int keep[64] = {0}, m = 0;
     for (int i = 0; i < n && m < 64; i++) {
         const struct rule *x = &a->rules[c[i]];
         bool beaten = false;

@@ -135,8 +135,9 @@ static void list_unlink(struct flow_table *t, struct flow *f)
 static void list_append(struct flow_table *t, struct flow *f, uint8_t list)
 {
     struct flow_listhead *l = &t->lists[list];
-    if (f->list != list)
-        f->list = list; /* the line is shared with the classify thread: write only a change */
+    /* The line is shared with the classify thread: write only a change. */
+    if (f->list != list) // cppcheck-suppress duplicateConditionalAssign
+        f->list = list;
     f->queued_us = f->active_us;
     f->next = NULL;
     f->prev = l->tail;
@@ -152,7 +153,8 @@ static void list_append(struct flow_table *t, struct flow *f, uint8_t list)
  * would end flows idle (60 s by default); with no idle timeout the linger. */
 static uint64_t far_of(const struct flow_config *c)
 {
-    uint64_t v[3] = {c->tcp_idle_us, c->udp_idle_us, c->other_idle_us}, far = 0;
+    const uint64_t v[3] = {c->tcp_idle_us, c->udp_idle_us, c->other_idle_us};
+    uint64_t far = 0;
     for (int i = 0; i < 3; i++)
         if (v[i] && (!far || v[i] < far))
             far = v[i];

@@ -66,6 +66,8 @@ struct luabox {
     size_t wherelen;
     struct luabox_watch *watch;
 };
+_Static_assert(sizeof((struct luabox_watch *)0)->where == sizeof((struct luabox *)0)->own_where,
+               "a watch's where is as long as the box's own");
 
 static double clock_seconds(clockid_t id)
 {
@@ -355,7 +357,7 @@ void luabox_watch(struct luabox *b, struct luabox_watch *w)
 {
     b->watch = w;
     b->where = w ? w->where : b->own_where;
-    b->wherelen = w ? sizeof w->where : sizeof b->own_where;
+    b->wherelen = sizeof b->own_where; /* the watch's is as long (static assert above) */
 }
 
 void luabox_watch_step(struct luabox_watch *w)

@@ -282,7 +282,9 @@ static int audit_and_store(struct record *r, struct flow *f, const struct classi
     ip_text(dst, f->key.ipver, d_ip);
     struct store_flow sf;
     flow_row(&sf, f, n, &ar, s_ip, d_ip, tbuf);
-    char cid[64], loc[3][4];
+    char cid[64];
+    // cppcheck-suppress variableScope ; sf points into loc until store_add_flow below
+    char loc[3][4];
     sf.community_id = community_id(f, cid, sizeof cid) ? cid : NULL;
     const struct stun_call *call = f->label.call;
     if (call) {

@@ -381,7 +381,7 @@ void source_stats(struct source *s, struct source_stats *out)
     struct pcap_stat ps;
     if (s->live && pcap_stats(s->pcap, &ps) == 0) {
         /* 32-bit counters that wrap on long runs: keep 64-bit totals. */
-        uint32_t parts[3] = {ps.ps_recv, ps.ps_drop, ps.ps_ifdrop};
+        const uint32_t parts[3] = {ps.ps_recv, ps.ps_drop, ps.ps_ifdrop};
         uint64_t *tot[3] = {&s->last.received, &s->last.dropped, &s->last.ifdropped};
         for (int i = 0; i < 3; i++) {
             uint32_t prev = (uint32_t)*tot[i];

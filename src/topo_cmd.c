@@ -390,9 +390,10 @@ static int check_file(const char *path, const char *imported_from, bool json)
     }
     sqlite3 *db = NULL;
     int rc = sqlite3_open(":memory:", &db) == SQLITE_OK && sqlite3_exec(db, CHECK_SCHEMA, NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
-    const char *meta[3] = {path, audit_topology_name(a), imported_from};
-    if (!rc)
+    if (!rc) {
+        const char *meta[3] = {path, audit_topology_name(a), imported_from};
         rc = sql_row(db, "INSERT INTO meta VALUES (?1, ?2, ?3)", 3, meta);
+    }
     if (!rc && read_topology(a, path, lua_dir, db, err, sizeof err)) {
         fprintf(stderr, "lyncaudit: %s\n", err);
         rc = -2;

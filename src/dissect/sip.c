@@ -26,7 +26,7 @@ static size_t token(const struct cursor *c, size_t off)
     size_t i = off;
     while (i < c->len) {
         uint8_t ch = cur_peek_u8(c, i);
-        if (ch == ' ' || ch == '\r' || ch == '\n' || ch < 0x21 || ch > 0x7E)
+        if (ch < 0x21 || ch > 0x7E) /* space, CR, LF, controls, non-ASCII */
             break;
         i++;
     }
