@@ -8,7 +8,7 @@ build_pkgs=(cmake make gcc pkg-config libpcap-dev libndpi-dev libsqlite3-dev lib
             libgcrypt20-dev libjansson-dev)
 test_pkgs=(sqlite3 python3 tshark libndpi-bin sip-tester coturn prosody openssl socat tcpdump
            lua5.4 clang libclang-rt-14-dev procps iproute2 ike-scan tcpreplay chromium
-           man-db groff-base bash-completion systemd dpkg-dev strace jq postgresql)
+           man-db groff-base bash-completion systemd dpkg-dev strace jq postgresql cppcheck)
 
 want=("${build_pkgs[@]}")
 [ "${1:-all}" = "all" ] && want+=("${test_pkgs[@]}")

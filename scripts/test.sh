@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Install what the tests need, build with -Werror, run the whole suite; then
+# Install what the tests need, run the static checks (scripts/lint.sh:
+# cppcheck, no function over 100 lines), build with -Werror, run the whole suite; then
 # build again with ASan + UBSan (leak detection on) and run the suite again
 # (all but the fuzz targets, which are sanitizer builds of their own).
 # Usage: scripts/test.sh [--no-sanitize]
@@ -7,6 +8,9 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 jobs="$(nproc)"
 "$root/scripts/install-deps.sh" all
+
+echo "== static checks"
+"$root/scripts/lint.sh"
 
 echo "== build (-Wall -Wextra -Werror) and test"
 cmake -S "$root" -B "$root/build-test" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLYNCAUDIT_WERROR=ON >/dev/null

@@ -157,6 +157,10 @@ struct options {
     struct evidence_caps evidence_caps; /* --evidence-flow-bytes, --evidence-bytes */
 };
 
+static void usage_more(FILE *out);
+
+/* --help: what lyncaudit does, how captures and a filter are told apart,
+ * the options. */
 static void usage(FILE *out)
 {
     fprintf(out,
@@ -205,7 +209,14 @@ static void usage(FILE *out)
             "      --lock-wait S      files: wait up to S seconds for another writer's lock on the\n"
             "                         database, or for a PostgreSQL server to come back, before the\n"
             "                         run gives up (default 30)\n"
-            "\n"
+            "\n");
+    usage_more(out);
+}
+
+/* The rest of --help: events, evidence, live capture, exit codes. */
+static void usage_more(FILE *out)
+{
+    fprintf(out,
             "Events (docs/usage.md, \"Events\"):\n"
             "      --eve FILE         append one JSON object per line to FILE ('-': stdout, the\n"
             "                         summary then goes to stderr), Suricata's EVE field names:\n"
