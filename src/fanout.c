@@ -337,6 +337,10 @@ int fanout_run(struct capture *c, struct source **srcs, int n, const struct fano
         snprintf(msg, msglen, "%s", fo.err);
         rc = -1;
     }
+    for (int i = 0; fo.t && cfg->keep && i < n; i++) {
+        cfg->keep[i] = fo.t[i].cls;
+        fo.t[i].cls = NULL;
+    }
     fan_free(&fo);
     return rc;
 }

@@ -26,6 +26,10 @@ struct fanout_cfg {
     struct flow_config flows;  /* each thread's flow table (max_flows split between them) */
     struct decode_opts decode;
     size_t dpi_budget;         /* classify_set_budget, per thread */
+    /* n slots: each thread's classifier is handed back here at the end, for
+     * the caller to free after the record stage is done (flows it still
+     * holds name their labels with strings of that nDPI module). */
+    struct classify **keep;
 };
 
 /* Reads the live sources srcs[0..n-1] (already in one fanout group), one

@@ -702,6 +702,7 @@ struct sensor {
     struct source *live;
     struct source **fan;       /* --capture-threads: every live handle, live first */
     int nfan;
+    struct classify **fan_cls; /* the capture threads' classifiers, freed after the record stage */
     struct flow_config fc;
     struct source **held;      /* per file: a pipe or stdin opened at the check (read once) */
     struct store *store;
@@ -992,7 +993,12 @@ static void start_capture(struct sensor *x)
 static int read_fanout(struct sensor *x, char *m, size_t mlen)
 {
     const struct options *o = x->o;
-    struct fanout_cfg cfg = {x->fc, o->decode, (size_t)o->dpi_memory * 1024u * 1024u / (size_t)x->nfan};
+    if (!(x->fan_cls = calloc((size_t)x->nfan, sizeof *x->fan_cls))) {
+        snprintf(m, mlen, "out of memory");
+        return -1;
+    }
+    struct fanout_cfg cfg = {x->fc, o->decode, (size_t)o->dpi_memory * 1024u * 1024u / (size_t)x->nfan,
+                             x->fan_cls};
     if (cfg.flows.max_flows)
         cfg.flows.max_flows = (cfg.flows.max_flows + (size_t)x->nfan - 1) / (size_t)x->nfan;
     x->cap.final_stats = o->stats_every || !o->quiet;
@@ -1184,6 +1190,9 @@ static void sensor_free(struct sensor *x)
         classify_free(x->cls[i]);
     free(x->cls);
     audit_free(record_free(x->rec));
+    for (int i = 0; x->fan_cls && i < x->nfan; i++)
+        classify_free(x->fan_cls[i]);
+    free(x->fan_cls);
     evidence_free(x->ev); /* after the record stage: flows it held give their slots back */
     audit_free(x->audit);
     eve_close(x->eve);
