@@ -39,6 +39,7 @@
 #include "run.h"
 #include "source.h"
 #include "store.h"
+#include "suggest.h"
 #include "store_copy.h"
 #include "topo_cmd.h"
 
@@ -568,7 +569,8 @@ static int parse_args(int argc, char **argv, struct options *o)
     o->eve.facility = 21; /* local5, as Suricata's eve syslog output */
     o->evidence_caps = (struct evidence_caps){EVIDENCE_FLOW_BYTES, EVIDENCE_TOTAL_BYTES};
     int c;
-    while ((c = getopt_long(argc, argv, "d:t:qvhVi:Dps:B:Z:r:F:", LONGS, NULL)) != -1) {
+    opterr = 0; /* suggest_option_error says it, with a "did you mean" */
+    while ((c = getopt_long(argc, argv, ":d:t:qvhVi:Dps:B:Z:r:F:", LONGS, NULL)) != -1) {
         switch (c) {
         case 'd': o->db_path = optarg; break;
         case 'r':
@@ -613,7 +615,7 @@ static int parse_args(int argc, char **argv, struct options *o)
             return -1;
         }
         default:
-            fprintf(stderr, "Try 'lyncaudit --help'.\n");
+            suggest_option_error("lyncaudit", "lyncaudit", c, argv, LONGS);
             return 1;
         }
     }

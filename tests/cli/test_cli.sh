@@ -69,6 +69,23 @@ expect_rc 0 "a capture on stdin" sh -c "exec \"\$0\" -q -d \"\$1\" - <\"\$2\"" "
 expect_rc 2 "bad option value" "$LA" --max-flows -3 "$SIP"
 expect_err "max-flows wants a whole number" "bad option value"
 expect_rc 2 "unknown option" "$LA" --frobnicate "$SIP"
+expect_err "^lyncaudit: unknown option '--frobnicate'\$" "unknown option, nothing close"
+# "did you mean" (issue 18): a misspelt long option, a value given to a flag,
+# an ambiguous abbreviation, a missing value; report and export the same.
+expect_rc 2 "misspelt option" "$LA" --jsno "$SIP"
+expect_err "^lyncaudit: unknown option '--jsno' \(did you mean '--json'\?\)\$" "misspelt option"
+grep -q "^Try 'lyncaudit --help'.\$" "$T/err" && ok || bad "misspelt option: no 'Try' line: $(cat "$T/err")"
+expect_rc 2 "misspelt option with a value" "$LA" --databse=x.db "$SIP"
+expect_err "^lyncaudit: unknown option '--databse' \(did you mean '--database'\?\)\$" "misspelt option with a value"
+expect_rc 2 "a value to a flag" "$LA" --json=1 "$SIP"
+expect_err "^lyncaudit: option '--json' takes no value\$" "a value to a flag"
+expect_rc 2 "ambiguous option" "$LA" --ev x "$SIP"
+expect_err "^lyncaudit: option '--ev' is ambiguous \(--eve, --eve-rotate, --evidence" "ambiguous option"
+expect_rc 2 "missing value" "$LA" "$SIP" --max-flows
+expect_err "^lyncaudit: option '--max-flows' wants a value\$" "missing value"
+expect_rc 2 "report: misspelt option" "$LA" report --fromat md x.db
+expect_err "^lyncaudit: report: unknown option '--fromat' \(did you mean '--format'\?\)\$" "report: misspelt option"
+[ ! -e "$T/x.db" ] && ok || bad "a usage error must not create the database"
 
 # The command line as tcpdump users write it (issue 18): options anywhere,
 # -r and -F, a file named like a filter word, a folder given as a capture.
@@ -154,8 +171,29 @@ expect_err "x.db: cannot open database" "database in a missing folder"
 # roles, violations make exit code 1 and land in the database.
 printf 'return {\n  roles = {\n    fornt_end = { "10.0.0.1" },\n  },\n}\n' >"$T/bad.lua"
 expect_rc 2 "bad topology" "$LA" -q -t "$T/bad.lua" -d "$T/topo.db" "$SIP"
-expect_err "^lyncaudit: $T/bad.lua:3: unknown role 'fornt_end'\$" "bad topology"
+expect_err "^lyncaudit: $T/bad.lua:3: unknown role 'fornt_end' \(did you mean 'front_end'\?\)\$" "bad topology"
 [ ! -e "$T/topo.db" ] && ok || bad "bad topology must not create the database"
+# A misspelt key, option, option value or capture point: a suggestion, and
+# a bad value names the accepted ones (issue 18).
+topo_err() { # description regex topology-text
+    printf '%s\n' "$3" >"$T/bad2.lua"
+    expect_rc 2 "$1" "$LA" -q -t "$T/bad2.lua" -d "$T/topo.db" "$SIP"
+    expect_err "^lyncaudit: $T/bad2.lua:2: $2\$" "$1"
+    [ ! -e "$T/topo.db" ] && ok || bad "$1: the database must not be created"
+}
+topo_err "misspelt key" "unknown key 'rolse' \(did you mean 'roles'\?\); the keys are name, roles, .*" \
+    $'return {\n  rolse = {},\n}'
+topo_err "misspelt option" "unknown option 'load_balancer' \(did you mean 'load_balancing'\?\)" \
+    $'return { options = {\n  load_balancer = "dns",\n} }'
+topo_err "misspelt option value" "option 'load_balancing' must be \"dns\" or \"hlb\" \(did you mean 'dns'\?\)" \
+    $'return { options = {\n  load_balancing = "dsn",\n} }'
+topo_err "bad option value" "option 'load_balancing' must be \"dns\" or \"hlb\"" \
+    $'return { options = {\n  load_balancing = "round_robin",\n} }'
+topo_err "bad boolean" "option 'public_im' must be true or false" \
+    $'return { options = {\n  public_im = "yes",\n} }'
+topo_err "misspelt capture point" "capture_point is \"inside\" or \"outside\" \(of the Edge's NAT\) \(did you mean 'outside'\?\)" \
+    $'return {\n  capture_point = "outsde",\n}'
+topo_err "role far from any" "unknown role 'zzzzzz'" $'return { roles = {\n  zzzzzz = { "10.0.0.1" },\n} }'
 expect_rc 2 "missing topology" "$LA" -q -t "$T/none.lua" -d "$T/topo.db" "$SIP"
 expect_err "none.lua: cannot read" "missing topology"
 printf 'return { name = "t", roles = { front_end = { "212.242.33.35" }, client_internal = { "192.168.1.0/24" } } }\n' >"$T/topology.lua"
