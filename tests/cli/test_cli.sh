@@ -335,5 +335,69 @@ wait "$holder"
 [ "$(q "$T/late.db" "select status || ':' || packets from runs")" = "complete:$all" ] && ok || \
   bad "signal after the last packet: $(q "$T/late.db" "select status, message, packets from runs")"
 
+# -Z USER when reading files (issue 18; tcpdump -r -Z drops there too): every
+# capture and the database are opened as root, then the process becomes USER
+# for good. Here the captures and the database sit in this test's folder
+# (mode 0700, root's): nobody could not even reach them. The run reads a
+# private copy of a capture, then a FIFO that a writer holds open; while it
+# waits on the FIFO its /proc/PID/status must show nobody's ids, no
+# capabilities (effective and bounding) and no_new_privs; once the writer
+# closes, the run completes with the flows of both.
+if [ "$(id -u)" = 0 ] && getent passwd nobody >/dev/null; then
+    install -m 0600 "$SIP" "$T/private.pcap"
+    mkfifo "$T/z.fifo"
+    python3 - "$JAB" "$T/z.fifo" "$T/z.go" <<'PY' &
+import os, sys, time
+data = open(sys.argv[1], "rb").read()
+with open(sys.argv[2], "wb") as f:
+    f.write(data)
+    f.flush()
+    for _ in range(200):              # at most 20 s, until the test has looked
+        if os.path.exists(sys.argv[3]):
+            break
+        time.sleep(0.1)
+PY
+    writer=$!
+    "$LA" -d "$T/z.db" -Z nobody "$T/private.pcap" "$T/z.fifo" >"$T/z.out" 2>"$T/z.err" &
+    la=$!
+    st=""
+    for _ in $(seq 100); do
+        st="$(cat "/proc/$la/status" 2>/dev/null)"
+        grep -qE "^Uid:[[:space:]]+65534[[:space:]]" <<<"$st" && break
+        sleep 0.1
+    done
+    field() { sed -n "s/^$1:[[:space:]]*//p" <<<"$st" | tr -s '[:space:]' ' ' | sed 's/ $//'; }
+    [ "$(field Uid)" = "65534 65534 65534 65534" ] && ok || bad "-Z nobody on files: Uid '$(field Uid)'"
+    [ "$(field Gid)" = "$(id -g nobody) $(id -g nobody) $(id -g nobody) $(id -g nobody)" ] && ok ||
+        bad "-Z nobody on files: Gid '$(field Gid)'"
+    [ "$(field Groups)" = "" ] && ok || bad "-Z nobody on files: supplementary groups '$(field Groups)'"
+    [ "$(field CapEff)" = "0000000000000000" ] && [ "$(field CapBnd)" = "0000000000000000" ] && ok ||
+        bad "-Z nobody on files: CapEff '$(field CapEff)', CapBnd '$(field CapBnd)'"
+    [ "$(field NoNewPrivs)" = 1 ] && ok || bad "-Z nobody on files: NoNewPrivs '$(field NoNewPrivs)'"
+    touch "$T/z.go"
+    wait "$writer"
+    for _ in $(seq 300); do kill -0 "$la" 2>/dev/null || break; sleep 0.1; done
+    kill -0 "$la" 2>/dev/null && { kill -9 "$la"; bad "-Z nobody on files: still running 30 s after its input ended"; }
+    wait "$la"
+    rc=$?
+    [ "$rc" -le 1 ] && ok || bad "-Z nobody on files: exit $rc: $(cat "$T/z.err")"
+    grep -q "^lyncaudit: reading as user nobody (uid 65534)$" "$T/z.err" && ok ||
+        bad "-Z nobody on files: stderr does not say it: $(cat "$T/z.err")"
+    "$LA" -q -d "$T/z0.db" "$SIP" "$JAB"
+    want="$(q "$T/z0.db" "select count(*) from flows")"
+    [ "$(q "$T/z.db" "select status || ' ' || sources || ' ' || (select count(*) from flows) from runs")" = "complete $T/private.pcap $T/z.fifo $want" ] && ok ||
+        bad "-Z nobody on files: run $(q "$T/z.db" "select status, sources, message from runs"), flows $(q "$T/z.db" "select count(*) from flows") want $want"
+    expect_rc 2 "-Z nosuchuser on files" "$LA" -q -d "$T/zz.db" -Z nosuchuser "$SIP"
+    expect_err "^lyncaudit: -Z nosuchuser: no such user\$" "-Z nosuchuser on files"
+    [ ! -e "$T/zz.db" ] && ok || bad "-Z nosuchuser on files must not create the database"
+    if command -v setpriv >/dev/null; then
+        mkdir -m 0777 "$T/pub" && chmod 0711 "$T"
+        expect_rc 2 "-Z when not root" setpriv --reuid=65534 --regid=65534 --clear-groups "$LA" -q -d "$T/pub/n.db" -Z nobody "$SIP"
+        expect_err "^lyncaudit: -Z nobody: not running as root, nothing to drop\$" "-Z when not root"
+        [ ! -e "$T/pub/n.db" ] && ok || bad "-Z when not root must not create the database"
+        chmod 0700 "$T"
+    fi
+fi
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
