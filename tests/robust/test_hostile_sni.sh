@@ -8,7 +8,8 @@
 #   2  $.subject the certificate's subject text whole
 #   3  one key `sni`, one `subject`, and no key the peer made up
 #   4  EVE's lync.app_detail an object with the same sni
-#   5  the Markdown report's readable detail with the SNI quoted as one value
+#   5  the Markdown report's readable detail with the SNI quoted as one
+#      value; the JSON report's app_detail the object
 # Usage: [KEEP=1] test_hostile_sni.sh LYNCAUDIT   (KEEP: leave the scratch folder)
 # Exit: 0 passed, 1 a check failed, 77 skipped (not root, or a tool missing).
 set -u
@@ -80,6 +81,15 @@ EOF
 # Markdown writes the JSON string's backslash as \\ (it renders as one).
 check "5: the report quotes the SNI as one value" \
     "$(grep -cF '; sni="x.example\\"; sni=evil; subject=forged"; subject="CN=srv; sni=evil2' r.md)" "1"
+
+"$LA" report a.db --format json -o r.json 2>report.err || echo "report: $(cat report.err)"
+check "5: the JSON report carries app_detail as an object" "$(python3 - "$SNI" <<'EOF'
+import json, sys
+r = json.load(open("r.json"))
+d = [f["app_detail"] for g in r["violation_groups"] for f in g["flows"] if f["dst_port"] == 5061]
+print(len(d) == 1 and isinstance(d[0], dict) and d[0].get("sni") == sys.argv[1])
+EOF
+)" "True"
 
 echo "hostile_sni: $passed passed, $failed failed"
 [ $failed -eq 0 ]
