@@ -38,6 +38,37 @@ for _, r in ipairs(ROLE_LIST) do ROLES[r] = true end
 
 local TRANSPORTS = { tcp = true, udp = true, esp = true, ah = true }
 
+-- " (did you mean 'x'?)" for the key of set closest to word when it is close
+-- enough to be a misspelling (edit distance with swaps of neighbours: 1 for
+-- words of up to 4 characters, 2 up to 8, 3 beyond), else "". The same rule
+-- as src/suggest.c, for the topology file's keys, roles and options.
+local function did_you_mean(word, set)
+  if type(word) ~= "string" or #word > 64 then return "" end
+  local limit = #word <= 4 and 1 or #word <= 8 and 2 or 3
+  local names = {}
+  for k in pairs(set) do if type(k) == "string" then names[#names + 1] = k end end
+  table.sort(names)
+  local best, best_d = nil, limit + 1
+  for _, c in ipairs(names) do
+    local n, m, d = #word, #c, {}
+    for i = 0, n do d[i] = { [0] = i } end
+    for j = 0, m do d[0][j] = j end
+    for i = 1, n do
+      for j = 1, m do
+        local cost = word:byte(i) == c:byte(j) and 0 or 1
+        local v = math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost)
+        if i > 1 and j > 1 and word:byte(i) == c:byte(j - 1) and word:byte(i - 1) == c:byte(j) then
+          v = math.min(v, d[i - 2][j - 2] + 1)
+        end
+        d[i][j] = v
+      end
+    end
+    if d[n][m] == 0 then return "" end
+    if d[n][m] < best_d then best, best_d = c, d[n][m] end
+  end
+  return best and string.format(" (did you mean '%s'?)", best) or ""
+end
+
 -- Flow labels a rule may expect: the Lync dissectors' own and the nDPI
 -- names (lowercased) the rules use. The list is classify's (src/classify.c,
 -- classify_rule_label): whoever runs this chunk passes it as the chunk's
@@ -208,7 +239,7 @@ local function parse_roles(spec, field)
       return nil, "'any' cannot be mixed with roles in " .. field
     end
     if type(r) ~= "string" or not ROLES[r] then
-      return nil, string.format("unknown role '%s' in %s", tostring(r), field)
+      return nil, string.format("unknown role '%s' in %s%s", tostring(r), field, did_you_mean(r, ROLES))
     end
     if not seen[r] then seen[r] = true; out[#out + 1] = r end
   end
@@ -221,7 +252,7 @@ local function parse_transport(spec)
   local out, seen = {}, {}
   for _, t in ipairs(as_list(spec)) do
     if type(t) ~= "string" or not TRANSPORTS[t] then
-      return nil, string.format("unknown transport '%s' (tcp, udp, esp, ah)", tostring(t))
+      return nil, string.format("unknown transport '%s'%s (tcp, udp, esp, ah)", tostring(t), did_you_mean(t, TRANSPORTS))
     end
     if not seen[t] then seen[t] = true; out[#out + 1] = t end
   end
@@ -237,7 +268,7 @@ local function parse_apps(spec)
       return nil, "no label list: lua/dsl.lua must be given classify's labels"
     end
     if type(a) ~= "string" or not LABELS[a] then
-      return nil, string.format("unknown app label '%s'", tostring(a))
+      return nil, string.format("unknown app label '%s'%s", tostring(a), did_you_mean(a, LABELS))
     end
     if not seen[a] then seen[a] = true; out[#out + 1] = a end
   end
@@ -246,7 +277,9 @@ end
 
 local function check_option(name, value)
   local o = OPTIONS[name]
-  if not o then return nil, string.format("unknown option '%s' in when", tostring(name)) end
+  if not o then
+    return nil, string.format("unknown option '%s' in when%s", tostring(name), did_you_mean(name, OPTIONS))
+  end
   if o.type == "boolean" then
     if type(value) ~= "boolean" then
       return nil, string.format("option '%s' takes true or false", name)
@@ -255,7 +288,10 @@ local function check_option(name, value)
     local ok = false
     for _, v in ipairs(o.values) do if v == value then ok = true end end
     if not ok then
-      return nil, string.format("option '%s' takes one of: %s", name, table.concat(o.values, ", "))
+      local vals = {}
+      for _, v in ipairs(o.values) do vals[v] = true end
+      return nil, string.format("option '%s' takes one of: %s%s", name, table.concat(o.values, ", "),
+        did_you_mean(value, vals))
     end
   else
     return nil, string.format("option '%s' cannot be used in when", name)
@@ -328,11 +364,13 @@ local function normalize(spec, cited)
   r.apps, err = parse_apps(spec.apps); if not r.apps then return nil, err end
   r.kind = spec.kind or "allow"
   if not KINDS[r.kind] then
-    return nil, string.format("unknown kind '%s' (allow, ipsec_exempt, port_range, deny)", tostring(r.kind))
+    return nil, string.format("unknown kind '%s'%s (allow, ipsec_exempt, port_range, deny)", tostring(r.kind),
+      did_you_mean(r.kind, KINDS))
   end
   r.severity = spec.severity or "medium"
   if not SEVERITIES[r.severity] then
-    return nil, string.format("unknown severity '%s' (high, medium, low)", tostring(r.severity))
+    return nil, string.format("unknown severity '%s'%s (high, medium, low)", tostring(r.severity),
+      did_you_mean(r.severity, SEVERITIES))
   end
   if spec.when ~= nil then
     r.when, err = parse_when(spec.when)
@@ -379,8 +417,8 @@ end
 
 local function strict_table(name, t)
   return setmetatable(t, {
-    __index = function(_, k)
-      error(string.format("unknown name '%s.%s'", name, tostring(k)), 2)
+    __index = function(tbl, k)
+      error(string.format("unknown name '%s.%s'%s", name, tostring(k), did_you_mean(k, tbl)), 2)
     end,
   })
 end
@@ -467,8 +505,8 @@ function M.new_env()
     if type(spec) ~= "table" then error("rule expects a table: rule{ ... }", 2) end
     for k in pairs(spec) do
       if not RULE_FIELDS[k] then
-        error(string.format("unknown field '%s' in rule %s", tostring(k),
-          type(spec.id) == "string" and ("'" .. spec.id .. "'") or ""), 2)
+        error(string.format("unknown field '%s' in rule %s%s", tostring(k),
+          type(spec.id) == "string" and ("'" .. spec.id .. "'") or "", did_you_mean(k, RULE_FIELDS)), 2)
       end
     end
     local list, err = expand(spec)
@@ -532,8 +570,8 @@ function M.new_env()
   })
 
   return setmetatable(env, {
-    __index = function(_, k)
-      error(string.format("unknown name '%s'", tostring(k)), 2)
+    __index = function(tbl, k)
+      error(string.format("unknown name '%s'%s", tostring(k), did_you_mean(k, tbl)), 2)
     end,
   })
 end
@@ -579,11 +617,13 @@ local function parse_override(e, i)
   if type(e) ~= "table" then return nil, where .. " must be a table { role = ..., transport = ..., default = ..., port = ... }" end
   for k in pairs(e) do
     if not OVERRIDE_FIELDS[k] then
-      return nil, string.format("unknown field '%s' in %s (role, transport, default, port, source)", tostring(k), where), tostring(k)
+      return nil, string.format("unknown field '%s' in %s%s (role, transport, default, port, source)", tostring(k), where,
+        did_you_mean(k, OVERRIDE_FIELDS)), tostring(k)
     end
   end
   if type(e.role) ~= "string" or not ROLES[e.role] then
-    return nil, string.format("unknown role '%s' in %s", tostring(e.role), where), tostring(e.role)
+    return nil, string.format("unknown role '%s' in %s%s", tostring(e.role), where, did_you_mean(e.role, ROLES)),
+      tostring(e.role)
   end
   local ts, err = parse_transport(e.transport)
   if not ts then return nil, err .. " in " .. where, tostring(e.transport) end

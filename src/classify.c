@@ -6,13 +6,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
 #include <ndpi_api.h>
 
 #include "dissect/dissectors.h"
 
 #define CAP_TCP 80
 #define CAP_OTHER 24
-#define DETAIL_MAX 512
 
 /* nDPI is fed at most this much payload of a flow (it buffers TCP payload:
  * TLS reassembly holds a record of up to 64 KiB until it completes). A
@@ -54,6 +54,7 @@ struct live {
     uint8_t ndpi_end;             /* enum ndpi_end */
     uint8_t ndpi_pkts;            /* packets fed when it stopped */
     bool lx_done;
+    json_t *ndpi_detail;          /* take_detail's object, until finalize */
     struct dx_flow lx;
 };
 
@@ -165,44 +166,46 @@ static bool by_inspection(uint8_t confidence)
     return confidence == NDPI_CONFIDENCE_DPI || confidence == NDPI_CONFIDENCE_DPI_CACHE;
 }
 
-/* Copies what explains nDPI's verdict out of its flow state (freed next). */
-static void take_detail(struct classify *c, struct flow *f, struct ndpi_flow_struct *nf)
+/* Copies what explains nDPI's verdict out of its flow state (freed next):
+ * the names it read from the flow (SNI, certificate, realm, query, host),
+ * its port guess under "ndpi". Kept in the live state until finalize. */
+static void take_detail(struct classify *c, struct flow *f, struct live *lv)
 {
-    char d[DETAIL_MAX];
-    d[0] = '\0';
+    struct ndpi_flow_struct *nf = lv->nf;
+    json_t *d = json_object();
     uint16_t m = f->label.ndpi_master, a = f->label.ndpi_app;
     uint16_t main_proto = m ? m : a;
     const char *host = nf->host_server_name[0] ? nf->host_server_name : NULL;
 
+    switch (main_proto) {
+    case NDPI_PROTOCOL_TLS:
+    case NDPI_PROTOCOL_DTLS:
+    case NDPI_PROTOCOL_QUIC:
+        dx_set_text(d, "sni", host);
+        dx_set_text(d, "subject", nf->protos.tls_quic.subjectDN);
+        dx_set_text(d, "issuer", nf->protos.tls_quic.issuerDN);
+        dx_set_text(d, "alpn", nf->protos.tls_quic.alpn);
+        dx_set_text(d, "san", nf->protos.tls_quic.server_names);
+        break;
+    case NDPI_PROTOCOL_STUN:
+        dx_set_text(d, "realm", host);
+        break;
+    case NDPI_PROTOCOL_DNS:
+        dx_set_text(d, "query", host);
+        break;
+    default:
+        dx_set_text(d, "host", host);
+        break;
+    }
     if (f->label.confidence == NDPI_CONFIDENCE_MATCH_BY_PORT ||
         f->label.confidence == NDPI_CONFIDENCE_MATCH_BY_IP) {
         char g[80];
         snprintf(g, sizeof g, "%s %s", ndpi_confidence_get_name(f->label.confidence),
                  classify_proto_name(c, main_proto));
-        dx_detail_buf(d, sizeof d, "ndpi_guess", g);
+        json_object_set_new(d, "ndpi", json_pack("{s:s}", "guess", g));
     }
-    switch (main_proto) {
-    case NDPI_PROTOCOL_TLS:
-    case NDPI_PROTOCOL_DTLS:
-    case NDPI_PROTOCOL_QUIC:
-        dx_detail_buf(d, sizeof d, "sni", host);
-        dx_detail_buf(d, sizeof d, "subject", nf->protos.tls_quic.subjectDN);
-        dx_detail_buf(d, sizeof d, "issuer", nf->protos.tls_quic.issuerDN);
-        dx_detail_buf(d, sizeof d, "alpn", nf->protos.tls_quic.alpn);
-        dx_detail_buf(d, sizeof d, "san", nf->protos.tls_quic.server_names);
-        break;
-    case NDPI_PROTOCOL_STUN:
-        dx_detail_buf(d, sizeof d, "realm", host);
-        break;
-    case NDPI_PROTOCOL_DNS:
-        dx_detail_buf(d, sizeof d, "query", host);
-        break;
-    default:
-        dx_detail_buf(d, sizeof d, "host", host);
-        break;
-    }
-    free(f->label.detail);
-    f->label.detail = d[0] ? strdup(d) : NULL;
+    json_decref(lv->ndpi_detail);
+    lv->ndpi_detail = d;
 }
 
 /* nDPI protocols the dissectors refine; for any other verdict they stop at
@@ -256,7 +259,7 @@ static void ndpi_decide(struct classify *c, struct flow *f, struct live *lv, ndp
     f->label.confidence = (uint8_t)nf->confidence;
     if (p.master_protocol == NDPI_PROTOCOL_UNKNOWN && p.app_protocol == NDPI_PROTOCOL_UNKNOWN)
         f->label.confidence = NDPI_CONFIDENCE_UNKNOWN;
-    take_detail(c, f, nf);
+    take_detail(c, f, lv);
     ndpi_drop(c, lv);
     if (by_inspection(f->label.confidence) && !ndpi_refined(p.master_protocol) &&
         !ndpi_refined(p.app_protocol) && !lv->lx.found)
@@ -319,11 +322,11 @@ static void lx_packet(struct live *lv, const struct packet *p, int dir)
 static unsigned ndpi_fallback(const struct dx_flow *x, struct dx_view *v)
 {
     if (v->ndpi_stun && x->pkts && !x->stun.msgs && !x->stun.chan && !x->stun.tcp_framed) {
-        dx_detailf(v, "stun_unconfirmed", "%u pkts", x->pkts);
+        dx_detail_uint(v, "stun_unconfirmed", x->pkts);
         return CL_UNKNOWN;
     }
     if (v->ndpi_rtp) {
-        dx_detailf(v, "rtp_unconfirmed", "%u pkts", x->rtp.track[0].seen + x->rtp.track[1].seen);
+        dx_detail_uint(v, "rtp_unconfirmed", x->rtp.track[0].seen + x->rtp.track[1].seen);
         return CL_UNKNOWN;
     }
     return CL_NDPI;
@@ -358,39 +361,54 @@ static void publish_decided(struct flow *f)
     __atomic_store_n(&f->label.done, true, __ATOMIC_RELEASE);
 }
 
-/* Why nDPI was stopped, in the detail. */
-static void stopped_detail(const struct live *lv, struct dx_view *v)
+/* Adds nDPI's part to the detail d: the names it read beside the
+ * dissectors' keys (its "realm" dropped where MS-TURN put the nonce there),
+ * its notes in d.ndpi, with why and after how many packets lyncaudit
+ * stopped feeding it. */
+static void ndpi_detail_merge(json_t *d, const struct live *lv, bool realm_is_nonce)
 {
     static const char *const why[] = {"", "lync", "flow_bytes", "memory"};
-    if (lv->ndpi_end != NDPI_END_NONE)
-        dx_detailf(v, "ndpi_stopped", "%s after %u pkts", why[lv->ndpi_end], lv->ndpi_pkts);
+    if (lv->ndpi_detail) {
+        if (realm_is_nonce)
+            json_object_del(lv->ndpi_detail, "realm");
+        json_object_update_missing(d, lv->ndpi_detail);
+    }
+    if (lv->ndpi_end == NDPI_END_NONE)
+        return;
+    json_t *n = json_object_get(d, "ndpi");
+    if (!n)
+        json_object_set_new(d, "ndpi", n = json_object());
+    json_object_set_new(n, "stopped", json_string(why[lv->ndpi_end]));
+    json_object_set_new(n, "pkts", json_integer(lv->ndpi_pkts));
+}
+
+/* Frees a flow's live state. */
+static void live_free(struct live *lv)
+{
+    if (lv->nf)
+        ndpi_flow_free(lv->nf);
+    json_decref(lv->ndpi_detail);
+    free(lv);
 }
 
 /* Decides the flow's label once nDPI and the dissectors are both done, and
- * frees the live state. */
+ * frees the live state. app_detail is the JSON text of one object. */
 static void finalize(struct classify *c, struct flow *f, struct live *lv)
 {
-    char d[DETAIL_MAX];
-    d[0] = '\0';
-    struct dx_view v = {.d = d, .dlen = sizeof d};
+    json_t *d = json_object();
+    struct dx_view v = {.d = d};
     unsigned id = choose(f, &lv->lx, &v);
-    stopped_detail(lv, &v);
     f->label.lync = (uint16_t)id;
     f->label.facts = v.facts;
-    bool drop_ndpi = v.ndpi_realm_is_nonce && f->label.detail && !strncmp(f->label.detail, "realm=", 6);
-    if (d[0]) {
-        if (f->label.detail && !drop_ndpi)
-            dx_detail_buf(d, sizeof d, "ndpi", f->label.detail);
-        free(f->label.detail);
-        f->label.detail = strdup(d);
-    } else if (drop_ndpi) {
-        free(f->label.detail);
-        f->label.detail = NULL;
-    }
+    if (d)
+        ndpi_detail_merge(d, lv, v.ndpi_realm_is_nonce);
+    free(f->label.detail);
+    f->label.detail = json_object_size(d) ? json_dumps(d, JSON_COMPACT) : NULL;
+    json_decref(d);
     if (stun_call_seen(&lv->lx.stun.call) && (f->label.call = malloc(sizeof *f->label.call)))
         *f->label.call = lv->lx.stun.call;
     ndpi_drop(c, lv);
-    free(lv);
+    live_free(lv);
     f->label.dpi = NULL;
     publish_decided(f);
 }
@@ -466,9 +484,7 @@ static void ndpi_shed(struct classify *c, struct live *cur)
  * (their rows before it do not read nDPI's verdict, nor does theirs). */
 static bool lync_settled(struct flow *f, struct live *lv)
 {
-    char d[DETAIL_MAX];
-    d[0] = '\0';
-    struct dx_view v = {.d = d, .dlen = sizeof d}; /* nDPI undecided: its fields are 0 */
+    struct dx_view v = {.d = NULL}; /* no detail wanted; nDPI undecided: its fields are 0 */
     switch (choose(f, &lv->lx, &v)) {
     case CL_SIP: case CL_STUN: case CL_MSTURN: case CL_RTP: case CL_RTCP:
     case CL_IKE: case CL_ESP: case CL_AH: case CL_XMPP:
@@ -550,9 +566,7 @@ void classify_release(struct flow *f)
 {
     struct live *lv = f->label.dpi;
     if (lv) {
-        if (lv->nf)
-            ndpi_flow_free(lv->nf);
-        free(lv);
+        live_free(lv);
         f->label.dpi = NULL;
     }
     free(f->label.detail);

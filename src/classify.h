@@ -8,7 +8,7 @@
  * and nDPI's state freed, so a decided flow costs only its flow record.
  * nDPI is not fed further once the dissectors have settled a Lync label
  * (sip, stun, msturn, rtp, rtcp, ike, esp, ah, xmpp): its columns keep what
- * it had decided by then, and app_detail says `ndpi_stopped=lync`. Its
+ * it had decided by then, and app_detail says `"ndpi":{"stopped":"lync",...}`. Its
  * memory is bounded in bytes (classify_set_budget).
  *
  * Beside nDPI, on the same packets, the dissectors of src/dissect/ (STUN and
@@ -33,7 +33,7 @@ void classify_free(struct classify *c);
 /* nDPI's memory, bounded in bytes: nDPI is fed at most 16 KiB of payload
  * per flow, and at most `bytes` over all the flows it still holds (0: no
  * bound); past it, nDPI gives up on the flows it has held longest (their
- * label is then its port guess, app_detail says ndpi_stopped=memory). */
+ * label is then its port guess, app_detail says "stopped":"memory"). */
 void classify_set_budget(struct classify *c, size_t bytes);
 
 /* What classify stopped nDPI for, so far. */

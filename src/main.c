@@ -39,6 +39,7 @@
 #include "run.h"
 #include "source.h"
 #include "store.h"
+#include "suggest.h"
 #include "store_copy.h"
 #include "topo_cmd.h"
 
@@ -250,8 +251,9 @@ static void usage_more(FILE *out)
             "      --capture-threads N  N handles on IFACE in one kernel fanout group (a flow's\n"
             "                         packets reach one), each with its own thread, flow table and\n"
             "                         nDPI, and one writer (default 1)\n"
-            "  -Z, --user USER        drop to USER once the interface and database are open\n"
-            "                         (default when started as root: nobody)\n"
+            "  -Z, --user USER        drop to USER once the interface or the capture files, and the\n"
+            "                         database are open (live, started as root: nobody by default;\n"
+            "                         files: only when -Z is given)\n"
             "      --stats S          print capture statistics to stderr every S seconds (and a\n"
             "                         stats event with --eve)\n"
             "      --backlog N        flows held while another writer locks the database or the\n"
@@ -279,8 +281,13 @@ static void usage_more(FILE *out)
 /* True when path starts with a pcap or pcapng magic number, or is "-". */
 static bool is_capture(const char *path)
 {
+    struct stat st;
     if (!strcmp(path, "-"))
         return true;
+    /* A FIFO cannot be peeked at without taking its bytes (or waiting for a
+     * writer): no filter word names one, so it is a capture. */
+    if (stat(path, &st) != 0 || !S_ISREG(st.st_mode))
+        return stat(path, &st) == 0 && S_ISFIFO(st.st_mode);
     FILE *f = fopen(path, "rb");
     if (!f)
         return false;
@@ -584,7 +591,8 @@ static int parse_args(int argc, char **argv, struct options *o)
     o->eve.facility = 21; /* local5, as Suricata's eve syslog output */
     o->evidence_caps = (struct evidence_caps){EVIDENCE_FLOW_BYTES, EVIDENCE_TOTAL_BYTES};
     int c;
-    while ((c = getopt_long(argc, argv, "d:t:qvhVi:Dps:B:Z:r:F:", LONGS, NULL)) != -1) {
+    opterr = 0; /* suggest_option_error says it, with a "did you mean" */
+    while ((c = getopt_long(argc, argv, ":d:t:qvhVi:Dps:B:Z:r:F:", LONGS, NULL)) != -1) {
         switch (c) {
         case 'd': o->db_path = optarg; break;
         case 'r':
@@ -629,7 +637,7 @@ static int parse_args(int argc, char **argv, struct options *o)
             return -1;
         }
         default:
-            fprintf(stderr, "Try 'lyncaudit --help'.\n");
+            suggest_option_error("lyncaudit", "lyncaudit", c, argv, LONGS);
             return 1;
         }
     }
@@ -735,9 +743,17 @@ static void reload(void *ctx)
     pipeline_mark(x->pl, record_reload, a); /* the record stage writes the old rules' counts, then swaps */
 }
 
+/* True when a file run gives up root (-Z USER, started as root): every
+ * capture is then opened before the drop, as tcpdump -r -Z does. */
+static bool drops_for_files(const struct options *o)
+{
+    return !o->iface && o->user && geteuid() == 0;
+}
+
 /* Every capture file is opened and checked (format, link type, filter)
  * before the database is touched. A regular file is closed again (at most
- * one open at a time); a pipe or stdin can be read once, so it is held,
+ * one open at a time) unless root is to be dropped (then the USER need not
+ * be able to read it); a pipe or stdin can be read once, so it is held,
  * its header read, until its turn. 0 or -1 (printed). */
 static int check_files(struct sensor *x)
 {
@@ -756,7 +772,7 @@ static int check_files(struct sensor *x)
                 fprintf(stderr, "lyncaudit: %s\n", err);
             return -1;
         }
-        if (is_regular(o->files[i]))
+        if (is_regular(o->files[i]) && !drops_for_files(o))
             source_close(src);
         else
             x->held[i] = src;
@@ -836,8 +852,12 @@ static int open_inputs(struct sensor *x)
             goto bad;
         classify_set_budget(x->cls[i], (size_t)o->dpi_memory * 1024u * 1024u / (size_t)n);
     }
-    if (o->iface && !privs_user_ok(o->user)) { /* checked before anything is opened or written */
+    if ((o->iface || o->user) && !privs_user_ok(o->user)) { /* checked before anything is opened or written */
         fprintf(stderr, "lyncaudit: -Z %s: no such user\n", o->user ? o->user : "nobody");
+        return -1;
+    }
+    if (o->user && geteuid() != 0) {
+        fprintf(stderr, "lyncaudit: -Z %s: not running as root, nothing to drop\n", o->user);
         return -1;
     }
     if (o->iface && !(x->live = source_open_live(o->iface, &o->live, o->filter, err, sizeof err)))
@@ -923,7 +943,8 @@ static int start_run(struct sensor *x)
      * in a backlog, and the lock is tried for 100 ms at each commit. */
     if (x->live)
         store_set_lock_wait(x->store, 100);
-    if (x->live && privs_drop(o->user, o->quiet) != 0) {
+    /* Files (-Z): every capture is open already (check_files held them). */
+    if ((x->live || drops_for_files(o)) && privs_drop(o->user, x->live ? "capturing" : "reading", o->quiet) != 0) {
         store_end_run(x->store, &(struct store_counters){0}, "error", "could not drop privileges");
         return -1;
     }

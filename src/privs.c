@@ -31,7 +31,7 @@ static int clear_bounding_set(void)
     return 0;
 }
 
-int privs_drop(const char *user, bool quiet)
+int privs_drop(const char *user, const char *doing, bool quiet)
 {
     if (geteuid() != 0) {
         if (user) {
@@ -63,6 +63,6 @@ int privs_drop(const char *user, bool quiet)
         return -1;
     }
     if (!quiet)
-        fprintf(stderr, "lyncaudit: capturing as user %s (uid %u)\n", name, (unsigned)pw->pw_uid);
+        fprintf(stderr, "lyncaudit: %s as user %s (uid %u)\n", doing, name, (unsigned)pw->pw_uid);
     return 0;
 }

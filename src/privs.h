@@ -8,9 +8,9 @@
 bool privs_user_ok(const char *user);
 
 /* Drops root for USER (NULL: nobody), for good: the capability bounding
- * set emptied, groups, gid and uid changed, no_new_privs set. Not root:
- * nothing to do, unless USER was asked for. 0, or -1 with the reason
- * printed. */
-int privs_drop(const char *user, bool quiet);
+ * set emptied, groups, gid and uid changed, no_new_privs set; says
+ * "lyncaudit: <doing> as user USER" unless quiet. Not root: nothing to do,
+ * unless USER was asked for. 0, or -1 with the reason printed. */
+int privs_drop(const char *user, const char *doing, bool quiet);
 
 #endif

@@ -70,6 +70,11 @@ int rpt_write_html(struct rpt *r, FILE *out);
 int rpt_write_json(struct rpt *r, FILE *out);
 int rpt_write_md(struct rpt *r, FILE *out);
 
+/* flows.app_detail as `key=value; ...` text (rpt_detail.c), malloc'd;
+ * NULL when stored is not a JSON object (an older run's text: show it as
+ * it is). */
+char *rpt_detail_text(const char *stored);
+
 /* The deployment picture as inline SVG (rpt_svg.c). */
 int rpt_write_svg(struct rpt *r, FILE *out);
 

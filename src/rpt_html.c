@@ -7,6 +7,7 @@
  * HTTP hosts). */
 #include "rpt.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 static const char *CSS =
@@ -334,7 +335,9 @@ static int html_group_flows(struct rpt *r, FILE *out, long long gid)
         for (int i = 5; i <= 9; i++)
             html_cell(out, st, i, i == 9 ? "app" : "time");
         fputs("<td class=\"detail\">", out);
-        esc(out, rpt_text(st, 10));
+        char *detail = rpt_detail_text(rpt_text(st, 10));
+        esc(out, detail ? detail : rpt_text(st, 10));
+        free(detail);
         fputs("<br><span class=\"meta\">nDPI ", out);
         esc(out, rpt_text(st, 11));
         fputs(", ended: ", out);

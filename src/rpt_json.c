@@ -14,8 +14,14 @@ static int obj_expr(struct rpt *r, sqlite3_str *s, const char *table, const char
     if (!st)
         return -1;
     sqlite3_str_appendall(s, "json_object(");
-    for (int i = 0; sqlite3_step(st) == SQLITE_ROW; i++)
-        sqlite3_str_appendf(s, "%s'%s', %s.\"%w\"", i ? ", " : "", rpt_text(st, 1), alias, rpt_text(st, 1));
+    for (int i = 0; sqlite3_step(st) == SQLITE_ROW; i++) {
+        const char *c = rpt_text(st, 1);
+        if (!strcmp(c, "app_detail")) /* a JSON object, as in EVE; an older run's text stays text */
+            sqlite3_str_appendf(s, "%s'%s', CASE WHEN json_valid(%s.\"%w\") THEN json(%s.\"%w\") ELSE %s.\"%w\" END",
+                                i ? ", " : "", c, alias, c, alias, c, alias, c);
+        else
+            sqlite3_str_appendf(s, "%s'%s', %s.\"%w\"", i ? ", " : "", c, alias, c);
+    }
     sqlite3_finalize(st);
     return 0;
 }

@@ -9,6 +9,7 @@
  * over it at the end, so a failed report leaves no half-written file. */
 #define _GNU_SOURCE
 #include "rpt.h"
+#include "suggest.h"
 #include "store.h"
 #include "store_copy.h"
 
@@ -83,7 +84,8 @@ static int rpt_parse(int argc, char **argv, struct rpt_opts *o)
                                           {NULL, 0, NULL, 0}};
     int c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "o:h", longs, NULL)) != -1) {
+    opterr = 0; /* suggest_option_error says it */
+    while ((c = getopt_long(argc, argv, ":o:h", longs, NULL)) != -1) {
         if (c == 'h') {
             rpt_usage(stdout);
             return -1;
@@ -100,7 +102,7 @@ static int rpt_parse(int argc, char **argv, struct rpt_opts *o)
             fprintf(stderr, "lyncaudit: report: --%s %s: not a run number\n", c == O_RUN ? "run" : "since", optarg);
             return 1;
         } else {
-            rpt_usage(stderr);
+            suggest_option_error("lyncaudit: report", "lyncaudit report", c, argv, longs);
             return 1;
         }
     }

@@ -3,6 +3,7 @@
  * database goes through rpt_escape's Markdown mode. */
 #include "rpt.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 static void md(FILE *out, const char *s)
@@ -112,9 +113,11 @@ static int md_group_flows(struct rpt *r, FILE *out, long long gid)
     while (sqlite3_step(st) == SQLITE_ROW) {
         fprintf(out, "| %lld ", (long long)sqlite3_column_int64(st, 0));
         for (int i = 1; i <= 8; i++) {
+            char *detail = i == 8 ? rpt_detail_text(rpt_text(st, i)) : NULL; /* app_detail */
             fputs("| ", out);
-            md(out, rpt_text(st, i));
+            md(out, detail ? detail : rpt_text(st, i));
             fputc(' ', out);
+            free(detail);
         }
         fputs("|\n", out);
     }

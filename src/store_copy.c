@@ -2,6 +2,7 @@
 #include "store_copy.h"
 
 #include "store_pg.h"
+#include "suggest.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -434,7 +435,8 @@ int export_main(int argc, char **argv)
     bool quiet = false;
     int ch;
     optind = 1;
-    while ((ch = getopt_long(argc, argv, "qh", longs, NULL)) != -1) {
+    opterr = 0; /* suggest_option_error says it */
+    while ((ch = getopt_long(argc, argv, ":qh", longs, NULL)) != -1) {
         char *end;
         if (ch == 'h') {
             export_usage(stdout);
@@ -447,7 +449,7 @@ int export_main(int argc, char **argv)
             if (ch == 'R')
                 fprintf(stderr, "lyncaudit: export: --run %s: not a run number\n", optarg);
             else
-                export_usage(stderr);
+                suggest_option_error("lyncaudit: export", "lyncaudit export", ch, argv, longs);
             return 2;
         }
     }

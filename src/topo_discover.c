@@ -135,20 +135,27 @@ static struct host *host_of(struct host *h, int *n, const char *ip)
     return x;
 }
 
-/* The first TLS server name (SNI) each host answered to. */
+/* The first TLS server name (SNI) each host answered to: app_detail's
+ * "sni", or in a run older than JSON app_detail the text after "sni=".
+ * A peer chose it: only its leading host-name characters are kept, as it
+ * is written into a comment of the topology. */
+#define HOST_CHARS "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_*"
+
 static int read_names(sqlite3 *db, struct host *h, int n)
 {
-    static const char *SQL = "SELECT dst_ip, app_detail FROM flows WHERE app_detail LIKE '%sni=%' ORDER BY id";
+    static const char *SQL = "SELECT dst_ip, CASE WHEN json_valid(app_detail) THEN json_extract(app_detail, '$.sni')"
+                             " WHEN app_detail LIKE '%sni=%' THEN substr(app_detail, instr(app_detail, 'sni=') + 4) END FROM flows"
+                             " WHERE app_detail LIKE '%sni%' ORDER BY id";
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(db, SQL, -1, &st, NULL) != SQLITE_OK)
         return -1;
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         const char *ip = (const char *)sqlite3_column_text(st, 0);
-        const char *sni = strstr((const char *)sqlite3_column_text(st, 1), "sni=") + 4;
-        for (int i = 0; i < n; i++)
+        const char *sni = (const char *)sqlite3_column_text(st, 1);
+        for (int i = 0; sni && i < n; i++)
             if (!strcmp(h[i].ip, ip) && !h[i].sni[0])
-                snprintf(h[i].sni, sizeof h[i].sni, "%.*s", (int)strcspn(sni, "; ,"), sni);
+                snprintf(h[i].sni, sizeof h[i].sni, "%.*s", (int)strspn(sni, HOST_CHARS), sni);
     }
     sqlite3_finalize(st);
     return rc == SQLITE_DONE ? 0 : -1;

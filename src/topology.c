@@ -6,6 +6,7 @@
  * one helper, fail(), which finds the line of the offending token in the
  * file's text: the file is data, so there is no Lua position to give. */
 #include "topology.h"
+#include "suggest.h"
 
 #include <arpa/inet.h>
 #include <stdarg.h>
@@ -328,8 +329,11 @@ static int read_role(struct loader *ld)
     if (nul)
         return nul_error(ld, "role", -2);
     int ri = rn ? topology_role_index(ld->t, rn) : -1;
+    char hint[96] = "";
+    if (ri < 0 && rn)
+        suggest_hint(hint, sizeof hint, rn, (const char *const *)ld->t->names, (size_t)ld->t->nroles);
     if (ri < 0)
-        return fail(ld, rn ? rn : "?", "unknown role '%s'", rn ? rn : "?");
+        return fail(ld, rn ? rn : "?", "unknown role '%s'%s", rn ? rn : "?", hint);
     return add_addresses(ld, rn, ri, ld->t->v4, ld->t->v6);
 }
 
@@ -392,8 +396,12 @@ static int read_capture_point(struct loader *ld)
     const char *v = text_at(ld->L, -1, &nul);
     if (nul)
         return nul_error(ld, "capture_point", -1);
+    static const char *const points[] = {"inside", "outside"};
+    char hint[96] = "";
+    if (v && (strcmp(v, "inside") && strcmp(v, "outside")))
+        suggest_hint(hint, sizeof hint, v, points, 2);
     if (!v || (strcmp(v, "inside") && strcmp(v, "outside")))
-        return fail(ld, "capture_point", "capture_point is \"inside\" or \"outside\" (of the Edge's NAT)");
+        return fail(ld, "capture_point", "capture_point is \"inside\" or \"outside\" (of the Edge's NAT)%s", hint);
     ld->t->capture_outside = !strcmp(v, "outside");
     return 0;
 }
@@ -431,6 +439,53 @@ static bool option_fits(lua_State *L, int vidx)
     return ok;
 }
 
+/* What the option (its schema entry at the stack top) accepts, into buf,
+ * with a "did you mean" for an enum's misspelt value at vidx. */
+static void option_wants(lua_State *L, int vidx, char *buf, size_t len)
+{
+    lua_getfield(L, -1, "type");
+    const char *type = lua_tostring(L, -1);
+    if (type && !strcmp(type, "enum")) {
+        const char *vals[16];
+        size_t n = 0, u = (size_t)snprintf(buf, len, "must be ");
+        lua_getfield(L, -2, "values");
+        int m = lua_istable(L, -1) ? (int)lua_rawlen(L, -1) : 0;
+        for (int i = 1; i <= m && u < len; i++) {
+            lua_rawgeti(L, -1, i);
+            const char *v = lua_tostring(L, -1);
+            u += (size_t)snprintf(buf + u, len - u, "%s\"%s\"", i == 1 ? "" : i == m ? " or " : ", ", v ? v : "?");
+            if (n < sizeof vals / sizeof vals[0])
+                vals[n++] = v; /* the schema's table keeps the strings */
+            lua_pop(L, 1);
+        }
+        lua_pop(L, 1);
+        if (u < len && lua_type(L, vidx) == LUA_TSTRING)
+            suggest_hint(buf + u, len - u, lua_tostring(L, vidx), vals, n);
+    } else if (type && !strcmp(type, "boolean")) {
+        snprintf(buf, len, "must be true or false");
+    } else if (type && !strcmp(type, "port_range")) {
+        snprintf(buf, len, "must be { low, high }: ports 1 to 65535, low <= high");
+    } else {
+        snprintf(buf, len, "has a value of the wrong type or range");
+    }
+    lua_pop(L, 1);
+}
+
+/* The option names of the rules' schema, for a "did you mean", into hint. */
+static void option_hint(struct loader *ld, const char *name, char *hint, size_t len)
+{
+    lua_State *L = ld->L;
+    const char *names[64];
+    size_t n = 0;
+    lua_pushnil(L);
+    while (lua_next(L, ld->schema)) {
+        if (lua_type(L, -2) == LUA_TSTRING && n < sizeof names / sizeof names[0])
+            names[n++] = lua_tostring(L, -2); /* the schema's table keeps its keys */
+        lua_pop(L, 1);
+    }
+    suggest_hint(hint, len, name, names, n);
+}
+
 /* One option (name at -2, value at -1), checked against the rules' schema. */
 static int read_option(struct loader *ld)
 {
@@ -444,11 +499,16 @@ static int read_option(struct loader *ld)
     lua_getfield(L, ld->schema, name);
     bool known = !lua_isnil(L, -1);
     bool ok = known && option_fits(L, lua_gettop(L) - 1);
+    char why[256] = "";
+    if (known && !ok)
+        option_wants(L, lua_gettop(L) - 1, why, sizeof why);
     lua_pop(L, 1);
-    if (!known)
-        return fail(ld, name, "unknown option '%s'", name);
+    if (!known) {
+        option_hint(ld, name, why, sizeof why);
+        return fail(ld, name, "unknown option '%s'%s", name, why);
+    }
     if (!ok)
-        return fail(ld, name, "option '%s' has a value of the wrong type or range", name);
+        return fail(ld, name, "option '%s' %s", name, why);
     lua_pushvalue(L, -2);
     lua_pushvalue(L, -2);
     lua_settable(L, ld->opts);
@@ -486,18 +546,22 @@ static int read_key(struct loader *ld)
     const char *key = text_at(ld->L, -2, &nul);
     if (nul)
         return nul_error(ld, "key", -2);
-    char names[160] = "";
+    char names[160] = "", hint[96] = "";
+    const char *keys[sizeof READERS / sizeof READERS[0]];
+    size_t n = 0;
     for (const struct reader *r = READERS; r->key; r++) {
         if (key && !strcmp(key, r->key))
             return r->read(ld);
         size_t u = strlen(names);
         snprintf(names + u, sizeof names - u, "%s%s", u ? ", " : "", r->key);
+        keys[n++] = r->key;
     }
     if (!key) {
         snprintf(ld->err, ld->errlen, "%s: top-level keys are names (%s)", ld->file->path, names);
         return -1;
     }
-    return fail(ld, key, "unknown key '%s' (%s)", key, names);
+    suggest_hint(hint, sizeof hint, key, keys, n);
+    return fail(ld, key, "unknown key '%s'%s; the keys are %s", key, hint, names);
 }
 
 /* Calls M.<fn>(nargs arguments on the stack) leaving nres results. */

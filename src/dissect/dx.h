@@ -10,7 +10,8 @@
  *                 to let the next row try, or claims the packet.
  *   settled(x)    the answer cannot change any more: stop looking early.
  *   label(x, v)   at the end: the label, if this dissector has one for the
- *                 flow, with the app_detail keys that explain it.
+ *                 flow, with the app_detail keys that explain it (members
+ *                 of a JSON object: docs/dissectors.md lists them).
  *
  * Rows run in priority order: the first that claims a packet keeps it, the
  * first that labels a flow names it (classify.c). */
@@ -22,6 +23,8 @@
 #include <stdint.h>
 
 #include <netinet/in.h> /* IPPROTO_* */
+
+#include <jansson.h>
 
 #include "cursor.h"
 
@@ -54,18 +57,26 @@ struct dx_view {
     unsigned label;           /* enum classify_label */
     uint8_t facts;            /* LABEL_F_* (flow.h) */
     bool ndpi_realm_is_nonce; /* MS-TURN swaps REALM and NONCE: nDPI's "realm" is not one */
-    char *d;                  /* app_detail being written */
-    size_t dlen;
+    json_t *d;                /* app_detail being written (an object); NULL: not wanted */
 };
 
-/* Appends "key=value" to the detail, separated by "; " (cut to fit). */
+/* The longest string value app_detail keeps, in bytes (a value is cut at a
+ * character boundary to fit). */
+#define DX_VALUE_MAX 255
+
+/* Sets d[key] to the text val (NULL or "": nothing). val may come from a
+ * peer: bytes that are not UTF-8 become the four characters \xNN, so the
+ * value is kept whole and JSON can hold it. */
+void dx_set_text(json_t *d, const char *key, const char *val);
+
+/* dx_set_text on the view's detail. */
 void dx_detail(struct dx_view *v, const char *key, const char *val);
+
+/* A number in the detail. */
+void dx_detail_uint(struct dx_view *v, const char *key, unsigned n);
 
 /* dx_detail with a printf-style value. */
 void dx_detailf(struct dx_view *v, const char *key, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-/* The same on a plain buffer (classify's nDPI detail). */
-void dx_detail_buf(char *buf, size_t len, const char *key, const char *val);
 
 /* RFC 4571 framing (ICE-TCP, RTP over TCP): a 16-bit length, then a
  * message of 12 bytes or more that fits in c; *inner gets it. */

@@ -97,22 +97,22 @@ bool ike_label(const struct dx_flow *x, struct dx_view *v)
 {
     const struct ike_flow *s = &x->ike;
     if (v->proto == IPPROTO_ESP || v->proto == IPPROTO_AH) {
-        dx_detailf(v, "ip_proto", "%u", v->proto);
+        dx_detail_uint(v, "ip_proto", v->proto);
         v->label = v->proto == IPPROTO_ESP ? CL_ESP : CL_AH;
         return true;
     }
     if (s->msgs) {
-        dx_detailf(v, "ike_version", "%u", s->version);
-        dx_detailf(v, "ike_msgs", "%u", s->msgs);
+        dx_detail_uint(v, "ike_version", s->version);
+        dx_detail_uint(v, "ike_msgs", s->msgs);
         if (s->natt)
             dx_detail(v, "natt", "yes");
         if (s->esp_udp)
-            dx_detailf(v, "esp_in_udp", "%u", s->esp_udp);
+            dx_detail_uint(v, "esp_in_udp", s->esp_udp);
         v->label = CL_IKE;
         return true;
     }
     if (s->esp_udp >= 2 || (s->esp_udp && x->pkts == s->esp_udp)) {
-        dx_detailf(v, "esp_in_udp", "%u", s->esp_udp);
+        dx_detail_uint(v, "esp_in_udp", s->esp_udp);
         dx_detailf(v, "spi", "0x%08x", (unsigned)s->spi);
         v->label = CL_ESP;
         return true;

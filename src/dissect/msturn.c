@@ -345,7 +345,7 @@ static void stun_detail(const struct dx_flow *x, struct dx_view *v)
 {
     const struct stun_flow *s = &x->stun;
     if (s->ms_version)
-        dx_detailf(v, "msturn_version", "%u", (unsigned)s->ms_version);
+        dx_detail_uint(v, "msturn_version", (unsigned)s->ms_version);
     char attrs[256] = "";
     for (unsigned b = 0; b < MSA_N; b++) {
         size_t used = strlen(attrs);
@@ -354,11 +354,11 @@ static void stun_detail(const struct dx_flow *x, struct dx_view *v)
     }
     dx_detail(v, "attrs", attrs);
     dx_detail(v, "dialect", dialect_name(s->dialect));
-    dx_detailf(v, "stun_msgs", "%u", s->msgs);
+    dx_detail_uint(v, "stun_msgs", s->msgs);
     if (s->turn)
-        dx_detailf(v, "turn_msgs", "%u", s->turn);
+        dx_detail_uint(v, "turn_msgs", s->turn);
     if (s->chan)
-        dx_detailf(v, "channel_data", "%u", s->chan);
+        dx_detail_uint(v, "channel_data", s->chan);
     if (s->ice || s->binding)
         dx_detail(v, "ice", s->ice ? "yes" : "binding");
     if (s->tcp_framed)

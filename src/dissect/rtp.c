@@ -162,8 +162,8 @@ bool rtp_label(const struct dx_flow *x, struct dx_view *v)
         const struct rtp_track *t = s->track[0].good >= s->track[1].good ? &s->track[0] : &s->track[1];
         dx_detail(v, "ice", x->stun.ice ? "yes" : x->stun.binding ? "binding" : "no");
         dx_detailf(v, "rtp_ssrc", "0x%08x", (unsigned)t->ssrc);
-        dx_detailf(v, "rtp_pt", "%u", s->pt);
-        dx_detailf(v, "pkts_checked", "%u", x->pkts);
+        dx_detail_uint(v, "rtp_pt", s->pt);
+        dx_detail_uint(v, "pkts_checked", x->pkts);
         if (s->rfc4571)
             dx_detail(v, "framing", "rfc4571");
         if (s->rtcp)
@@ -174,9 +174,9 @@ bool rtp_label(const struct dx_flow *x, struct dx_view *v)
     if (!(s->rtcp_compound || s->rtcp >= 2))
         return false;
     dx_detailf(v, "rtcp_ssrc", "0x%08x", (unsigned)s->rtcp_ssrc);
-    dx_detailf(v, "rtcp_pt", "%u", s->rtcp_pt);
+    dx_detail_uint(v, "rtcp_pt", s->rtcp_pt);
     dx_detail(v, "compound", s->rtcp_compound ? "yes" : "no (srtcp?)");
-    dx_detailf(v, "pkts_checked", "%u", x->pkts);
+    dx_detail_uint(v, "pkts_checked", x->pkts);
     v->label = CL_RTCP;
     return true;
 }

@@ -143,7 +143,7 @@ bool sip_label(const struct dx_flow *x, struct dx_view *v)
     if (s->method)
         dx_detail(v, "sip_method", sip_method_name(s->method - 1u));
     else
-        dx_detailf(v, "sip_status", "%u", s->status);
+        dx_detail_uint(v, "sip_status", s->status);
     if (s->lync)
         dx_detail(v, "lync_method", sip_method_name(s->lync - 1u));
     v->label = CL_SIP;

@@ -156,11 +156,11 @@ bool tls_label(const struct dx_flow *x, struct dx_view *v)
     enum tls_port_service svc = tls_port_service(port);
     v->label = 0; /* nDPI's */
     if (svc != TLS_PORT_OTHER) {
-        dx_detailf(v, "port", "%u", port);
+        dx_detail_uint(v, "port", port);
         v->label = svc == TLS_PORT_SIP ? CL_SIP_TLS : CL_PSOM;
         v->facts |= LABEL_F_TLS | LABEL_F_TLS_PORT;
     } else if (!v->ndpi_tls && !v->dpi) {
-        dx_detailf(v, "tls_records", "%u pkts", s->pkts);
+        dx_detail_uint(v, "tls_records", s->pkts);
         v->label = CL_TLS;
         v->facts |= LABEL_F_TLS;
     } else if (v->ndpi_main_tls) {

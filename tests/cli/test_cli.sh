@@ -69,6 +69,23 @@ expect_rc 0 "a capture on stdin" sh -c "exec \"\$0\" -q -d \"\$1\" - <\"\$2\"" "
 expect_rc 2 "bad option value" "$LA" --max-flows -3 "$SIP"
 expect_err "max-flows wants a whole number" "bad option value"
 expect_rc 2 "unknown option" "$LA" --frobnicate "$SIP"
+expect_err "^lyncaudit: unknown option '--frobnicate'\$" "unknown option, nothing close"
+# "did you mean" (issue 18): a misspelt long option, a value given to a flag,
+# an ambiguous abbreviation, a missing value; report and export the same.
+expect_rc 2 "misspelt option" "$LA" --jsno "$SIP"
+expect_err "^lyncaudit: unknown option '--jsno' \(did you mean '--json'\?\)\$" "misspelt option"
+grep -q "^Try 'lyncaudit --help'.\$" "$T/err" && ok || bad "misspelt option: no 'Try' line: $(cat "$T/err")"
+expect_rc 2 "misspelt option with a value" "$LA" --databse=x.db "$SIP"
+expect_err "^lyncaudit: unknown option '--databse' \(did you mean '--database'\?\)\$" "misspelt option with a value"
+expect_rc 2 "a value to a flag" "$LA" --json=1 "$SIP"
+expect_err "^lyncaudit: option '--json' takes no value\$" "a value to a flag"
+expect_rc 2 "ambiguous option" "$LA" --ev x "$SIP"
+expect_err "^lyncaudit: option '--ev' is ambiguous \(--eve, --eve-rotate, --evidence" "ambiguous option"
+expect_rc 2 "missing value" "$LA" "$SIP" --max-flows
+expect_err "^lyncaudit: option '--max-flows' wants a value\$" "missing value"
+expect_rc 2 "report: misspelt option" "$LA" report --fromat md x.db
+expect_err "^lyncaudit: report: unknown option '--fromat' \(did you mean '--format'\?\)\$" "report: misspelt option"
+[ ! -e "$T/x.db" ] && ok || bad "a usage error must not create the database"
 # -B is KiB handed to libpcap as bytes in an int: 4194305 once wrapped to a
 # 1 KiB buffer (issue 20 H); past 2097151 it is refused, the largest is taken.
 expect_rc 2 "-B past an int of bytes" "$LA" -B 4194305 -i lo -d "$T/m.db"
@@ -161,8 +178,29 @@ expect_err "x.db: cannot open database" "database in a missing folder"
 # roles, violations make exit code 1 and land in the database.
 printf 'return {\n  roles = {\n    fornt_end = { "10.0.0.1" },\n  },\n}\n' >"$T/bad.lua"
 expect_rc 2 "bad topology" "$LA" -q -t "$T/bad.lua" -d "$T/topo.db" "$SIP"
-expect_err "^lyncaudit: $T/bad.lua:3: unknown role 'fornt_end'\$" "bad topology"
+expect_err "^lyncaudit: $T/bad.lua:3: unknown role 'fornt_end' \(did you mean 'front_end'\?\)\$" "bad topology"
 [ ! -e "$T/topo.db" ] && ok || bad "bad topology must not create the database"
+# A misspelt key, option, option value or capture point: a suggestion, and
+# a bad value names the accepted ones (issue 18).
+topo_err() { # description regex topology-text
+    printf '%s\n' "$3" >"$T/bad2.lua"
+    expect_rc 2 "$1" "$LA" -q -t "$T/bad2.lua" -d "$T/topo.db" "$SIP"
+    expect_err "^lyncaudit: $T/bad2.lua:2: $2\$" "$1"
+    [ ! -e "$T/topo.db" ] && ok || bad "$1: the database must not be created"
+}
+topo_err "misspelt key" "unknown key 'rolse' \(did you mean 'roles'\?\); the keys are name, roles, .*" \
+    $'return {\n  rolse = {},\n}'
+topo_err "misspelt option" "unknown option 'load_balancer' \(did you mean 'load_balancing'\?\)" \
+    $'return { options = {\n  load_balancer = "dns",\n} }'
+topo_err "misspelt option value" "option 'load_balancing' must be \"dns\" or \"hlb\" \(did you mean 'dns'\?\)" \
+    $'return { options = {\n  load_balancing = "dsn",\n} }'
+topo_err "bad option value" "option 'load_balancing' must be \"dns\" or \"hlb\"" \
+    $'return { options = {\n  load_balancing = "round_robin",\n} }'
+topo_err "bad boolean" "option 'public_im' must be true or false" \
+    $'return { options = {\n  public_im = "yes",\n} }'
+topo_err "misspelt capture point" "capture_point is \"inside\" or \"outside\" \(of the Edge's NAT\) \(did you mean 'outside'\?\)" \
+    $'return {\n  capture_point = "outsde",\n}'
+topo_err "role far from any" "unknown role 'zzzzzz'" $'return { roles = {\n  zzzzzz = { "10.0.0.1" },\n} }'
 expect_rc 2 "missing topology" "$LA" -q -t "$T/none.lua" -d "$T/topo.db" "$SIP"
 expect_err "none.lua: cannot read" "missing topology"
 printf 'return { name = "t", roles = { front_end = { "212.242.33.35" }, client_internal = { "192.168.1.0/24" } } }\n' >"$T/topology.lua"
@@ -303,6 +341,70 @@ wait "$holder"
 [ "$rc" -eq 0 ] && ok || bad "signal after the last packet: exit $rc: $(cat "$T/err")"
 [ "$(q "$T/late.db" "select status || ':' || packets from runs")" = "complete:$all" ] && ok || \
   bad "signal after the last packet: $(q "$T/late.db" "select status, message, packets from runs")"
+
+# -Z USER when reading files (issue 18; tcpdump -r -Z drops there too): every
+# capture and the database are opened as root, then the process becomes USER
+# for good. Here the captures and the database sit in this test's folder
+# (mode 0700, root's): nobody could not even reach them. The run reads a
+# private copy of a capture, then a FIFO that a writer holds open; while it
+# waits on the FIFO its /proc/PID/status must show nobody's ids, no
+# capabilities (effective and bounding) and no_new_privs; once the writer
+# closes, the run completes with the flows of both.
+if [ "$(id -u)" = 0 ] && getent passwd nobody >/dev/null; then
+    install -m 0600 "$SIP" "$T/private.pcap"
+    mkfifo "$T/z.fifo"
+    python3 - "$JAB" "$T/z.fifo" "$T/z.go" <<'PY' &
+import os, sys, time
+data = open(sys.argv[1], "rb").read()
+with open(sys.argv[2], "wb") as f:
+    f.write(data)
+    f.flush()
+    for _ in range(200):              # at most 20 s, until the test has looked
+        if os.path.exists(sys.argv[3]):
+            break
+        time.sleep(0.1)
+PY
+    writer=$!
+    "$LA" -d "$T/z.db" -Z nobody "$T/private.pcap" "$T/z.fifo" >"$T/z.out" 2>"$T/z.err" &
+    la=$!
+    st=""
+    for _ in $(seq 100); do
+        st="$(cat "/proc/$la/status" 2>/dev/null)"
+        grep -qE "^Uid:[[:space:]]+65534[[:space:]]" <<<"$st" && break
+        sleep 0.1
+    done
+    field() { sed -n "s/^$1:[[:space:]]*//p" <<<"$st" | tr -s '[:space:]' ' ' | sed 's/ $//'; }
+    [ "$(field Uid)" = "65534 65534 65534 65534" ] && ok || bad "-Z nobody on files: Uid '$(field Uid)'"
+    [ "$(field Gid)" = "$(id -g nobody) $(id -g nobody) $(id -g nobody) $(id -g nobody)" ] && ok ||
+        bad "-Z nobody on files: Gid '$(field Gid)'"
+    [ "$(field Groups)" = "" ] && ok || bad "-Z nobody on files: supplementary groups '$(field Groups)'"
+    [ "$(field CapEff)" = "0000000000000000" ] && [ "$(field CapBnd)" = "0000000000000000" ] && ok ||
+        bad "-Z nobody on files: CapEff '$(field CapEff)', CapBnd '$(field CapBnd)'"
+    [ "$(field NoNewPrivs)" = 1 ] && ok || bad "-Z nobody on files: NoNewPrivs '$(field NoNewPrivs)'"
+    touch "$T/z.go"
+    wait "$writer"
+    for _ in $(seq 300); do kill -0 "$la" 2>/dev/null || break; sleep 0.1; done
+    kill -0 "$la" 2>/dev/null && { kill -9 "$la"; bad "-Z nobody on files: still running 30 s after its input ended"; }
+    wait "$la"
+    rc=$?
+    [ "$rc" -le 1 ] && ok || bad "-Z nobody on files: exit $rc: $(cat "$T/z.err")"
+    grep -q "^lyncaudit: reading as user nobody (uid 65534)$" "$T/z.err" && ok ||
+        bad "-Z nobody on files: stderr does not say it: $(cat "$T/z.err")"
+    "$LA" -q -d "$T/z0.db" "$SIP" "$JAB"
+    want="$(q "$T/z0.db" "select count(*) from flows")"
+    [ "$(q "$T/z.db" "select status || ' ' || sources || ' ' || (select count(*) from flows) from runs")" = "complete $T/private.pcap $T/z.fifo $want" ] && ok ||
+        bad "-Z nobody on files: run $(q "$T/z.db" "select status, sources, message from runs"), flows $(q "$T/z.db" "select count(*) from flows") want $want"
+    expect_rc 2 "-Z nosuchuser on files" "$LA" -q -d "$T/zz.db" -Z nosuchuser "$SIP"
+    expect_err "^lyncaudit: -Z nosuchuser: no such user\$" "-Z nosuchuser on files"
+    [ ! -e "$T/zz.db" ] && ok || bad "-Z nosuchuser on files must not create the database"
+    if command -v setpriv >/dev/null; then
+        mkdir -m 0777 "$T/pub" && chmod 0711 "$T"
+        expect_rc 2 "-Z when not root" setpriv --reuid=65534 --regid=65534 --clear-groups "$LA" -q -d "$T/pub/n.db" -Z nobody "$SIP"
+        expect_err "^lyncaudit: -Z nobody: not running as root, nothing to drop\$" "-Z when not root"
+        [ ! -e "$T/pub/n.db" ] && ok || bad "-Z when not root must not create the database"
+        chmod 0700 "$T"
+    fi
+fi
 
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -206,16 +206,16 @@ static void test_tls_ports(struct pick *k)
     struct result r = run_flow(&k->tls, 443);
     CHECK(!strcmp(r.app, "tls"));
     CHECK_EQ_U(r.facts, LABEL_F_TLS);
-    CHECK(strstr(r.detail, "sni=") != NULL);
+    CHECK(strstr(r.detail, "\"sni\":\"") != NULL);
     r = run_flow(&k->tls, 5061);
     CHECK(!strcmp(r.app, "sip_tls"));
     CHECK_EQ_U(r.facts, LABEL_F_TLS | LABEL_F_TLS_PORT);
-    CHECK(strstr(r.detail, "port=5061") != NULL && strstr(r.detail, "sni=") != NULL);
+    CHECK(strstr(r.detail, "\"port\":5061") != NULL && strstr(r.detail, "\"sni\":\"") != NULL);
     r = run_flow(&k->tls, 5070);
     CHECK(!strcmp(r.app, "sip_tls"));
     r = run_flow(&k->tls, 8057);
     CHECK(!strcmp(r.app, "psom"));
-    CHECK(strstr(r.detail, "port=8057") != NULL);
+    CHECK(strstr(r.detail, "\"port\":8057") != NULL);
 }
 
 static void test_msturn_tcp(struct pick *k)
@@ -243,8 +243,8 @@ static void test_msturn_tcp(struct pick *k)
     struct result r = run_flow(&f, 443);
     CHECK(!strcmp(r.app, "msturn"));
     CHECK_EQ_U(r.facts, 0); /* the pseudo-TLS hello is no TLS for the audit */
-    CHECK(strstr(r.detail, "pseudo_tls=yes") && strstr(r.detail, "msturn_version=6") &&
-          strstr(r.detail, "framing=ms-turn-tcp") && strstr(r.detail, "MAGIC-COOKIE"));
+    CHECK(strstr(r.detail, "\"pseudo_tls\":\"yes") && strstr(r.detail, "\"msturn_version\":6") &&
+          strstr(r.detail, "\"framing\":\"ms-turn-tcp") && strstr(r.detail, "MAGIC-COOKIE"));
     free_pkts(&f);
 }
 
@@ -260,7 +260,7 @@ static void test_negotiate(void)
     tcp_packet(&f, 0, 0x18, (const uint8_t *)resp, strlen(resp));
     struct result r = run_flow(&f, 5060);
     CHECK(!strcmp(r.app, "sip"));
-    CHECK(strstr(r.detail, "sip_method=NEGOTIATE") && strstr(r.detail, "lync_method=NEGOTIATE"));
+    CHECK(strstr(r.detail, "\"sip_method\":\"NEGOTIATE") && strstr(r.detail, "\"lync_method\":\"NEGOTIATE"));
     free_pkts(&f);
 }
 
@@ -299,7 +299,7 @@ static void test_ice_then_media(const char *dir)
     classify_free(r.cls);
     CHECK_EQ_U(r.last.flows, 1);
     CHECK(!strcmp(r.last.app, "rtp")); /* nDPI: STUN.SkypeCall */
-    CHECK(strstr(r.last.detail, "ice=yes") && strstr(r.last.detail, "rtp_ssrc=0x"));
+    CHECK(strstr(r.last.detail, "\"ice\":\"yes") && strstr(r.last.detail, "\"rtp_ssrc\":\"0x"));
 }
 
 /* Runs a whole capture through ingest + classify; the flow with `port` is kept. */
@@ -335,7 +335,7 @@ static void test_keepalives(void)
     tcp_packet(&f, 1, 0x18, (const uint8_t *)req, strlen(req));
     struct result r = run_flow(&f, 5060);
     CHECK(!strcmp(r.app, "sip"));
-    CHECK(strstr(r.detail, "sip_method=REGISTER") != NULL);
+    CHECK(strstr(r.detail, "\"sip_method\":\"REGISTER") != NULL);
     free_pkts(&f);
 }
 
@@ -373,7 +373,7 @@ static void test_long_ice(const char *dir)
         add(&f, m.rtp.l3[i], m.rtp.len[i]);
     struct result r = run_flow(&f, 443);
     CHECK(!strcmp(r.app, "rtp"));
-    CHECK(strstr(r.detail, "ice=yes") != NULL);
+    CHECK(strstr(r.detail, "\"ice\":\"yes") != NULL);
     free_pkts(&f);
     free_pkts(&m.stun);
     free_pkts(&m.rtp);
@@ -385,7 +385,7 @@ static void test_srtcp_after_ice(const char *dir)
 {
     struct result r = run_capture(dir, "nDPI/teams.pcap", 16333);
     CHECK(!strcmp(r.app, "rtcp"));
-    CHECK(strstr(r.detail, "compound=no (srtcp?)") != NULL);
+    CHECK(strstr(r.detail, "\"compound\":\"no (srtcp?)") != NULL);
 }
 
 /* A TLS flow whose only record is the server's Alert (handshake_failure). */
@@ -397,7 +397,7 @@ static void test_alert_only(void)
     tcp_packet(&f, 0, 0x18, alert, sizeof alert);
     struct result r = run_flow(&f, 5061);
     CHECK(!strcmp(r.app, "sip_tls"));
-    CHECK(strstr(r.detail, "port=5061") != NULL);
+    CHECK(strstr(r.detail, "\"port\":5061") != NULL);
     r = run_flow(&f, 443);
     CHECK(!strcmp(r.app, "tls"));
     free_pkts(&f);

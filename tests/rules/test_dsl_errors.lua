@@ -88,7 +88,7 @@ expect_error("unknown role", { CITE .. [[
 
 rule { id = "a", ref = row(1, "t"),
   from = "front_end", to = "edge_interna", transport = "tcp", dports = 5061 }
-]] }, 3, "unknown role 'edge_interna'")
+]] }, 3, "unknown role 'edge_interna' in to (did you mean 'edge_internal'?)")
 
 expect_error("bad port 70000", { CITE .. [[
 rule { id = "a", ref = row(1, "t"),
@@ -172,6 +172,21 @@ expect_error("unknown option", { CITE .. [[
 rule { id = "a", ref = row(1, "t"), when = { xmpp = true },
   from = "any", to = "front_end", transport = "tcp", dports = 443 }
 ]] }, 2, "unknown option 'xmpp'")
+
+expect_error("misspelt option value", { CITE .. [[
+rule { id = "a", ref = row(1, "t"), when = { load_balancing = "hbl" },
+  from = "any", to = "front_end", transport = "tcp", dports = 443 }
+]] }, 2, "option 'load_balancing' takes one of: dns, hlb (did you mean 'hlb'?)")
+
+expect_error("misspelt field", { CITE .. [[
+rule { id = "a", ref = row(1, "t"), dport = 443,
+  from = "any", to = "front_end", transport = "tcp" }
+]] }, 2, "unknown field 'dport' in rule 'a' (did you mean 'dports'?)")
+
+expect_error("misspelt DSL name", { CITE .. [[
+rul { id = "a", ref = row(1, "t"),
+  from = "any", to = "front_end", transport = "tcp", dports = 443 }
+]] }, 2, "unknown name 'rul' (did you mean 'rule'?)")
 
 expect_error("bad option value", { CITE .. [[
 rule { id = "a", ref = row(1, "t"), when = { load_balancing = "round_robin" },
