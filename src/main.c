@@ -257,10 +257,13 @@ static void usage(FILE *out)
             "  -V, --version          versions of lyncaudit, nDPI, libpcap, SQLite, Lua, the rule set\n"
             "\n"
             "Exit codes:\n"
-            "  0  the run completed and found no violations (also after SIGINT/SIGTERM)\n"
+            "  0  the run audited flows between known roles and found no violations (also\n"
+            "     after SIGINT/SIGTERM)\n"
             "  1  the run found violations\n"
             "  2  trouble: bad arguments, an unreadable or damaged capture, a database\n"
             "     that cannot be written (the run keeps every flow read before it)\n"
+            "  3  nothing audited: no violations, and no flow was between known roles (no\n"
+            "     topology, none of its addresses in the traffic, or roles = {})\n"
             "\n"
             "Query the results with: sqlite3 lyncaudit.db, or psql for PostgreSQL (schema: docs/schema.md)\n");
 }
@@ -718,6 +721,24 @@ static void reload(void *ctx)
     pipeline_mark(x->pl, record_reload, a); /* the record stage writes the old rules' counts, then swaps */
 }
 
+/* Bytes of each packet the dissectors need: the headers (link up to 22 with
+ * QinQ, IPv6 40, TCP with options 60) and the start of the payload they
+ * read: a TLS ClientHello to its SNI, a SIP request line and headers, a
+ * STUN message with Microsoft attributes, an HTTP request line (docs/usage.md,
+ * "Warnings", says how it was chosen). */
+#define DISSECT_SNAPLEN 512
+
+/* Says once per source when its snapshot length cuts what the dissectors
+ * read: flows then stay "unknown" and rules judge them by port alone. */
+static void warn_snaplen(const struct options *o, const char *name, int snaplen)
+{
+    if (o->quiet || snaplen <= 0 || snaplen >= DISSECT_SNAPLEN)
+        return;
+    fprintf(stderr, "lyncaudit: %s: snapshot length %d is below %d bytes: payloads are cut, flows the dissectors "
+                    "cannot name stay 'unknown' and are allowed by port alone (runs.flows_unconfirmed)\n",
+            name, snaplen, DISSECT_SNAPLEN);
+}
+
 /* Every capture file is opened and checked (format, link type, filter)
  * before the database is touched. A regular file is closed again (at most
  * one open at a time); a pipe or stdin can be read once, so it is held,
@@ -739,6 +760,7 @@ static int check_files(struct sensor *x)
                 fprintf(stderr, "lyncaudit: %s\n", err);
             return -1;
         }
+        warn_snaplen(o, o->files[i], source_snaplen(src));
         if (is_regular(o->files[i]))
             source_close(src);
         else
@@ -825,6 +847,8 @@ static int open_inputs(struct sensor *x)
     }
     if (o->iface && !(x->live = source_open_live(o->iface, &o->live, o->filter, err, sizeof err)))
         goto bad;
+    if (x->live)
+        warn_snaplen(o, o->iface, o->live.snaplen);
     /* The event file and the database are opened before root is dropped:
      * the capturing user never needs write access to their folders
      * (docs/usage.md). */
@@ -1078,6 +1102,32 @@ static void print_cpu(const struct sensor *x, const struct pipeline_cpu *cpu, do
             t.peak_held / 1024, t.peak_ndpi_flows);
 }
 
+/* What the run audited, in one line each when it falls short (docs/usage.md,
+ * "Warnings"): nothing at all (exit code 3), or declared roles that never
+ * appeared. The roles go into rr for the summary. */
+static void say_coverage(const struct sensor *x, const struct store_counters *c, struct report_run *rr)
+{
+    static char unseen[1024];
+    int declared, nunseen;
+    record_roles_seen(x->rec, &declared, &nunseen, unseen, sizeof unseen);
+    rr->roles_declared = declared;
+    rr->roles_unseen = unseen;
+    if (x->o->quiet)
+        return;
+    if (!c->flows_audited) {
+        const char *path = audit_topology_path(record_audit(x->rec));
+        const char *why = x->no_topology           ? ""
+                          : !declared               ? " declares no addresses"
+                          : nunseen == declared     ? ": none of its roles' addresses seen"
+                                                    : ": its roles seen only with peers the rules do not judge";
+        fprintf(stderr, "lyncaudit: nothing audited: none of the %llu flows was between known roles (%s%s); "
+                        "exit code 3, not 0\n", (unsigned long long)c->flows, x->no_topology ? "no topology" : path,
+                why);
+    } else if (nunseen) {
+        fprintf(stderr, "lyncaudit: declared roles never seen (no flow to or from their addresses): %s\n", unseen);
+    }
+}
+
 /* Every flow down the pipeline, the run closed, the summary printed.
  * Returns the exit code. */
 static int finish_run(struct sensor *x, struct run_outcome *out, double t0)
@@ -1111,6 +1161,7 @@ static int finish_run(struct sensor *x, struct run_outcome *out, double t0)
     /* A live capture ends only when something cuts it. */
     out->cut = x->cap.cut || x->live != NULL || x->files_read < o->nfiles;
     out->violations = c.violations;
+    out->audited = c.flows_audited;
     const char *status = run_status(out, x->store);
     if (c.flows_dropped) {
         fprintf(stderr, "lyncaudit: %llu flows dropped: the database stayed locked or unreachable longer than "
@@ -1134,6 +1185,8 @@ static int finish_run(struct sensor *x, struct run_outcome *out, double t0)
     struct report_run rr = {.run_id = x->run_id, .db_path = store_name(x->store), .status = closed ? status : "error",
                             .files = x->live ? 0 : o->nfiles, .counters = c, .seconds = seconds,
                             .peak_live_flows = peak, .audited = !x->no_topology};
+    if (closed)
+        say_coverage(x, &c, &rr);
     if (o->json) {
         run_identity(x, &rr, rc);
         rr.message = out->message[0] ? out->message : NULL;

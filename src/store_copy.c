@@ -20,7 +20,7 @@
 static const struct {
     const char *name, *run_col;
 } TABLES[] = {{"runs", "id"}, {"flows", "run_id"}, {"violations", "run_id"}, {"rules", "run_id"},
-              {"role_stats", "run_id"}};
+              {"role_stats", "run_id"}, {"run_roles", "run_id"}};
 #define NTABLES ((int)(sizeof TABLES / sizeof TABLES[0]))
 
 /* The columns both databases have (in PostgreSQL's order), with the

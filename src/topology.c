@@ -26,6 +26,7 @@ struct nat_entry {
 
 struct topology {
     char *names[TOPOLOGY_MAX_ROLES];
+    char *declared[TOPOLOGY_MAX_ROLES];    /* the file's addresses of each role, comma-separated; NULL: none */
     int nroles;
     ndpi_patricia_tree_t *v4, *v6;         /* role by prefix; NULL without a file */
     ndpi_patricia_tree_t *natdev4, *natdev6;
@@ -321,6 +322,32 @@ static int read_name(struct loader *ld)
     return ld->t->name ? 0 : fail(ld, NULL, "out of memory");
 }
 
+/* Keeps the addresses of role ri (the value at the stack top, already
+ * checked by add_addresses) as text, for the run's run_roles rows. */
+static int note_declared(struct loader *ld, int ri)
+{
+    lua_State *L = ld->L;
+    int n = lua_type(L, -1) == LUA_TSTRING ? 1 : (int)lua_rawlen(L, -1);
+    for (int i = 1; i <= n; i++) {
+        if (lua_type(L, -1) == LUA_TTABLE)
+            lua_rawgeti(L, -1, i);
+        else
+            lua_pushvalue(L, -1);
+        const char *s = lua_tostring(L, -1);
+        char *old = ld->t->declared[ri];
+        size_t len = (old ? strlen(old) + 1 : 0) + strlen(s) + 1;
+        char *m = malloc(len);
+        if (m)
+            snprintf(m, len, "%s%s%s", old ? old : "", old ? "," : "", s);
+        lua_pop(L, 1);
+        if (!m)
+            return fail(ld, NULL, "out of memory");
+        free(old);
+        ld->t->declared[ri] = m;
+    }
+    return 0;
+}
+
 static int read_role(struct loader *ld)
 {
     bool nul;
@@ -330,7 +357,7 @@ static int read_role(struct loader *ld)
     int ri = rn ? topology_role_index(ld->t, rn) : -1;
     if (ri < 0)
         return fail(ld, rn ? rn : "?", "unknown role '%s'", rn ? rn : "?");
-    return add_addresses(ld, rn, ri, ld->t->v4, ld->t->v6);
+    return add_addresses(ld, rn, ri, ld->t->v4, ld->t->v6) || note_declared(ld, ri);
 }
 
 /* A value that must be a table (else `wrong`, at key's line), each entry read by each. */
@@ -662,8 +689,10 @@ void topology_free(struct topology *t)
 {
     if (!t)
         return;
-    for (int i = 0; i < t->nroles; i++)
+    for (int i = 0; i < t->nroles; i++) {
         free(t->names[i]);
+        free(t->declared[i]);
+    }
     ndpi_patricia_tree_t *trees[] = {t->v4, t->v6, t->natdev4, t->natdev6};
     for (int i = 0; i < 4; i++)
         if (trees[i])
@@ -684,6 +713,11 @@ int topology_role_count(const struct topology *t)
 const char *topology_role_name(const struct topology *t, int role)
 {
     return role >= 0 && role < t->nroles ? t->names[role] : "any";
+}
+
+const char *topology_role_declared(const struct topology *t, int role)
+{
+    return role >= 0 && role < t->nroles ? t->declared[role] : NULL;
 }
 
 int topology_role_index(const struct topology *t, const char *name)
