@@ -703,6 +703,7 @@ struct sensor {
     int64_t run_id;
     int files_read;            /* files read to their end (or to a damage) */
     bool summed_up;            /* the summary (or the --json trouble object) was printed */
+    bool snap_said;            /* a short snapshot length was warned about */
 };
 
 /* SIGHUP: the new topology and rules take over for flows that end from now
@@ -730,13 +731,26 @@ static void reload(void *ctx)
 
 /* Says once per source when its snapshot length cuts what the dissectors
  * read: flows then stay "unknown" and rules judge them by port alone. */
-static void warn_snaplen(const struct options *o, const char *name, int snaplen)
+static void warn_snaplen(struct sensor *x, const char *name, int snaplen)
 {
-    if (o->quiet || snaplen <= 0 || snaplen >= DISSECT_SNAPLEN)
+    if (x->o->quiet || snaplen <= 0 || snaplen >= DISSECT_SNAPLEN)
         return;
+    x->snap_said = true;
     fprintf(stderr, "lyncaudit: %s: snapshot length %d is below %d bytes: payloads are cut, flows the dissectors "
                     "cannot name stay 'unknown' and are allowed by port alone (runs.flows_unconfirmed)\n",
             name, snaplen, DISSECT_SNAPLEN);
+}
+
+/* The same, at the end, for packets cut shorter than their headers said
+ * (a file whose header gives no or a larger snapshot length: editcap -s). */
+static void warn_snapped(struct sensor *x)
+{
+    const struct capture *c = &x->cap;
+    if (x->o->quiet || x->snap_said || !c->snapped || c->snapped_max >= DISSECT_SNAPLEN)
+        return;
+    fprintf(stderr, "lyncaudit: %llu packets were cut to %u bytes or less, below %d: flows the dissectors cannot "
+                    "name stay 'unknown' and are allowed by port alone (runs.flows_unconfirmed)\n",
+            (unsigned long long)c->snapped, c->snapped_max, DISSECT_SNAPLEN);
 }
 
 /* Every capture file is opened and checked (format, link type, filter)
@@ -760,7 +774,7 @@ static int check_files(struct sensor *x)
                 fprintf(stderr, "lyncaudit: %s\n", err);
             return -1;
         }
-        warn_snaplen(o, o->files[i], source_snaplen(src));
+        warn_snaplen(x, o->files[i], source_snaplen(src));
         if (is_regular(o->files[i]))
             source_close(src);
         else
@@ -848,7 +862,7 @@ static int open_inputs(struct sensor *x)
     if (o->iface && !(x->live = source_open_live(o->iface, &o->live, o->filter, err, sizeof err)))
         goto bad;
     if (x->live)
-        warn_snaplen(o, o->iface, o->live.snaplen);
+        warn_snaplen(x, o->iface, o->live.snaplen);
     /* The event file and the database are opened before root is dropped:
      * the capturing user never needs write access to their folders
      * (docs/usage.md). */
@@ -1187,6 +1201,7 @@ static int finish_run(struct sensor *x, struct run_outcome *out, double t0)
                             .peak_live_flows = peak, .audited = !x->no_topology};
     if (closed)
         say_coverage(x, &c, &rr);
+    warn_snapped(x);
     if (o->json) {
         run_identity(x, &rr, rc);
         rr.message = out->message[0] ? out->message : NULL;
