@@ -157,6 +157,8 @@ struct options {
     struct evidence_caps evidence_caps; /* --evidence-flow-bytes, --evidence-bytes */
 };
 
+static void usage_exit_codes(FILE *out);
+
 static void usage(FILE *out)
 {
     fprintf(out,
@@ -255,7 +257,14 @@ static void usage(FILE *out)
             "                         ended early and counted as evicted (default 1000000, 0 = no cap)\n"
             "  -h, --help             this help\n"
             "  -V, --version          versions of lyncaudit, nDPI, libpcap, SQLite, Lua, the rule set\n"
-            "\n"
+            "\n");
+    usage_exit_codes(out);
+}
+
+/* The end of the usage: the exit codes (docs/usage.md, "Exit codes"). */
+static void usage_exit_codes(FILE *out)
+{
+    fprintf(out,
             "Exit codes:\n"
             "  0  the run audited flows between known roles and found no violations (also\n"
             "     after SIGINT/SIGTERM)\n"
