@@ -322,30 +322,36 @@ static int read_name(struct loader *ld)
     return ld->t->name ? 0 : fail(ld, NULL, "out of memory");
 }
 
+/* run_roles.addresses keeps this much of a role's list, then says how many
+ * more: a topology may give a role a million prefixes. */
+#define DECLARED_TEXT 1024
+
 /* Keeps the addresses of role ri (the value at the stack top, already
- * checked by add_addresses) as text, for the run's run_roles rows. */
+ * checked by add_addresses: each a short prefix) as text, for the run's
+ * run_roles rows; reads no further than the text keeps. */
 static int note_declared(struct loader *ld, int ri)
 {
     lua_State *L = ld->L;
-    int n = lua_type(L, -1) == LUA_TSTRING ? 1 : (int)lua_rawlen(L, -1);
-    for (int i = 1; i <= n; i++) {
+    int n = lua_type(L, -1) == LUA_TSTRING ? 1 : (int)lua_rawlen(L, -1), i;
+    char buf[DECLARED_TEXT + 128];
+    size_t u = 0;
+    buf[0] = '\0';
+    for (i = 1; i <= n && u < DECLARED_TEXT; i++) {
         if (lua_type(L, -1) == LUA_TTABLE)
             lua_rawgeti(L, -1, i);
         else
             lua_pushvalue(L, -1);
-        const char *s = lua_tostring(L, -1);
-        char *old = ld->t->declared[ri];
-        size_t len = (old ? strlen(old) + 1 : 0) + strlen(s) + 1;
-        char *m = malloc(len);
-        if (m)
-            snprintf(m, len, "%s%s%s", old ? old : "", old ? "," : "", s);
+        int w = snprintf(buf + u, sizeof buf - u, "%s%s", u ? "," : "", lua_tostring(L, -1));
+        u = w < 0 || (size_t)w >= sizeof buf - u ? sizeof buf - 1 : u + (size_t)w;
         lua_pop(L, 1);
-        if (!m)
-            return fail(ld, NULL, "out of memory");
-        free(old);
-        ld->t->declared[ri] = m;
     }
-    return 0;
+    if (i <= n)
+        snprintf(buf + u, sizeof buf - u, " and %d more", n - i + 1);
+    if (!n)
+        return 0; /* an empty list declares nothing */
+    free(ld->t->declared[ri]);
+    ld->t->declared[ri] = strdup(buf);
+    return ld->t->declared[ri] ? 0 : fail(ld, NULL, "out of memory");
 }
 
 static int read_role(struct loader *ld)

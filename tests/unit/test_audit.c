@@ -707,6 +707,26 @@ static void test_declared(void)
         CHECK(n == 1 && av && !strcmp(av, "10.1.0.1,10.2.0.0/16") && !audit_role_declared(a, role_of_name("director")));
         audit_free(a);
     }
+    /* a long list is kept up to about 1 KiB, then counted */
+    f = fopen(path, "w");
+    fprintf(f, "return { name = \"d\", roles = { client_external = {");
+    for (int i = 0; i < 500; i++)
+        fprintf(f, " \"10.3.%d.%d\",", i / 250, i % 250);
+    fprintf(f, " } } }\n");
+    fclose(f);
+    a = load(path, err, sizeof err);
+    CHECK(a != NULL);
+    if (a) {
+        const char *ce = audit_role_declared(a, role_of_name("client_external"));
+        const char *more = ce ? strstr(ce, " and ") : NULL;
+        int rest = more ? atoi(more + 5) : -1;
+        int kept = 0;
+        for (const char *p = ce; p && p < more; p++)
+            kept += *p == ',';
+        CHECK(ce && !strncmp(ce, "10.3.0.0,10.3.0.1,", 18) && strlen(ce) < 1200 && more &&
+              !strcmp(more + 5 + strspn(more + 5, "0123456789"), " more") && kept + 1 + rest == 500);
+        audit_free(a);
+    }
     CHECK(g_vocab && !audit_role_declared(g_vocab, 0)); /* no topology: nothing declared */
 }
 
