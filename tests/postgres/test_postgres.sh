@@ -83,14 +83,14 @@ done
 eq "1: four runs, complete" "$(psqlq "SELECT count(*) FROM runs WHERE status = 'complete'")" 4
 eq "1: flow ids unique across the sensors, every flow's run is one of the four" \
     "$(psqlq "SELECT count(DISTINCT id) = count(*) AND bool_and(run_id IN (SELECT id FROM runs)) FROM flows")" t
-eq "1: the schema version is kept in a table" "$(psqlq "SELECT version FROM lyncaudit_schema")" 4
+eq "1: the schema version is kept in a table" "$(psqlq "SELECT version FROM lyncaudit_schema")" 5
 
 # ---------------------------------------------------------------------------
 echo "# 2: a newer schema is refused"
 psqlq "UPDATE lyncaudit_schema SET version = 99"
 "$LA" -q -d "$PGURL" "$SAMPLE" >"$W/new.out" 2>"$W/new.err"
 eq "2: exit 2" "$?" 2
-check "2: the message says why ($(head -n 1 "$W/new.err"))" grep -q "schema version 99 is newer than this lyncaudit's (4)" "$W/new.err"
+check "2: the message says why ($(head -n 1 "$W/new.err"))" grep -q "schema version 99 is newer than this lyncaudit's (5)" "$W/new.err"
 eq "2: nothing written" "$(psqlq "SELECT count(*) FROM runs")" 4
 psqlq "UPDATE lyncaudit_schema SET version = 4"
 
