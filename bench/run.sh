@@ -187,7 +187,7 @@ if [ "$mode" = callgrind ]; then
     rc=0
     valgrind --tool=callgrind --callgrind-out-file="$scratch/cg.out" \
         "$LYNCAUDIT" -q -d "$db" "$capture" >/dev/null 2>"$scratch/cg.err" || rc=$?
-    [ $rc -le 1 ] || { tail -20 "$scratch/cg.err" >&2; die "callgrind run failed ($rc)"; }
+    [ $rc -le 1 ] || [ $rc -eq 3 ] || { tail -20 "$scratch/cg.err" >&2; die "callgrind run failed ($rc)"; }
     echo "== lyncaudit: top $top functions by instructions (self; callgrind)"
     callgrind_annotate --inclusive=no "$scratch/cg.out" 2>/dev/null |
         sed -n '/^Ir/,$p' | grep -v '^-' | grep -v '^$' | head -$((top + 2))
@@ -208,7 +208,7 @@ if [ "$mode" = sweep ]; then
             rc=0
             /usr/bin/time -f "%e %U %S %M" -o "$scratch/time" "${pin[@]}" "$LYNCAUDIT" -v --workers "$w" -d "$db" \
                 "$capture" >/dev/null 2>"$scratch/lync.err" || rc=$?
-            [ $rc -le 1 ] || { tail -5 "$scratch/lync.err" >&2; die "lyncaudit --workers $w exited $rc"; }
+            [ $rc -le 1 ] || [ $rc -eq 3 ] || { tail -5 "$scratch/lync.err" >&2; die "lyncaudit --workers $w exited $rc"; }
             # "lyncaudit: CPU s: reader R, classify C (N workers), store S; wall W"
             stages=$(sed -n 's/.*CPU s: reader \([0-9.]*\), classify \([0-9.]*\) .*store \([0-9.]*\);.*/\1 \2 \3/p' \
                 "$scratch/lync.err")
@@ -268,7 +268,7 @@ one_run() {
             local rc=0
             /usr/bin/time -f "%e %U %S %M" -o "$t" "${pin[@]}" "$LYNCAUDIT" -q --single-thread -d "$db" "$capture" \
                 >/dev/null 2>"$scratch/lync.err" || rc=$?
-            [ $rc -le 1 ] || { tail -5 "$scratch/lync.err" >&2; die "lyncaudit --single-thread exited $rc"; } ;;
+            [ $rc -le 1 ] || [ $rc -eq 3 ] || { tail -5 "$scratch/lync.err" >&2; die "lyncaudit --single-thread exited $rc"; } ;;
         ndpi-loop)
             /usr/bin/time -f "%e %U %S %M" -o "$t" "${pin[@]}" "$NDPI_LOOP" "$capture" >/dev/null 2>&1 ||
                 die "ndpi_loop failed" ;;

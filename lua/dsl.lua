@@ -143,6 +143,16 @@ local OPTIONS = {
        .. "exempt ones. Default false: a capture cannot show whether a site "
        .. "deployed IPsec, and without it IPsec is a path no row opens (no_rule).",
   },
+  unconfirmed = {
+    type = "enum", values = { "count", "finding" }, default = "count",
+    doc = "A flow whose label stays \"unknown\" (no dissector recognised it: "
+       .. "encrypted, truncated by a short snapshot length, or not the "
+       .. "protocol at all) on a port whose rule expects a protocol is "
+       .. "allowed by the port alone. \"count\": it is ok, and counted "
+       .. "(rules.unconfirmed, runs.flows_unconfirmed); \"finding\": it is "
+       .. "an unconfirmed_protocol violation (severity low) citing the rule. "
+       .. "Default \"count\", so that existing verdicts do not change.",
+  },
   sip_tcp_5060 = {
     type = "boolean", default = false,
     doc = "TCP 5060 on Front End servers and Directors for static routes to "

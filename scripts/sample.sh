@@ -9,6 +9,7 @@ cmake --build "$root/build" -j"$(nproc)" >/dev/null
 rc=0
 "$root/build/lyncaudit" -d "${LYNCAUDIT_DB:-lyncaudit.db}" -t "$root/samples/topology.lua" \
     "$root/samples/lync-sample.pcap" || rc=$?
-# 0: compliant, 1: violations found (the sample has some on purpose), 2: trouble.
+# 0: compliant, 1: violations found (the sample has some on purpose), 2: trouble,
+# 3: nothing audited (not with the sample's topology).
 [ "$rc" -le 1 ] || exit "$rc"
 echo "query it: sqlite3 ${LYNCAUDIT_DB:-lyncaudit.db} 'SELECT kind, message, reference FROM violation_report'"

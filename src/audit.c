@@ -69,6 +69,7 @@ struct rule {
     int check_ref;          /* LUA_NOREF when none */
     bool active;
     uint64_t matched;
+    uint64_t unconfirmed;   /* flows it allowed by port alone: their label undecided */
 };
 
 /* Match table per transport: rule indices by destination port (CSR), and
@@ -92,6 +93,7 @@ struct audit {
     uint32_t peers;         /* flows between these alone are not Lync findings */
     uint32_t edge_external, clients, partners;
     bool peek;              /* audit_flow_peek: the rules' match counts stay as they are */
+    bool unconfirmed_finding; /* option unconfirmed = "finding" */
     uint16_t media_lo, media_hi;
 };
 
@@ -529,6 +531,10 @@ static int load_into(struct audit *a, const struct sources *src, char *err, size
     if (!a->topo || know_roles(a, err, errlen))
         return -1;
     topology_media_ports(a->topo, &a->media_lo, &a->media_hi);
+    topology_push_options(a->topo, L);
+    lua_getfield(L, -1, "unconfirmed");
+    a->unconfirmed_finding = lua_type(L, -1) == LUA_TSTRING && !strcmp(lua_tostring(L, -1), "finding");
+    lua_pop(L, 2);
     for (int i = 0; i < src->nrules; i++)
         if (run_rule_file(a, mod, &src->rules[i], err, errlen))
             return -1;
@@ -972,6 +978,26 @@ static struct rule *restriction(struct audit *a, const struct audit_flow *f, int
     return NULL;
 }
 
+/* An allowing rule that expects protocols, met by a flow whose label is
+ * undecided: the verdict rests on the port alone. Counted on the rule; with
+ * the option unconfirmed = "finding" it is a finding of its own (then true:
+ * the rule does not allow the flow). */
+static bool port_only(struct audit *a, struct rule *ok, struct audit_result *res, const char *path)
+{
+    if (ok->napps == 0 || strcmp(res->app, "unknown"))
+        return false;
+    res->unconfirmed = true;
+    ok->unconfirmed += !a->peek;
+    if (!a->unconfirmed_finding)
+        return false;
+    struct audit_violation *v = add_violation(res, "unconfirmed_protocol", ok, "low");
+    if (v)
+        snprintf(v->message, sizeof v->message,
+                 "%s: rule %s expects %s, the flow's protocol was not recognised: allowed by its port alone", path,
+                 ok->id, ok->apps_s);
+    return true;
+}
+
 /* Judges a flow on transport t by the allow and restricting rules: ok with
  * the deciding rule, or one violation. Returns false when nothing matched. */
 static bool judge(struct audit *a, const struct audit_flow *f, int t, int sr, int dr, struct audit_result *res,
@@ -1009,7 +1035,8 @@ static bool judge(struct audit *a, const struct audit_flow *f, int t, int sr, in
             ok = &a->rules[c[i]];
     if (ok) {
         ok->matched += !a->peek;
-        res->rule_id = ok->id;
+        if (!port_only(a, ok, res, path))
+            res->rule_id = ok->id;
         return true;
     }
     struct rule *r = &a->rules[c[0]];
@@ -1104,7 +1131,12 @@ void audit_rule_info(const struct audit *a, size_t i, struct audit_rule_info *o)
     const struct rule *r = &a->rules[i];
     *o = (struct audit_rule_info){r->id,       r->kind,    r->severity, r->from_s, r->to_s,  r->transport_s,
                                   r->dports_s, r->sports_s, r->apps_s,  r->when_s, r->doc,   r->table,
-                                  r->text,     r->note,     r->row,     r->active, r->matched};
+                                  r->text,     r->note,     r->row,     r->active, r->matched, r->unconfirmed};
+}
+
+const char *audit_role_declared(const struct audit *a, int role)
+{
+    return topology_role_declared(a->topo, role);
 }
 
 const char *audit_topology_name(const struct audit *a)

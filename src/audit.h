@@ -55,7 +55,7 @@ struct audit_flow {
 };
 
 struct audit_violation {
-    const char *kind;       /* no_rule, wrong_protocol, ipsec, port_range, nat, check */
+    const char *kind;       /* no_rule, wrong_protocol, ipsec, port_range, nat, check, unconfirmed_protocol */
     const char *rule_id;    /* NULL when no rule is concerned */
     const char *severity;   /* high, medium, low */
     const char *ref;        /* "doc | table | row N", or NULL */
@@ -67,6 +67,8 @@ struct audit_result {
     const char *verdict;               /* ok, violation, unscoped */
     const char *rule_id;               /* the allowing rule, or NULL */
     const char *app;                   /* the label after role-aware refinement */
+    bool unconfirmed;                  /* allowed by a rule that expects protocols while the label is
+                                          undecided ("unknown"): the verdict rests on the port alone */
     int nviolations;
     struct audit_violation v[AUDIT_MAX_VIOLATIONS];
 };
@@ -90,6 +92,7 @@ struct audit_rule_info {
     int row;
     bool active;
     uint64_t matched;
+    uint64_t unconfirmed;   /* flows it allowed by port alone (audit_result.unconfirmed) */
 };
 size_t audit_rule_count(const struct audit *a);
 void audit_rule_info(const struct audit *a, size_t i, struct audit_rule_info *out);
@@ -102,5 +105,9 @@ const char *audit_topology_path(const struct audit *a);
  * many ("any" is audit_role_count(a)). */
 const char *audit_role_name(const struct audit *a, int role);
 int audit_role_count(const struct audit *a);
+
+/* The addresses the topology declares for role (comma-separated), or NULL
+ * when it declares none. */
+const char *audit_role_declared(const struct audit *a, int role);
 
 #endif

@@ -158,6 +158,10 @@ int capture_source(struct capture *c, struct source *src, char *msg, size_t msgl
         if (st != SOURCE_PACKET)
             break;
         ingest_frame(&c->in, sp.dlt, sp.ts_us, sp.wirelen, sp.data, sp.caplen);
+        if (sp.caplen < sp.wirelen) { /* a file's header may not say the snapshot length its packets had */
+            c->snapped++;
+            c->snapped_max = sp.caplen > c->snapped_max ? sp.caplen : c->snapped_max;
+        }
         if (each || (c->in.n.packets & 0xfff) == 0)
             tick(c, src, progress);
     }

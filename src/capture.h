@@ -39,6 +39,8 @@ struct capture {
     struct source_stats live_stats;  /* as they were at the last commit */
     uint64_t fan_peak_live;          /* fanout.c: the capture threads' flow table peaks, summed */
     bool final_stats;                /* fanout.c: print the statistics line when the capture ends */
+    uint64_t snapped;                /* frames this loop read cut short of their wire length */
+    uint32_t snapped_max;            /* the longest of those as captured: the snapshot length in effect */
     double started, next_commit, next_stats, next_progress;
 };
 

@@ -159,6 +159,7 @@ struct options {
 };
 
 static void usage_more(FILE *out);
+static void usage_exit_codes(FILE *out);
 
 /* --help: what lyncaudit does, how captures and a filter are told apart,
  * the options. */
@@ -268,12 +269,22 @@ static void usage_more(FILE *out)
             "                         ended early and counted as evicted (default 1000000, 0 = no cap)\n"
             "  -h, --help             this help\n"
             "  -V, --version          versions of lyncaudit, nDPI, libpcap, SQLite, Lua, the rule set\n"
-            "\n"
+            "\n");
+    usage_exit_codes(out);
+}
+
+/* The end of the usage: the exit codes (docs/usage.md, "Exit codes"). */
+static void usage_exit_codes(FILE *out)
+{
+    fprintf(out,
             "Exit codes:\n"
-            "  0  the run completed and found no violations (also after SIGINT/SIGTERM)\n"
+            "  0  the run audited flows between known roles and found no violations (also\n"
+            "     after SIGINT/SIGTERM)\n"
             "  1  the run found violations\n"
             "  2  trouble: bad arguments, an unreadable or damaged capture, a database\n"
             "     that cannot be written (the run keeps every flow read before it)\n"
+            "  3  nothing audited: no violations, and no flow was between known roles (no\n"
+            "     topology, none of its addresses in the traffic, or roles = {})\n"
             "\n"
             "Query the results with: sqlite3 lyncaudit.db, or psql for PostgreSQL (schema: docs/schema.md)\n");
 }
@@ -725,6 +736,7 @@ struct sensor {
     int64_t run_id;
     int files_read;            /* files read to their end (or to a damage) */
     bool summed_up;            /* the summary (or the --json trouble object) was printed */
+    bool snap_said;            /* a short snapshot length was warned about */
 };
 
 /* SIGHUP: the new topology and rules take over for flows that end from now
@@ -750,6 +762,37 @@ static bool drops_for_files(const struct options *o)
     return !o->iface && o->user && geteuid() == 0;
 }
 
+/* Bytes of each packet the dissectors need: the headers (link up to 22 with
+ * QinQ, IPv6 40, TCP with options 60) and the start of the payload they
+ * read: a TLS ClientHello to its SNI, a SIP request line and headers, a
+ * STUN message with Microsoft attributes, an HTTP request line (docs/usage.md,
+ * "Warnings", says how it was chosen). */
+#define DISSECT_SNAPLEN 512
+
+/* Says once per source when its snapshot length cuts what the dissectors
+ * read: flows then stay "unknown" and rules judge them by port alone. */
+static void warn_snaplen(struct sensor *x, const char *name, int snaplen)
+{
+    if (x->o->quiet || snaplen <= 0 || snaplen >= DISSECT_SNAPLEN)
+        return;
+    x->snap_said = true;
+    fprintf(stderr, "lyncaudit: %s: snapshot length %d is below %d bytes: payloads are cut, flows the dissectors "
+                    "cannot name stay 'unknown' and are allowed by port alone (runs.flows_unconfirmed)\n",
+            name, snaplen, DISSECT_SNAPLEN);
+}
+
+/* The same, at the end, for packets cut shorter than their headers said
+ * (a file whose header gives no or a larger snapshot length: editcap -s). */
+static void warn_snapped(struct sensor *x)
+{
+    const struct capture *c = &x->cap;
+    if (x->o->quiet || x->snap_said || !c->snapped || c->snapped_max >= DISSECT_SNAPLEN)
+        return;
+    fprintf(stderr, "lyncaudit: %llu packets were cut to %u bytes or less, below %d: flows the dissectors cannot "
+                    "name stay 'unknown' and are allowed by port alone (runs.flows_unconfirmed)\n",
+            (unsigned long long)c->snapped, c->snapped_max, DISSECT_SNAPLEN);
+}
+
 /* Every capture file is opened and checked (format, link type, filter)
  * before the database is touched. A regular file is closed again (at most
  * one open at a time) unless root is to be dropped (then the USER need not
@@ -772,6 +815,7 @@ static int check_files(struct sensor *x)
                 fprintf(stderr, "lyncaudit: %s\n", err);
             return -1;
         }
+        warn_snaplen(x, o->files[i], source_snaplen(src));
         if (is_regular(o->files[i]) && !drops_for_files(o))
             source_close(src);
         else
@@ -862,6 +906,8 @@ static int open_inputs(struct sensor *x)
     }
     if (o->iface && !(x->live = source_open_live(o->iface, &o->live, o->filter, err, sizeof err)))
         goto bad;
+    if (x->live)
+        warn_snaplen(x, o->iface, o->live.snaplen);
     /* The event file and the database are opened before root is dropped:
      * the capturing user never needs write access to their folders
      * (docs/usage.md). */
@@ -1121,6 +1167,32 @@ static void print_cpu(const struct sensor *x, const struct pipeline_cpu *cpu, do
             t.peak_held / 1024, t.peak_ndpi_flows);
 }
 
+/* What the run audited, in one line each when it falls short (docs/usage.md,
+ * "Warnings"): nothing at all (exit code 3), or declared roles that never
+ * appeared. The roles go into rr for the summary. */
+static void say_coverage(const struct sensor *x, const struct store_counters *c, struct report_run *rr)
+{
+    static char unseen[1024];
+    int declared, nunseen;
+    record_roles_seen(x->rec, &declared, &nunseen, unseen, sizeof unseen);
+    rr->roles_declared = declared;
+    rr->roles_unseen = unseen;
+    if (x->o->quiet)
+        return;
+    if (!c->flows_audited) {
+        const char *path = audit_topology_path(record_audit(x->rec));
+        const char *why = x->no_topology           ? ""
+                          : !declared               ? " declares no addresses"
+                          : nunseen == declared     ? ": none of its roles' addresses seen"
+                                                    : ": its roles seen only with peers the rules do not judge";
+        fprintf(stderr, "lyncaudit: nothing audited: none of the %llu flows was between known roles (%s%s); "
+                        "exit code 3, not 0\n", (unsigned long long)c->flows, x->no_topology ? "no topology" : path,
+                why);
+    } else if (nunseen) {
+        fprintf(stderr, "lyncaudit: declared roles never seen (no flow to or from their addresses): %s\n", unseen);
+    }
+}
+
 /* Every flow down the pipeline, the run closed, the summary printed.
  * Returns the exit code. */
 static int finish_run(struct sensor *x, struct run_outcome *out, double t0)
@@ -1154,6 +1226,7 @@ static int finish_run(struct sensor *x, struct run_outcome *out, double t0)
     /* A live capture ends only when something cuts it. */
     out->cut = x->cap.cut || x->live != NULL || x->files_read < o->nfiles;
     out->violations = c.violations;
+    out->audited = c.flows_audited;
     const char *status = run_status(out, x->store);
     if (c.flows_dropped) {
         fprintf(stderr, "lyncaudit: %llu flows dropped: the database stayed locked or unreachable longer than "
@@ -1177,6 +1250,9 @@ static int finish_run(struct sensor *x, struct run_outcome *out, double t0)
     struct report_run rr = {.run_id = x->run_id, .db_path = store_name(x->store), .status = closed ? status : "error",
                             .files = x->live ? 0 : o->nfiles, .counters = c, .seconds = seconds,
                             .peak_live_flows = peak, .audited = !x->no_topology};
+    if (closed)
+        say_coverage(x, &c, &rr);
+    warn_snapped(x);
     if (o->json) {
         run_identity(x, &rr, rc);
         rr.message = out->message[0] ? out->message : NULL;

@@ -372,6 +372,11 @@ uint16_t pcapng_first_linktype(const struct pcapng *r)
     return r->first_linktype;
 }
 
+uint32_t pcapng_first_snaplen(const struct pcapng *r)
+{
+    return r->nifs ? r->ifs[0].snaplen : 0;
+}
+
 const char *pcapng_error(const struct pcapng *r)
 {
     return r->err;

@@ -47,6 +47,9 @@ enum pcapng_status pcapng_next(struct pcapng *r, struct pcapng_packet *p);
 /* The link type of the first interface of the file. */
 uint16_t pcapng_first_linktype(const struct pcapng *r);
 
+/* The first interface's snapshot length (0: none given). */
+uint32_t pcapng_first_snaplen(const struct pcapng *r);
+
 const char *pcapng_error(const struct pcapng *r);
 void pcapng_close(struct pcapng *r);
 

@@ -24,6 +24,18 @@ struct pending {
     struct classify_names n;
 };
 
+/* Flows seen per role, by name (a reload may bring another vocabulary). */
+struct role_seen {
+    char name[48];
+    uint64_t flows, written; /* written: the count run_roles holds; UINT64_MAX: not written */
+};
+#define RECORD_MAX_ROLES 64
+
+/* A rule's counts as the database holds them. */
+struct rule_written {
+    uint64_t matched, unconfirmed;
+};
+
 struct record {
     struct audit *audit;
     struct store *store;
@@ -32,7 +44,7 @@ struct record {
     bool quiet;
     bool failed;
     struct record_counts counts;
-    uint64_t *written;    /* per rule of the audit in use: the match count the database holds */
+    struct rule_written *written; /* per rule of the audit in use: the counts the database holds */
     size_t nwritten;
     struct pending *back; /* ring of ended flows waiting for the next write, oldest at head */
     size_t back_max, back_head, back_n;
@@ -40,6 +52,8 @@ struct record {
     struct eve *eve;      /* the event stream, or NULL */
     struct evidence *ev;  /* --evidence: the caller's; NULL without */
     const struct classify *cls;
+    struct role_seen roles[RECORD_MAX_ROLES];
+    int nroles;
 };
 
 static int drain(struct record *r);
@@ -96,6 +110,8 @@ void record_counters(const struct record *r, struct store_counters *c)
     c->flows_evicted = r->counts.flows_evicted;
     c->violations = r->counts.violations;
     c->flows_dropped = r->counts.flows_dropped;
+    c->flows_audited = r->counts.audited;
+    c->flows_unconfirmed = r->counts.unconfirmed;
     if (r->ev) {
         struct evidence_counts e;
         evidence_counts(r->ev, &e);
@@ -107,28 +123,90 @@ void record_counters(const struct record *r, struct store_counters *c)
 
 /* Writes one rule of the run, its match count as what it gained since the
  * last write (the rows add up: across a reload both rule sets' counts do). */
-static int write_rule(struct store *s, const struct audit *a, size_t i, uint64_t already)
+static int write_rule(struct store *s, const struct audit *a, size_t i, const struct rule_written *already)
 {
     struct audit_rule_info ri;
     audit_rule_info(a, i, &ri);
     struct store_rule sr = {ri.id,   ri.kind,  ri.severity, ri.from, ri.to,  ri.transport, ri.dports,
                             ri.sports, ri.apps, ri.when,    ri.doc,  ri.table, ri.text,    ri.note,
-                            ri.row,  ri.active, ri.matched - already};
+                            ri.row,  ri.active, ri.matched - already->matched,
+                            ri.unconfirmed - already->unconfirmed};
     return store_add_rule(s, &sr);
+}
+
+/* The entry of role `name`, made if new (NULL when the table is full). */
+static struct role_seen *role_entry(struct record *r, const char *name)
+{
+    for (int i = 0; i < r->nroles; i++)
+        if (!strcmp(r->roles[i].name, name))
+            return &r->roles[i];
+    if (r->nroles == RECORD_MAX_ROLES)
+        return NULL;
+    struct role_seen *e = &r->roles[r->nroles++];
+    snprintf(e->name, sizeof e->name, "%s", name);
+    e->flows = 0;
+    e->written = UINT64_MAX;
+    return e;
+}
+
+/* Counts a flow for the roles at its ends ("any" is no role). */
+static void see_roles(struct record *r, const struct audit_result *ar)
+{
+    struct role_seen *e;
+    if (strcmp(ar->src_role, "any") && (e = role_entry(r, ar->src_role)))
+        e->flows++;
+    if (strcmp(ar->dst_role, "any") && strcmp(ar->dst_role, ar->src_role) && (e = role_entry(r, ar->dst_role)))
+        e->flows++;
+}
+
+/* Writes the declared roles of the audit in use whose count changed since
+ * they were last written (all of them at first, and after a reload). */
+static int write_roles(struct record *r)
+{
+    for (int i = 0; i < audit_role_count(r->audit); i++) {
+        const char *declared = audit_role_declared(r->audit, i);
+        struct role_seen *e = declared ? role_entry(r, audit_role_name(r->audit, i)) : NULL;
+        if (!e || e->written == e->flows)
+            continue;
+        struct store_role sr = {e->name, declared, e->flows};
+        if (store_add_role(r->store, &sr))
+            return -1;
+        e->written = e->flows;
+    }
+    return 0;
+}
+
+void record_roles_seen(const struct record *r, int *declared, int *unseen_n, char *unseen, size_t len)
+{
+    *declared = *unseen_n = 0;
+    unseen[0] = '\0';
+    for (int i = 0; i < audit_role_count(r->audit); i++) {
+        if (!audit_role_declared(r->audit, i))
+            continue;
+        const char *name = audit_role_name(r->audit, i);
+        bool seen = false;
+        for (int k = 0; k < r->nroles && !seen; k++)
+            seen = !strcmp(r->roles[k].name, name) && r->roles[k].flows > 0;
+        (*declared)++;
+        if (seen)
+            continue;
+        size_t u = strlen(unseen);
+        snprintf(unseen + u, len - u, "%s%s", (*unseen_n)++ ? ", " : "", name);
+    }
 }
 
 int record_flush(struct record *r)
 {
-    if (store_begin(r->store) || drain(r) != 0)
+    if (store_begin(r->store) || drain(r) != 0 || write_roles(r))
         return -1;
     for (size_t i = 0; i < r->nwritten; i++) {
         struct audit_rule_info ri;
         audit_rule_info(r->audit, i, &ri);
-        if (ri.matched == r->written[i])
+        if (ri.matched == r->written[i].matched)
             continue;
-        if (write_rule(r->store, r->audit, i, r->written[i]))
+        if (write_rule(r->store, r->audit, i, &r->written[i]))
             return -1;
-        r->written[i] = ri.matched;
+        r->written[i] = (struct rule_written){ri.matched, ri.unconfirmed};
     }
     return store_flush_stats(r->store);
 }
@@ -310,6 +388,9 @@ static int audit_and_store(struct record *r, struct flow *f, const struct classi
     eve_flow(r->eve, store_last_flow_id(r->store), &sf);
     r->counts.flows++;
     r->counts.violations += (uint64_t)ar.nviolations;
+    r->counts.audited += strcmp(ar.verdict, "unscoped") != 0;
+    r->counts.unconfirmed += ar.unconfirmed;
+    see_roles(r, &ar);
     if (f->end == FLOW_END_EVICTED)
         r->counts.flows_evicted++;
     return 0;
@@ -385,7 +466,7 @@ void record_reload(void *record, void *audit)
     struct store_counters c;
     record_counters(r, &c);
     size_t n = audit_rule_count(a);
-    uint64_t *w = n ? calloc(n, sizeof *w) : NULL;
+    struct rule_written *w = n ? calloc(n, sizeof *w) : NULL;
     if (!r->failed && !(n && !w) && writable(r) == 1) {
         fprintf(stderr, "lyncaudit: reload not done: the database is locked by another writer; "
                         "keeping the topology and rules in use\n");
@@ -401,6 +482,8 @@ void record_reload(void *record, void *audit)
     }
     audit_free(r->audit);
     r->audit = a;
+    for (int i = 0; i < r->nroles; i++)
+        r->roles[i].written = UINT64_MAX; /* the new topology's addresses are written at the next flush */
     free(r->written);
     r->written = w;
     r->nwritten = n;
@@ -439,7 +522,7 @@ struct audit *record_free(struct record *r)
 int record_write_rules(struct store *s, const struct audit *a)
 {
     for (size_t i = 0; i < audit_rule_count(a); i++)
-        if (write_rule(s, a, i, 0))
+        if (write_rule(s, a, i, &(struct rule_written){0, 0}))
             return -1;
     return 0;
 }

@@ -29,6 +29,8 @@ typedef void (*record_reader_fn)(void *ctx, struct store_counters *out);
  * violations. */
 struct record_counts {
     uint64_t flows, flows_evicted, violations;
+    uint64_t audited;      /* flows between known roles: verdict ok or violation */
+    uint64_t unconfirmed;  /* flows allowed by port alone (audit_result.unconfirmed) */
     uint64_t flows_dropped;  /* held while the database was locked, and dropped when the backlog was full */
 };
 
@@ -73,6 +75,11 @@ void record_counts(const struct record *r, struct record_counts *out);
 
 /* The run counters as they are now: the reader's and record's. */
 void record_counters(const struct record *r, struct store_counters *out);
+
+/* The roles the audit in use declares (a topology address or prefix),
+ * and how many of them no stored flow had an end in; the names of those,
+ * comma-separated, in unseen (cut to len). */
+void record_roles_seen(const struct record *r, int *declared, int *unseen_n, char *unseen, size_t len);
 
 /* The audit in use. */
 const struct audit *record_audit(const struct record *r);

@@ -68,6 +68,17 @@ static void text_verdicts(FILE *out, struct store *s, const struct report_run *r
     if (!r->audited || store_verdict_summary(s, r->run_id, verdict_collect, &vt) != 0)
         return;
     fprintf(out, "verdicts: %s\n", vt.verdicts[0] ? vt.verdicts : "none");
+    const struct store_counters *c = &r->counters;
+    char a[32];
+    fprintf(out, "audited: %s flows between known roles", grouped(c->flows_audited, a));
+    if (c->flows_unconfirmed) {
+        char b[32];
+        fprintf(out, "; %s of them allowed by port alone, the protocol a rule expects not recognised (rules.unconfirmed)",
+                grouped(c->flows_unconfirmed, b));
+    }
+    fprintf(out, "\n");
+    if (r->roles_unseen && r->roles_unseen[0])
+        fprintf(out, "roles never seen: %s\n", r->roles_unseen);
     if (vt.kinds[0])
         fprintf(out, "violations: %s (SELECT * FROM violation_report WHERE run_id = %" PRId64 ")\n", vt.kinds,
                 r->run_id);
@@ -179,6 +190,17 @@ static void json_counters(json_t *o, const struct report_run *r)
                           (json_int_t)(r->seconds > 0 ? (double)c->packets / r->seconds : 0.0));
     json_object_update(o, n);
     json_decref(n);
+    json_object_set_new(o, "flows_audited", json_integer((json_int_t)c->flows_audited));
+    json_object_set_new(o, "flows_unconfirmed", json_integer((json_int_t)c->flows_unconfirmed));
+    json_object_set_new(o, "roles_declared", json_integer(r->roles_declared));
+    json_t *unseen = json_array();
+    for (const char *p = r->roles_unseen; unseen && p && *p;) {
+        size_t len = strcspn(p, ",");
+        json_array_append_new(unseen, json_stringn(p, len));
+        p += len;
+        p += strspn(p, ", ");
+    }
+    json_object_set_new(o, "roles_unseen", unseen ? unseen : json_null());
 }
 
 /* Writes o as one line and frees it. */

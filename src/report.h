@@ -22,6 +22,8 @@ struct report_run {
     double seconds;           /* wall-clock time spent reading */
     uint64_t peak_live_flows;
     int audited;              /* a topology was loaded: the verdict lines mean something */
+    int roles_declared;       /* roles the topology gives addresses */
+    const char *roles_unseen; /* those no flow had an end in, "a, b", or "" */
     /* the run's identity and outcome (JSON) */
     const char *const *sources; /* capture files, or "interface:NAME" */
     int nsources;

@@ -4,11 +4,13 @@
  * Each expectation names the rule whose document row requires the path (the
  * path is the rule's: roles, transport, ports, read from the run's `rules`),
  * the roles that must have been seen in the run for it to apply, and what
- * its absence means. The database does not record which roles the topology
- * declares, only the roles of the flows: a declared role with no flow at all
- * makes no finding here (docs/report.md). */
+ * its absence means. A role is in the run when a flow of the run had an end
+ * in it, or when the run's topology declares it (run_roles, schema 5): a
+ * declared service that never appeared at all still needs its paths, and
+ * the finding says the role was never seen (docs/report.md). */
 #include "rpt.h"
 
+#include <stdbool.h>
 #include <string.h>
 
 struct expect {
@@ -80,26 +82,70 @@ static const struct expect EXPECT[] = {
      NULL, NULL},
 };
 
-/* True when every comma item of needs has one of its '|' alternatives among
- * the run's roles (r_nodes). */
-static int needs_met(struct rpt *r, const char *needs)
+/* The run's declared roles that no flow had an end in (r_unseen: role,
+ * addresses); none for a run stored before run_roles existed. 0 or -1. */
+static int build_unseen(struct rpt *r)
 {
-    sqlite3_stmt *st = rpt_prepare(r, "SELECT 1 FROM r_nodes WHERE role = ?3");
-    if (!st)
+    if (rpt_exec(r, "CREATE TEMP TABLE r_unseen (role TEXT, addresses TEXT)"))
         return -1;
-    int met = 1;
+    sqlite3_stmt *has = rpt_prepare(r, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'run_roles'");
+    if (!has)
+        return -1;
+    bool there = sqlite3_step(has) == SQLITE_ROW;
+    sqlite3_finalize(has);
+    return there ? rpt_exec(r, "INSERT INTO r_unseen SELECT role, addresses FROM run_roles"
+                               " WHERE run_id = ?1 AND flows = 0 ORDER BY role") : 0;
+}
+
+/* Whether role is in the run: 2 seen in its flows (r_nodes), 1 declared
+ * but never seen (its addresses appended to unseen), 0 neither. */
+static int role_in_run(sqlite3_stmt *seen, sqlite3_stmt *declared, const char *role, char *unseen, size_t len)
+{
+    sqlite3_reset(seen);
+    sqlite3_bind_text(seen, 3, role, -1, SQLITE_TRANSIENT);
+    if (sqlite3_step(seen) == SQLITE_ROW)
+        return 2;
+    sqlite3_reset(declared);
+    sqlite3_bind_text(declared, 3, role, -1, SQLITE_TRANSIENT);
+    if (sqlite3_step(declared) != SQLITE_ROW)
+        return 0;
+    size_t u = strlen(unseen);
+    snprintf(unseen + u, len - u, "%s%s (%s)", u ? ", " : "", role, rpt_text(declared, 0));
+    return 1;
+}
+
+/* True when every comma item of needs has one of its '|' alternatives among
+ * the run's roles, seen ones first; the declared roles it had to count
+ * though never seen go into unseen ("" when none). */
+static int needs_met(struct rpt *r, const char *needs, char *unseen, size_t len)
+{
+    sqlite3_stmt *seen = rpt_prepare(r, "SELECT 1 FROM r_nodes WHERE role = ?3");
+    sqlite3_stmt *declared = rpt_prepare(r, "SELECT addresses FROM r_unseen WHERE role = ?3");
+    int met = seen && declared ? 1 : -1;
+    unseen[0] = '\0';
     char buf[160];
     snprintf(buf, sizeof buf, "%s", needs);
-    for (char *save1 = NULL, *item = strtok_r(buf, ",", &save1); met && item; item = strtok_r(NULL, ",", &save1)) {
-        int any = 0;
-        for (char *save2 = NULL, *alt = strtok_r(item, "|", &save2); !any && alt; alt = strtok_r(NULL, "|", &save2)) {
-            sqlite3_reset(st);
-            sqlite3_bind_text(st, 3, alt, -1, SQLITE_TRANSIENT);
-            any = sqlite3_step(st) == SQLITE_ROW;
+    for (char *save1 = NULL, *item = strtok_r(buf, ",", &save1); met == 1 && item;
+         item = strtok_r(NULL, ",", &save1)) {
+        int best = 0;
+        char alts[160], one[256] = "";
+        snprintf(alts, sizeof alts, "%s", item);
+        for (char *save2 = NULL, *alt = strtok_r(alts, "|", &save2); best < 2 && alt;
+             alt = strtok_r(NULL, "|", &save2)) {
+            char tmp[256] = "";
+            int in = role_in_run(seen, declared, alt, tmp, sizeof tmp);
+            if (in > best || (in == 1 && !one[0]))
+                snprintf(one, sizeof one, "%s", in == 1 ? tmp : "");
+            best = in > best ? in : best;
         }
-        met = any;
+        met = best > 0;
+        if (best == 1) {
+            size_t u = strlen(unseen);
+            snprintf(unseen + u, len - u, "%s%s", u ? ", " : "", one);
+        }
     }
-    sqlite3_finalize(st);
+    sqlite3_finalize(seen);
+    sqlite3_finalize(declared);
     return met;
 }
 
@@ -167,19 +213,25 @@ static int add_finding(struct rpt *r, const struct expect *e, const char *rule_i
 
 int rpt_expect_build(struct rpt *r)
 {
-    if (rpt_exec(r, "CREATE TEMP TABLE r_missing (id TEXT, title TEXT, meaning TEXT, rule_id TEXT, doc TEXT,"
+    if (build_unseen(r) ||
+        rpt_exec(r, "CREATE TEMP TABLE r_missing (id TEXT, title TEXT, meaning TEXT, rule_id TEXT, doc TEXT,"
                     " doc_title TEXT, doc_table TEXT, doc_row INTEGER, row_text TEXT, fallback_flows INTEGER)"))
         return -1;
     for (size_t i = 0; i < sizeof EXPECT / sizeof EXPECT[0]; i++) {
         const struct expect *e = &EXPECT[i];
-        char cite[80], alt_cite[80];
-        int met = needs_met(r, e->needs);
+        char cite[80], alt_cite[80], unseen[512], meaning[1400];
+        int met = needs_met(r, e->needs, unseen, sizeof unseen);
         if (met < 0)
             return -1;
         if (!met || flows_on_paths(r, e->rules, cite, sizeof cite) != 0)
             continue; /* not applicable, no active rule (-1), or the path is there */
         int alt = e->alt_rule ? flows_on_paths(r, e->alt_rule, alt_cite, sizeof alt_cite) : 0;
-        if (add_finding(r, e, cite, alt > 0 ? e->alt_meaning : e->meaning, alt > 0 ? alt : 0))
+        const char *m = alt > 0 ? e->alt_meaning : e->meaning;
+        if (unseen[0]) /* a declared service that never appeared at all */
+            snprintf(meaning, sizeof meaning, "The topology declares %s, but no flow of the run had an end there: "
+                     "the service is down, the capture point does not see it, or the addresses are wrong. %s",
+                     unseen, m);
+        if (add_finding(r, e, cite, unseen[0] ? meaning : m, alt > 0 ? alt : 0))
             return -1;
     }
     return 0;

@@ -384,7 +384,8 @@ static const struct rpt_col MISSING_COLS[] = {{"title", "Finding"},   {"meaning"
                                               {"doc_row", "Row"},    {"row_text", "Row text"}};
 const struct rpt_table RPT_MISSING = {
     "r_missing", "Expected but missing",
-    "Paths the documents require for the roles seen in this run that never appeared.", COLS(MISSING_COLS)};
+    "Paths the documents require for the roles of this run (seen in its flows, or declared by its topology and "
+    "never seen) that never appeared.", COLS(MISSING_COLS)};
 
 static const struct rpt_col DIFF_PATH_COLS[] = {{"change", "Change"},  {"src_role", "From"},
                                                 {"dst_role", "To"},    {"transport", "Transport"},

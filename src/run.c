@@ -46,5 +46,7 @@ enum run_exit run_exit_code(const struct run_outcome *o, bool closed)
 {
     if (o->damaged || o->write_failed || !closed)
         return RUN_EXIT_TROUBLE;
-    return o->violations ? RUN_EXIT_VIOLATIONS : RUN_EXIT_COMPLIANT;
+    if (o->violations)
+        return RUN_EXIT_VIOLATIONS;
+    return o->audited ? RUN_EXIT_COMPLIANT : RUN_EXIT_NOTHING_AUDITED;
 }

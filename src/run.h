@@ -22,6 +22,8 @@ enum run_exit {
     RUN_EXIT_COMPLIANT = 0,  /* the run completed and found no violations */
     RUN_EXIT_VIOLATIONS = 1, /* the run found violations */
     RUN_EXIT_TROUBLE = 2,    /* bad arguments or input, a database that cannot be written */
+    RUN_EXIT_NOTHING_AUDITED = 3, /* no violations, but no flow was between known roles either: no topology,
+                                     none of its addresses seen, or roles = {} */
 };
 
 /* Starts the run's row and writes its rules, in one transaction: all
@@ -35,6 +37,7 @@ struct run_outcome {
     bool cut;            /* the reading ended before the inputs did */
     const char *bound;   /* what cut it when not a signal: "--count 20" ... (NULL: a signal) */
     uint64_t violations;
+    uint64_t audited;    /* flows between known roles (runs.flows_audited) */
     char message[1024];  /* what went wrong, or "" */
 };
 

@@ -498,6 +498,13 @@ const char *source_datalink_name(const struct source *s)
     return n ? n : "unknown";
 }
 
+int source_snaplen(const struct source *s)
+{
+    if (s->ng)
+        return (int)(pcapng_first_snaplen(s->ng) > 0x7fffffffu ? 0 : pcapng_first_snaplen(s->ng));
+    return s->pcap ? pcap_snapshot(s->pcap) : 0;
+}
+
 double source_progress(const struct source *s)
 {
     if (!s->fp || s->size == 0)

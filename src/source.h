@@ -84,6 +84,10 @@ enum source_status source_next(struct source *s, struct source_packet *pkt);
 int source_datalink(const struct source *s);
 const char *source_datalink_name(const struct source *s);
 
+/* The snapshot length: bytes kept of each packet (a file's header, or the
+ * first pcapng interface's; a live handle's -s); 0 when none is given. */
+int source_snaplen(const struct source *s);
+
 /* How much of the file has been read, 0..1 (-1 when unknown). */
 double source_progress(const struct source *s);
 

@@ -89,7 +89,9 @@ static const char *SCHEMA =
     " evidence TEXT,"
     " evidence_flows INTEGER NOT NULL DEFAULT 0,"
     " evidence_packets INTEGER NOT NULL DEFAULT 0,"
-    " evidence_cut INTEGER NOT NULL DEFAULT 0);"
+    " evidence_cut INTEGER NOT NULL DEFAULT 0,"
+    " flows_audited INTEGER,"
+    " flows_unconfirmed INTEGER);"
     "CREATE UNIQUE INDEX IF NOT EXISTS runs_uuid ON runs(uuid);"
     "CREATE TABLE IF NOT EXISTS flows ("
     " id INTEGER PRIMARY KEY,"
@@ -165,7 +167,16 @@ static const char *SCHEMA =
     " note TEXT,"
     " matched INTEGER NOT NULL DEFAULT 0,"
     " severity_rank " SEVERITY_RANK ","
+    " unconfirmed INTEGER,"
     " PRIMARY KEY (run_id, id));"
+    /* The roles the topology declares, with the flows seen of each: a role
+     * with none never appeared in the traffic. */
+    "CREATE TABLE IF NOT EXISTS run_roles ("
+    " run_id INTEGER NOT NULL REFERENCES runs(id),"
+    " role TEXT NOT NULL,"
+    " addresses TEXT NOT NULL,"
+    " flows INTEGER NOT NULL DEFAULT 0,"
+    " PRIMARY KEY (run_id, role));"
     "CREATE TABLE IF NOT EXISTS role_stats ("
     " run_id INTEGER NOT NULL REFERENCES runs(id),"
     " src_role TEXT NOT NULL,"
@@ -196,6 +207,9 @@ static const char *SCHEMA =
     " SELECT r.run_id, ru.sensor, r.id, kind, from_roles, to_roles, transport, dports, doc, doc_table, doc_row,"
     " row_text FROM rules r JOIN runs ru ON ru.id = r.run_id WHERE active = 1 AND matched = 0 AND kind = 'allow';"
     /* One row per sensor: its runs, the last one's start, what they saw. */
+    "CREATE VIEW IF NOT EXISTS unseen_roles AS"
+    " SELECT r.run_id, ru.sensor, r.role, r.addresses FROM run_roles r JOIN runs ru ON ru.id = r.run_id"
+    " WHERE r.flows = 0;"
     "CREATE VIEW IF NOT EXISTS sensors AS"
     " SELECT sensor, count(*) AS runs, max(started_at) AS last_started_at, sum(packets) AS packets,"
     " sum(flows) AS flows, sum(violations) AS violations FROM runs GROUP BY sensor;"
@@ -210,7 +224,7 @@ static const char *SCHEMA =
     " FROM flows f JOIN runs ru ON ru.id = f.run_id WHERE msturn_call_id IS NOT NULL"
     " GROUP BY f.run_id, ru.sensor, msturn_call_id;";
 
-#define SCHEMA_VERSION 4
+#define SCHEMA_VERSION 5
 
 /* Version 1 databases (before roles and rules) gain the new columns. */
 static const char *MIGRATE_1_2 =
@@ -277,6 +291,14 @@ static const char *MIGRATE_3_4 =
     "UPDATE runs SET uuid = lower(hex(randomblob(4)) || '-' || hex(randomblob(2)) || '-4' ||"
     " substr(hex(randomblob(2)), 2) || '-' || substr('89ab', 1 + abs(random()) % 4, 1) ||"
     " substr(hex(randomblob(2)), 2) || '-' || hex(randomblob(6)));";
+
+/* Version 4 databases (before issue 17's verdict counts) gain the runs'
+ * audited and port-only counts, the rules' port-only count (NULL for the
+ * runs already there: not counted then) and run_roles (by SCHEMA). */
+static const char *MIGRATE_4_5 =
+    "ALTER TABLE runs ADD COLUMN flows_audited INTEGER;"
+    "ALTER TABLE runs ADD COLUMN flows_unconfirmed INTEGER;"
+    "ALTER TABLE rules ADD COLUMN unconfirmed INTEGER;";
 
 static double mono_seconds(void)
 {
@@ -607,6 +629,7 @@ struct store *store_open(const char *path, int lock_wait_ms, char *err, size_t e
         (ver == 1 && exec(s, MIGRATE_1_2, "cannot upgrade schema")) ||
         ((ver == 1 || ver == 2) && exec(s, MIGRATE_2_3, "cannot upgrade schema")) ||
         (ver >= 1 && ver <= 3 && exec(s, MIGRATE_3_4, "cannot upgrade schema")) ||
+        (ver >= 1 && ver <= 4 && exec(s, MIGRATE_4_5, "cannot upgrade schema")) ||
         exec(s, SCHEMA, "cannot create schema") || mark_killed(s) ||
         exec(s, "PRAGMA user_version=" STR(SCHEMA_VERSION), "cannot write database") ||
         exec(s, "COMMIT", "cannot write database")) {
@@ -630,7 +653,8 @@ struct store *store_open(const char *path, int lock_wait_ms, char *err, size_t e
                            "UPDATE runs SET packets=?,bytes=?,undecodable=?,flows=?,flows_evicted=?,"
                            "violations=?,pcap_received=?,pcap_dropped=?,pcap_ifdropped=?,icmp_errors=?,"
                            "tunnelled=?,not_ip=?,truncated=?,malformed=?,bad_link=?,tunnel_depth=?,flows_dropped=?,"
-                           "time_outliers=?,evidence_flows=?,evidence_packets=?,evidence_cut=? WHERE id=?",
+                           "time_outliers=?,evidence_flows=?,evidence_packets=?,evidence_cut=?,flows_audited=?,"
+                           "flows_unconfirmed=? WHERE id=?",
                            -1, &s->upd_run, NULL) != SQLITE_OK) {
         fail(s, "cannot prepare statements");
         goto bad;
@@ -853,10 +877,10 @@ static int update_run(struct store *s, const struct store_counters *c)
     sqlite3_bind_int64(st, 11, (sqlite3_int64)c->tunnelled);
     const uint64_t more[] = {c->not_ip,         c->truncated,      c->malformed,        c->bad_link,
                              c->tunnel_depth,   c->flows_dropped,  c->time_outliers,    c->evidence_flows,
-                             c->evidence_packets, c->evidence_cut};
-    for (int i = 0; i < 10; i++)
+                             c->evidence_packets, c->evidence_cut,  c->flows_audited,    c->flows_unconfirmed};
+    for (int i = 0; i < 12; i++)
         sqlite3_bind_int64(st, 12 + i, (sqlite3_int64)more[i]);
-    sqlite3_bind_int64(st, 22, s->run_id);
+    sqlite3_bind_int64(st, 24, s->run_id);
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
     if (rc != SQLITE_DONE)
@@ -933,14 +957,15 @@ int store_add_rule(struct store *s, const struct store_rule *r)
         return store_pg_add_rule(s->pg, r);
     if (!s->ins_rule && sqlite3_prepare_v2(s->db,
                            "INSERT INTO rules(run_id,id,kind,severity,from_roles,to_roles,transport,"
-                           "dports,sports,apps,when_options,active,doc,doc_table,doc_row,row_text,note,matched)"
-                           " VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+                           "dports,sports,apps,when_options,active,doc,doc_table,doc_row,row_text,note,matched,"
+                           "unconfirmed) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
                            " ON CONFLICT(run_id,id) DO UPDATE SET kind=excluded.kind,severity=excluded.severity,"
                            " from_roles=excluded.from_roles,to_roles=excluded.to_roles,transport=excluded.transport,"
                            " dports=excluded.dports,sports=excluded.sports,apps=excluded.apps,"
                            " when_options=excluded.when_options,active=excluded.active,doc=excluded.doc,"
                            " doc_table=excluded.doc_table,doc_row=excluded.doc_row,row_text=excluded.row_text,"
-                           " note=excluded.note,matched=matched+excluded.matched",
+                           " note=excluded.note,matched=matched+excluded.matched,"
+                           " unconfirmed=coalesce(unconfirmed,0)+excluded.unconfirmed",
                            -1, &s->ins_rule, NULL) != SQLITE_OK)
         return fail(s, "cannot write rules");
     sqlite3_stmt *st = s->ins_rule;
@@ -956,10 +981,32 @@ int store_add_rule(struct store *s, const struct store_rule *r)
     bind_text_or_null(st, 16, r->text);
     bind_text_or_null(st, 17, r->note);
     sqlite3_bind_int64(st, 18, (sqlite3_int64)r->matched);
+    sqlite3_bind_int64(st, 19, (sqlite3_int64)r->unconfirmed);
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);
     return rc == SQLITE_DONE ? 0 : fail(s, "cannot write rules");
+}
+
+int store_add_role(struct store *s, const struct store_role *r)
+{
+    if (s->pg)
+        return store_pg_add_role(s->pg, r);
+    if (store_begin(s))
+        return -1;
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db,
+                           "INSERT INTO run_roles(run_id,role,addresses,flows) VALUES(?,?,?,?)"
+                           " ON CONFLICT(run_id,role) DO UPDATE SET addresses=excluded.addresses,flows=excluded.flows",
+                           -1, &st, NULL) != SQLITE_OK)
+        return fail(s, "cannot write run roles");
+    sqlite3_bind_int64(st, 1, s->run_id);
+    sqlite3_bind_text(st, 2, r->role, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, r->addresses, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 4, (sqlite3_int64)r->flows);
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : fail(s, "cannot write run roles");
 }
 
 int store_begin(struct store *s)

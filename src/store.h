@@ -44,6 +44,9 @@ struct store_counters {
     uint64_t time_outliers;                          /* packets whose time was a spike (flow.h) */
     uint64_t evidence_flows, evidence_packets;       /* flows and packets in the --evidence file */
     uint64_t evidence_cut;                           /* packets of violating flows it left out */
+    uint64_t flows_audited;                          /* flows between known roles (verdict ok or violation) */
+    uint64_t flows_unconfirmed;                      /* allowed by a port whose rule expects a protocol, the
+                                                        label undecided ("unknown") */
     int live;                                        /* the pcap_* figures mean something */
     uint64_t pcap_received, pcap_dropped, pcap_ifdropped;
 };
@@ -58,6 +61,13 @@ struct store_rule {
     const char *doc, *table, *text, *note;
     int row, active;
     uint64_t matched;
+    uint64_t unconfirmed;  /* of the matches, flows allowed by port alone (audit.h) */
+};
+
+/* One role the topology declares, for the run's run_roles table. */
+struct store_role {
+    const char *role, *addresses; /* addresses and prefixes as declared, comma-separated */
+    uint64_t flows;               /* flows with an end in the role so far (the row is set, not added to) */
 };
 
 /* One finished flow, as plain values. */
@@ -130,6 +140,9 @@ int store_begin(struct store *s);
 /* Writes a rule of the run; a rule written again has its match count added
  * (after a reload, counts of the old and new rule sets add up). 0 or -1. */
 int store_add_rule(struct store *s, const struct store_rule *r);
+
+/* Writes (or rewrites) a declared role of the run. 0 or -1. */
+int store_add_role(struct store *s, const struct store_role *r);
 
 /* Adds what was summed in memory since the last flush to the run's
  * role_stats rows, in the open transaction (opening one if needed). Also

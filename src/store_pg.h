@@ -21,7 +21,7 @@ struct store_pg;
 struct pg_conn; /* libpq's PGconn */
 
 /* The schema version both back ends write (store.c's SCHEMA_VERSION). */
-#define STORE_PG_SCHEMA_VERSION 4
+#define STORE_PG_SCHEMA_VERSION 5
 
 struct store_pg *store_pg_open(const char *target, int lock_wait_ms, char *err, size_t errlen);
 int64_t store_pg_begin_run(struct store_pg *p, const struct store_run *r);
@@ -32,6 +32,7 @@ int store_pg_end_run(struct store_pg *p, const struct store_counters *c, const c
 int store_pg_begin(struct store_pg *p);
 int store_pg_add_rule(struct store_pg *p, const struct store_rule *r);
 int store_pg_flush_stats(struct store_pg *p);
+int store_pg_add_role(struct store_pg *p, const struct store_role *r);
 int store_pg_verdict_summary(struct store_pg *p, int64_t run_id,
                              void (*fn)(const char *what, const char *name, uint64_t n, void *ctx), void *ctx);
 int store_pg_app_summary(struct store_pg *p, int64_t run_id, int limit,

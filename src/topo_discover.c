@@ -20,6 +20,7 @@
 
 #include <sqlite3.h>
 
+#include "run.h"
 #include "topo_cmd.h"
 
 #define EXIT_TROUBLE 2
@@ -118,8 +119,10 @@ static int run_pipeline(const char *db, const char *topo, int ncap, char **caps)
     int st = 0;
     if (pid < 0 || waitpid(pid, &st, 0) < 0)
         return -1;
-    /* 0: no violations, 1: violations (none here: nothing has a role). */
-    return WIFEXITED(st) && WEXITSTATUS(st) <= 1 ? 0 : -1;
+    /* With no roles nothing is audited (3); 0 and 1 cannot come, but would
+     * be a read to the end too. 2 is trouble. */
+    int code = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    return code == RUN_EXIT_NOTHING_AUDITED || code == RUN_EXIT_COMPLIANT || code == RUN_EXIT_VIOLATIONS ? 0 : -1;
 }
 
 static struct host *host_of(struct host *h, int *n, const char *ip)

@@ -27,6 +27,7 @@ struct nat_entry {
 
 struct topology {
     char *names[TOPOLOGY_MAX_ROLES];
+    char *declared[TOPOLOGY_MAX_ROLES];    /* the file's addresses of each role, comma-separated; NULL: none */
     int nroles;
     ndpi_patricia_tree_t *v4, *v6;         /* role by prefix; NULL without a file */
     ndpi_patricia_tree_t *natdev4, *natdev6;
@@ -322,6 +323,38 @@ static int read_name(struct loader *ld)
     return ld->t->name ? 0 : fail(ld, NULL, "out of memory");
 }
 
+/* run_roles.addresses keeps this much of a role's list, then says how many
+ * more: a topology may give a role a million prefixes. */
+#define DECLARED_TEXT 1024
+
+/* Keeps the addresses of role ri (the value at the stack top, already
+ * checked by add_addresses: each a short prefix) as text, for the run's
+ * run_roles rows; reads no further than the text keeps. */
+static int note_declared(struct loader *ld, int ri)
+{
+    lua_State *L = ld->L;
+    int n = lua_type(L, -1) == LUA_TSTRING ? 1 : (int)lua_rawlen(L, -1), i;
+    char buf[DECLARED_TEXT + 128];
+    size_t u = 0;
+    buf[0] = '\0';
+    for (i = 1; i <= n && u < DECLARED_TEXT; i++) {
+        if (lua_type(L, -1) == LUA_TTABLE)
+            lua_rawgeti(L, -1, i);
+        else
+            lua_pushvalue(L, -1);
+        int w = snprintf(buf + u, sizeof buf - u, "%s%s", u ? "," : "", lua_tostring(L, -1));
+        u = w < 0 || (size_t)w >= sizeof buf - u ? sizeof buf - 1 : u + (size_t)w;
+        lua_pop(L, 1);
+    }
+    if (i <= n)
+        snprintf(buf + u, sizeof buf - u, " and %d more", n - i + 1);
+    if (!n)
+        return 0; /* an empty list declares nothing */
+    free(ld->t->declared[ri]);
+    ld->t->declared[ri] = strdup(buf);
+    return ld->t->declared[ri] ? 0 : fail(ld, NULL, "out of memory");
+}
+
 static int read_role(struct loader *ld)
 {
     bool nul;
@@ -334,7 +367,7 @@ static int read_role(struct loader *ld)
         suggest_hint(hint, sizeof hint, rn, (const char *const *)ld->t->names, (size_t)ld->t->nroles);
     if (ri < 0)
         return fail(ld, rn ? rn : "?", "unknown role '%s'%s", rn ? rn : "?", hint);
-    return add_addresses(ld, rn, ri, ld->t->v4, ld->t->v6);
+    return add_addresses(ld, rn, ri, ld->t->v4, ld->t->v6) || note_declared(ld, ri);
 }
 
 /* A value that must be a table (else `wrong`, at key's line), each entry read by each. */
@@ -726,8 +759,10 @@ void topology_free(struct topology *t)
 {
     if (!t)
         return;
-    for (int i = 0; i < t->nroles; i++)
+    for (int i = 0; i < t->nroles; i++) {
         free(t->names[i]);
+        free(t->declared[i]);
+    }
     ndpi_patricia_tree_t *trees[] = {t->v4, t->v6, t->natdev4, t->natdev6};
     for (int i = 0; i < 4; i++)
         if (trees[i])
@@ -748,6 +783,11 @@ int topology_role_count(const struct topology *t)
 const char *topology_role_name(const struct topology *t, int role)
 {
     return role >= 0 && role < t->nroles ? t->names[role] : "any";
+}
+
+const char *topology_role_declared(const struct topology *t, int role)
+{
+    return role >= 0 && role < t->nroles ? t->declared[role] : NULL;
 }
 
 int topology_role_index(const struct topology *t, const char *name)

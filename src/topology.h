@@ -42,6 +42,10 @@ int topology_role_count(const struct topology *t);
 const char *topology_role_name(const struct topology *t, int role);
 int topology_role_index(const struct topology *t, const char *name); /* -1: no such role */
 
+/* The addresses and prefixes the file gives role, comma-separated as
+ * written; NULL when it gives none (the role is not declared). */
+const char *topology_role_declared(const struct topology *t, int role);
+
 /* An address's role (4 or 16 bytes), through the NAT map: a public address
  * plays the role of the translated address behind it. *translated: the
  * address is itself a translated one. */

@@ -8,6 +8,7 @@
 set -u
 LA="$(realpath "$1")"
 P="$(realpath "$2")"
+SRC="$(cd "$(dirname "$0")/../.." && pwd)" # the sample capture and topology
 T="$(mktemp -d)"
 trap 'rm -rf "$T"' EXIT
 pass=0
@@ -64,7 +65,7 @@ expect_rc 2 "not a capture in a FIFO" "$LA" -d "$T/m.db" "$T/notcap.fifo"
 wait
 expect_err "notcap.fifo: cannot read capture: " "not a capture in a FIFO"
 [ ! -e "$T/m.db" ] && ok || bad "not a capture on stdin or a FIFO must not create the database"
-expect_rc 0 "a capture on stdin" sh -c "exec \"\$0\" -q -d \"\$1\" - <\"\$2\"" "$LA" "$T/stdin.db" "$SIP"
+expect_rc 3 "a capture on stdin" sh -c "exec \"\$0\" -q -d \"\$1\" - <\"\$2\"" "$LA" "$T/stdin.db" "$SIP"
 [ "$(q "$T/stdin.db" "select sources || ' ' || status || ' ' || (flows > 0) from runs")" = "- complete 1" ] && ok || bad "a capture on stdin: $(q "$T/stdin.db" "select * from runs")"
 expect_rc 2 "bad option value" "$LA" --max-flows -3 "$SIP"
 expect_err "max-flows wants a whole number" "bad option value"
@@ -96,22 +97,22 @@ expect_rc 0 "-B 2097151 (2 GiB) on a file run" "$LA" -q -B 2097151 -d "$T/b.db" 
 
 # The command line as tcpdump users write it (issue 18): options anywhere,
 # -r and -F, a file named like a filter word, a folder given as a capture.
-expect_rc 0 "option after the file" "$LA" "$SIP" -q -d "$T/perm.db"
+expect_rc 3 "option after the file" "$LA" "$SIP" -q -d "$T/perm.db"
 [ ! -s "$T/out" ] && ok || bad "-q after the file must still be -q: $(head -c 200 "$T/out")"
 [ "$(q "$T/perm.db" "select filter is null from runs")" = 1 ] && ok || bad "-q after the file taken as a filter word"
-expect_rc 0 "-r twice, filter words" "$LA" -q -d "$T/r.db" -r "$SIP" -r "$JAB" udp
+expect_rc 3 "-r twice, filter words" "$LA" -q -d "$T/r.db" -r "$SIP" -r "$JAB" udp
 [ "$(q "$T/r.db" "select sources || '|' || filter from runs")" = "$SIP $JAB|udp" ] && ok || bad "-r twice: $(q "$T/r.db" "select sources, filter from runs")"
 [ "$(q "$T/r.db" "select count(*) from flows where transport <> 'udp'")" = 0 ] && ok || bad "-r: the filter applies"
 printf 'udp\n  port 5060\n' >"$T/filter.txt"
-expect_rc 0 "-F FILE" "$LA" -q -d "$T/F.db" -F "$T/filter.txt" "$SIP"
+expect_rc 3 "-F FILE" "$LA" -q -d "$T/F.db" -F "$T/filter.txt" "$SIP"
 [ "$(q "$T/F.db" "select filter from runs")" = "udp   port 5060" ] && ok || bad "-F: $(q "$T/F.db" "select filter from runs")"
 expect_rc 2 "-F and a filter" "$LA" -q -d "$T/F.db" -F "$T/filter.txt" "$SIP" tcp
 expect_err "give one of them" "-F and a filter"
 mkdir -p "$T/words" && printf 'not a capture\n' >"$T/words/udp"
 (cd "$T/words" && "$LA" -q -d "$T/words.db" "$SIP" udp port 5060 >"$T/out" 2>"$T/err")
-[ $? -eq 0 ] && ok || bad "a file named udp in the working folder: $(cat "$T/err")"
+[ $? -eq 3 ] && ok || bad "a file named udp in the working folder: $(cat "$T/err")"
 [ "$(q "$T/words.db" "select filter from runs")" = "udp port 5060" ] && ok || bad "a file named udp became a capture"
-expect_rc 0 "-- ends the options" "$LA" -q -d "$T/dd.db" -- "$SIP" udp
+expect_rc 3 "-- ends the options" "$LA" -q -d "$T/dd.db" -- "$SIP" udp
 [ "$(q "$T/dd.db" "select filter from runs")" = udp ] && ok || bad "--: $(q "$T/dd.db" "select filter from runs")"
 expect_rc 2 "a folder as a capture" "$LA" -q -d "$T/m.db" "$T/words"
 expect_err "^lyncaudit: $T/words: is a directory, not a capture file\$" "a folder as a capture"
@@ -122,10 +123,10 @@ expect_err "not both" "-i and -r"
 [ ! -e "$T/m.db" ] && ok || bad "usage errors must not create the database"
 
 # Default database in the working folder; a second run appends.
-expect_rc 0 "default db" "$LA" -q "$SIP"
+expect_rc 3 "default db" "$LA" -q "$SIP"
 [ -f "$T/lyncaudit.db" ] && ok || bad "default database lyncaudit.db in the working folder"
 [ ! -s "$T/out" ] && ok || bad "-q prints nothing"
-expect_rc 0 "second run" "$LA" "$SIP"
+expect_rc 3 "second run" "$LA" "$SIP"
 grep -q "packets" "$T/out" && ok || bad "summary on stdout"
 grep -q "top applications" "$T/out" && ok || bad "summary lists applications"
 [ "$(q lyncaudit.db 'select count(*) from runs')" = 2 ] && ok || bad "two runs"
@@ -135,10 +136,10 @@ grep -q "top applications" "$T/out" && ok || bad "summary lists applications"
 [ "$(q lyncaudit.db 'select flows from runs where id=2')" = "$(q lyncaudit.db 'select count(*) from flows where run_id=2')" ] && ok || bad "runs.flows counts the flow rows"
 
 # A filter selects packets; several files make one run.
-expect_rc 0 "filter" "$LA" -q -d f.db "$SIP" udp port 5060
+expect_rc 3 "filter" "$LA" -q -d f.db "$SIP" udp port 5060
 [ "$(q f.db 'select count(*) from flows where src_port<>5060 and dst_port<>5060')" = 0 ] && ok || bad "filter keeps only port 5060"
 [ "$(q f.db "select filter from runs")" = "udp port 5060" ] && ok || bad "run records its filter"
-expect_rc 0 "two files" "$LA" -q -d two.db "$SIP" "$JAB"
+expect_rc 3 "two files" "$LA" -q -d two.db "$SIP" "$JAB"
 [ "$(q two.db 'select count(*) from runs')" = 1 ] && ok || bad "two files, one run"
 [ "$(q two.db 'select sources from runs')" = "$SIP $JAB" ] && ok || bad "run names both files"
 n1=$("$LA" --json -d one.db "$SIP" | jq .packets)
@@ -148,7 +149,7 @@ n2=$("$LA" --json -d one.db "$JAB" | jq .packets)
 
 # Every packet is accounted for: in a flow, as an ICMP error counted with
 # the flow it quotes, or undecodable.
-expect_rc 0 "accounting" "$LA" -q -d acct.db "$P/nDPI/stun.pcap" "$P/nDPI/skype__old2020.pcap" "$P/arkime/nflog.pcap"
+expect_rc 3 "accounting" "$LA" -q -d acct.db "$P/nDPI/stun.pcap" "$P/nDPI/skype__old2020.pcap" "$P/arkime/nflog.pcap"
 [ "$(q acct.db "select packets = undecodable + icmp_errors + (select sum(packets_src2dst+packets_dst2src) from flows) from runs")" = 1 ] && ok || bad "packets = flows + icmp_errors + undecodable"
 [ "$(q acct.db "select icmp_errors from runs")" -ge 2 ] && ok || bad "ICMP errors counted with their flows"
 [ "$(q acct.db "select icmp_errors from runs")" = "$(q acct.db "select sum(icmp_errors) from flows")" ] && ok || bad "runs.icmp_errors = sum of flows.icmp_errors"
@@ -236,8 +237,8 @@ if command -v jq >/dev/null; then
     [ "$(J '.violation_list | length')" -ge 1 ] && [ "$(J .violation_list_truncated)" = false ] && ok || bad "--json: violations listed, not truncated"
     [ "$(J '.violations | to_entries | map("\(.key)|\(.value)") | sort | .[]')" = \
       "$(q "$T/j.db" "select kind, count(*) from violations group by kind order by 1")" ] && ok || bad "--json violation counts by kind"
-    expect_rc 0 "--json, -r twice and a filter" "$LA" --json -d "$T/j2.db" -r "$SIP" -r "$JAB" udp
-    [ "$(J '[.sources[], .filter, .topology, .exit_code, (.violation_list | length)] | map(tostring) | join("|")')" = "$SIP|$JAB|udp|null|0|0" ] &&
+    expect_rc 3 "--json, -r twice and a filter" "$LA" --json -d "$T/j2.db" -r "$SIP" -r "$JAB" udp
+    [ "$(J '[.sources[], .filter, .topology, .exit_code, (.violation_list | length)] | map(tostring) | join("|")')" = "$SIP|$JAB|udp|null|3|0" ] &&
         ok || bad "--json sources and filter: $(J '[.sources, .filter, .topology]')"
     # trouble: the same object, error set, exit 2; before a run exists run_id is null
     trouble() { # WHAT REGEX ARGS...: exit 2, one JSON object with .error matching REGEX
@@ -262,7 +263,8 @@ else
     echo "SKIP: --json checks need jq (scripts/install-deps.sh all)"
 fi
 
-# SIGINT mid-run: the run is closed as interrupted, flows kept, exit 0.
+# SIGINT mid-run: the run is closed as interrupted, flows kept, exit 3 (no
+# topology: nothing audited; with one it would be 0 or 1).
 mkfifo "$T/fifo"
 python3 - "$JAB" "$T/fifo" <<'PY' &
 import sys, time
@@ -285,7 +287,7 @@ wait "$la"
 rc=$?
 kill "$writer" 2>/dev/null
 wait "$writer" 2>/dev/null
-[ "$rc" -eq 0 ] && ok || bad "SIGINT exit $rc, wanted 0: $(cat "$T/err")"
+[ "$rc" -eq 3 ] && ok || bad "SIGINT exit $rc, wanted 3 (no topology: nothing audited): $(cat "$T/err")"
 [ "$(q int.db "select status from runs")" = interrupted ] && ok || bad "interrupted run status: $(q int.db 'select status from runs')"
 [ "$(q int.db "select finished_at is not null from runs")" = 1 ] && ok || bad "interrupted run closed"
 [ "$(q int.db "select packets from runs")" = 376 ] && ok || bad "interrupted run counted every packet read"
@@ -294,11 +296,11 @@ wait "$writer" 2>/dev/null
 
 # --count: a file cut by it is "stopped" with the bound named; a file that
 # ends exactly at the bound is "complete" (issue 17).
-expect_rc 0 "--count 5" "$LA" -q -d "$T/count.db" --count 5 "$SIP"
+expect_rc 3 "--count 5" "$LA" -q -d "$T/count.db" --count 5 "$SIP"
 n="$(q "$T/count.db" "select packets from runs")"
-expect_rc 0 "--count all" "$LA" -q -d "$T/count.db" --count 100000 "$SIP"
+expect_rc 3 "--count all" "$LA" -q -d "$T/count.db" --count 100000 "$SIP"
 all="$(q "$T/count.db" "select packets from runs where id = 2")"
-expect_rc 0 "--count exactly all" "$LA" -q -d "$T/count.db" --count "$all" "$SIP"
+expect_rc 3 "--count exactly all" "$LA" -q -d "$T/count.db" --count "$all" "$SIP"
 [ "$(q "$T/count.db" "select group_concat(status || ':' || coalesce(message, ''), '|') from runs")" = \
   "stopped:--count 5 reached before the end of the input|complete:|complete:" ] && ok || \
   bad "--count statuses: $(q "$T/count.db" "select status, message from runs")"
@@ -338,7 +340,7 @@ kill -INT "$la"
 wait "$la"
 rc=$?
 wait "$holder"
-[ "$rc" -eq 0 ] && ok || bad "signal after the last packet: exit $rc: $(cat "$T/err")"
+[ "$rc" -eq 3 ] && ok || bad "signal after the last packet: exit $rc (wanted 3, no topology): $(cat "$T/err")"
 [ "$(q "$T/late.db" "select status || ':' || packets from runs")" = "complete:$all" ] && ok || \
   bad "signal after the last packet: $(q "$T/late.db" "select status, message, packets from runs")"
 
@@ -404,6 +406,79 @@ PY
         [ ! -e "$T/pub/n.db" ] && ok || bad "-Z when not root must not create the database"
         chmod 0700 "$T"
     fi
+fi
+
+# Issue 17, a verdict a user can trust: nothing audited is exit 3 with one
+# warning line; declared roles that never appeared are named (run_roles,
+# unseen_roles); flows allowed by port alone are counted per rule and run,
+# and with unconfirmed = "finding" are unconfirmed_protocol violations; a
+# snapshot length that cuts the payload is warned about.
+SAMPLE="$SRC/samples/lync-sample.pcap"
+STOPO="$SRC/samples/topology.lua"
+expect_rc 3 "no topology: nothing audited" "$LA" -d "$T/n1.db" "$SAMPLE"
+expect_err "^lyncaudit: nothing audited: none of the 29 flows was between known roles \(no topology\); exit code 3, not 0$" "no topology: the warning"
+[ "$(grep -c 'nothing audited' "$T/err")" = 1 ] && ok || bad "nothing audited: one line, got $(grep -c 'nothing audited' "$T/err")"
+[ "$(q "$T/n1.db" "select flows_audited || '|' || flows_unconfirmed || '|' || flows from runs")" = "0|0|29" ] && ok || bad "no topology: runs counts $(q "$T/n1.db" "select flows_audited, flows_unconfirmed, flows from runs")"
+[ -z "$(cd "$T" && "$LA" -q -d "$T/n2.db" "$SAMPLE" 2>&1 && echo COMPLIANT)" ] && ok || bad "-q && echo COMPLIANT printed something for a run that audited nothing"
+printf 'return { name = "empty", roles = {} }\n' >"$T/empty.lua"
+expect_rc 3 "roles = {}" "$LA" -d "$T/n3.db" -t "$T/empty.lua" "$SAMPLE"
+expect_err "nothing audited: none of the 29 flows was between known roles \($T/empty.lua declares no addresses\)" "roles = {}: the warning"
+[ "$(q "$T/n3.db" "select count(*) from run_roles")" = 0 ] && ok || bad "roles = {}: no run_roles rows"
+printf 'return { name = "elsewhere", roles = { front_end = { "10.99.0.1" }, edge_av = { "10.99.0.2", "10.98.0.0/16" } } }\n' >"$T/else.lua"
+expect_rc 3 "a topology whose addresses match no packet" "$LA" -d "$T/n4.db" -t "$T/else.lua" "$SAMPLE"
+expect_err "between known roles \($T/else.lua: none of its roles' addresses seen\)" "addresses match nothing: the warning"
+[ "$(q "$T/n4.db" "select group_concat(role || '=' || addresses || ':' || flows, ' ') from (select * from run_roles order by role)")" = \
+  "edge_av=10.99.0.2,10.98.0.0/16:0 front_end=10.99.0.1:0" ] && ok || bad "run_roles: $(q "$T/n4.db" "select * from run_roles")"
+[ "$(q "$T/n4.db" "select count(*) from unseen_roles where run_id = 1")" = 2 ] && ok || bad "unseen_roles lists both"
+if command -v jq >/dev/null; then
+    expect_rc 3 "--json, nothing audited" "$LA" --json -q -d "$T/n5.db" -t "$T/else.lua" "$SAMPLE"
+    [ "$(jq -c '[.exit_code, .flows_audited, .flows_unconfirmed, .roles_declared, .roles_unseen]' "$T/out")" = '[3,0,0,2,["front_end","edge_av"]]' ] && ok ||
+        bad "--json nothing audited: $(jq -c '[.exit_code, .flows_audited, .flows_unconfirmed, .roles_declared, .roles_unseen]' "$T/out")"
+fi
+# The sample: every declared role seen, 3 flows allowed by port alone (random
+# bytes from the A/V Edge to a client's UDP 3478, no STUN recognised).
+expect_rc 1 "the sample" "$LA" -d "$T/s.db" -t "$STOPO" "$SAMPLE"
+grep -q "never seen\|nothing audited" "$T/err" && bad "the sample: a coverage warning: $(cat "$T/err")" || ok
+grep -q "^audited: 29 flows between known roles; 3 of them allowed by port alone" "$T/out" && ok || bad "the summary's audited line: $(grep audited "$T/out")"
+[ "$(q "$T/s.db" "select count(*) || '|' || sum(flows = 0) from run_roles")" = "13|0" ] && ok || bad "the sample's run_roles: $(q "$T/s.db" "select * from run_roles")"
+[ "$(q "$T/s.db" "select flows_audited || '|' || flows_unconfirmed from runs")" = "29|3" ] && ok || bad "the sample: runs counts $(q "$T/s.db" "select flows_audited, flows_unconfirmed from runs")"
+[ "$(q "$T/s.db" "select id || '|' || matched || '|' || unconfirmed from rules where unconfirmed > 0")" = "av-edge.dst.udp3478-out|3|3" ] && ok ||
+    bad "rules.unconfirmed: $(q "$T/s.db" "select id, matched, unconfirmed from rules where unconfirmed > 0")"
+[ "$(q "$T/s.db" "select count(*) from flows where rule_id = 'av-edge.dst.udp3478-out' and app = 'unknown' and verdict = 'ok'")" = 3 ] && ok || bad "the 3 flows are ok by port"
+# Some declared roles not seen: the Mediation Server and the PSTN gateway left out.
+expect_rc 1 "mediation left out" "$LA" -d "$T/s2.db" -t "$STOPO" "$SAMPLE" not host 127.20.4.10
+expect_err "^lyncaudit: declared roles never seen \(no flow to or from their addresses\): mediation, pstn_gateway$" "roles never seen: the warning"
+grep -q "^roles never seen: mediation, pstn_gateway$" "$T/out" && ok || bad "the summary names the roles never seen: $(cat "$T/out")"
+[ "$(q "$T/s2.db" "select group_concat(role, ' ') from (select role from unseen_roles order by role)")" = "mediation pstn_gateway" ] && ok || bad "unseen_roles: $(q "$T/s2.db" "select * from unseen_roles")"
+# unconfirmed = "finding": those 3 flows are unconfirmed_protocol violations, nothing else changes.
+sed 's/^  options = {$/  options = {\n    unconfirmed = "finding",/' "$STOPO" >"$T/strict.lua"
+expect_rc 1 "unconfirmed = finding" "$LA" -q -d "$T/strict.db" -t "$T/strict.lua" "$SAMPLE"
+[ "$(q "$T/strict.db" "select count(*) from violations where kind = 'unconfirmed_protocol' and severity = 'low' and rule_id = 'av-edge.dst.udp3478-out' and message like '%allowed by its port alone%'")" = 3 ] && ok ||
+    bad "unconfirmed_protocol: $(q "$T/strict.db" "select kind, rule_id, message from violations where kind = 'unconfirmed_protocol'")"
+[ "$(q "$T/strict.db" "attach '$T/s.db' as o; select count(*) from (select src_port, dst_port, kind, v.rule_id, message from violations v join flows f on f.id = flow_id where kind <> 'unconfirmed_protocol' except select src_port, dst_port, kind, w.rule_id, message from o.violations w join o.flows g on g.id = flow_id)")" = 0 ] &&
+    [ "$(q "$T/strict.db" "select violations - 3 from runs")" = "$(q "$T/s.db" "select violations from runs")" ] && ok || bad "unconfirmed = finding changed other verdicts"
+[ "$(q "$T/strict.db" "select flows_unconfirmed from runs")" = 3 ] && ok || bad "unconfirmed = finding: still counted"
+if command -v editcap >/dev/null; then
+    # -s 96: the cleartext HTTP to 4443 becomes unknown, ok under the HTTPS rule by port alone
+    editcap -F pcap -s 96 "$SAMPLE" "$T/s96.pcap"
+    expect_rc 1 "snapshot length 96" "$LA" -d "$T/s96.db" -t "$STOPO" "$T/s96.pcap"
+    expect_err "^lyncaudit: $T/s96.pcap: snapshot length 96 is below 512 bytes: payloads are cut" "snapshot length 96: the warning"
+    [ "$(q "$T/s96.db" "select app || '|' || verdict || '|' || rule_id from flows where dst_port = 4443")" = "unknown|ok|srv.fe.web-https-4443" ] && ok ||
+        bad "-s 96: the HTTP to 4443 $(q "$T/s96.db" "select app, verdict, rule_id from flows where dst_port = 4443")"
+    [ "$(q "$T/s96.db" "select flows_unconfirmed > 3 from runs")" = 1 ] && [ "$(q "$T/s96.db" "select unconfirmed from rules where id = 'srv.fe.web-https-4443'")" = 1 ] && ok ||
+        bad "-s 96: counted $(q "$T/s96.db" "select flows_unconfirmed from runs")"
+    expect_rc 1 "snapshot length 96, unconfirmed = finding" "$LA" -q -d "$T/s96s.db" -t "$T/strict.lua" "$T/s96.pcap"
+    [ ! -s "$T/err" ] && ok || bad "-q: no warning: $(cat "$T/err")"
+    [ "$(q "$T/s96s.db" "select kind || '|' || v.rule_id from violations v join flows f on f.id = flow_id where dst_port = 4443")" = "unconfirmed_protocol|srv.fe.web-https-4443" ] && ok ||
+        bad "-s 96 with unconfirmed = finding: the HTTP to 4443 $(q "$T/s96s.db" "select kind, v.rule_id from violations v join flows f on f.id = flow_id where dst_port = 4443")"
+    # pcapng written by editcap keeps the original snapshot length in its header: said at the end
+    editcap -s 96 "$SAMPLE" "$T/s96.pcapng"
+    expect_rc 1 "pcapng cut to 96" "$LA" -d "$T/s96n.db" -t "$STOPO" "$T/s96.pcapng"
+    expect_err "^lyncaudit: [0-9]+ packets were cut to 96 bytes or less, below 512" "pcapng cut to 96: the warning"
+    expect_rc 1 "snapshot length 512: no warning" sh -c 'editcap -F pcap -s 512 "$1" "$2" && exec "$0" -d "$3" -t "$4" "$2"' "$LA" "$SAMPLE" "$T/s512.pcap" "$T/s512.db" "$STOPO"
+    grep -q "snapshot\|were cut" "$T/err" && bad "512: a warning: $(cat "$T/err")" || ok
+else
+    echo "SKIP: snapshot length checks need editcap"
 fi
 
 echo "$pass passed, $fail failed"

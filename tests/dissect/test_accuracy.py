@@ -107,7 +107,7 @@ def our_flows(lyncaudit, path):
         db = os.path.join(tmp, "a.db")
         r = subprocess.run([lyncaudit, "-q", "-d", db, "--idle-timeout", "0", path],
                            capture_output=True, text=True, check=False)
-        if r.returncode not in (0, 1) or not os.path.exists(db):
+        if r.returncode not in (0, 1, 3) or not os.path.exists(db):  # 3: no topology, nothing audited
             raise SystemExit(f"lyncaudit failed on {path}: {r.stderr.strip()}")
         con = sqlite3.connect(db)
         rows = con.execute("SELECT transport, src_ip, src_port, dst_ip, dst_port, app, "

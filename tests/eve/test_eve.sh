@@ -98,7 +98,7 @@ eq "1: versions in the run start event = lyncaudit -V's" \
 echo "# 2: shared captures, several files as one run, no topology"
 "$LA" -q -d "$T/m.db" --eve "$T/m.json" "$P/nDPI/1kxun.pcap" "$P/nDPI/teams.pcap" "$P/nDPI/skype-conference-call.pcap" \
     "$P/nDPI/ipsec_isakmp_esp.pcap" 2>"$T/err"
-eq "2: exit 0" "$?" 0
+eq "2: exit 3 (no topology: nothing audited)" "$?" 3
 agree "2: four captures" "$T/m.json" "$T/m.db" 1
 eq "2: no alerts without a topology" "$(jq -r 'select(.event_type == "alert") | 1' "$T/m.json" | wc -l)" 0
 
@@ -136,7 +136,7 @@ done
 echo "# 4: --eve-rotate 4K"
 mkdir "$T/rot"
 "$LA" -q -d "$T/rot.db" --eve "$T/rot/eve.json" --eve-rotate 4K "$P/nDPI/1kxun.pcap" 2>"$T/err"
-eq "4: exit 0, nothing on stderr" "$?|$(cat "$T/err")" "0|"
+eq "4: exit 3 (no topology), nothing on stderr" "$?|$(cat "$T/err")" "3|"
 nfiles=$(ls "$T/rot" | wc -l)
 [ "$nfiles" -ge 10 ] && ok "4: $nfiles files" || bad "4: only $nfiles files for $(stat -c %s "$T/rot/eve.json") bytes"
 eq "4: the rotated ones are named eve.json.YYYYMMDD-HHMMSS[.N]" \
@@ -194,8 +194,8 @@ touch "$T/hup.go"
 wait "$writer"
 wait "$la"
 rc=$?
-eq "5: exit 0 (no violations in 1kxun with the sample's topology), stderr: stats lines and the reload" \
-    "$rc|$(grep -vc -e 'flows written' -e 'reloaded the topology' "$T/hup.err")" "0|0"
+eq "5: exit 3 (1kxun holds none of the sample topology's addresses), stderr: stats lines and the reload" \
+    "$rc|$(grep -vc -e 'flows written' -e 'reloaded the topology' "$T/hup.err")" "3|0"
 [ -e "$T/hup.json" ] && ok "5: SIGHUP made a new hup.json" || bad "5: no new hup.json after SIGHUP"
 eq "5: the old file has the run's start, the new one its end" \
     "$(jq -r 'select(.event_type == "run") | .run.event' "$T/hup.json.1")|$(jq -r 'select(.event_type == "run") | .run.event' "$T/hup.json")" \
@@ -232,7 +232,7 @@ eq "6: /dev/full: runs.message says it" "$(q "$T/full.db" "SELECT message FROM r
     "--eve /dev/full: cannot write: No space left on device; no more events in this run (the database is complete)"
 # a closed pipe: head takes one line
 "$LA" -q -t "$TOPO" -d "$T/pipe.db" --eve - "$P/nDPI/1kxun.pcap" 2>"$T/err" | head -n 1 >"$T/pipe.out"
-eq "6: closed pipe: exit 0 as without --eve" "${PIPESTATUS[0]}" 0
+eq "6: closed pipe: exit 3 as without --eve (nothing audited)" "${PIPESTATUS[0]}" 3
 eq "6: closed pipe: the line head took is the run start" "$(jq -r '.run.event' "$T/pipe.out")" start
 eq "6: closed pipe: one message" "$(grep -c . "$T/err")|$(grep -c 'cannot write: Broken pipe' "$T/err")" "1|1"
 eq "6: closed pipe: the database complete" "$(q "$T/pipe.db" "SELECT status, flows = (SELECT count(*) FROM flows), flows > 100 FROM runs")" "complete|1|1"
@@ -241,7 +241,7 @@ eq "6: closed pipe: the database complete" "$(q "$T/pipe.db" "SELECT status, flo
 if [ "$(id -u)" -eq 0 ] && mkdir -p "$T/small" && mount -t tmpfs -o size=16k tmpfs "$T/small" 2>/dev/null; then
     MOUNTS+=("$T/small")
     "$LA" -q -d "$T/small.db" --eve "$T/small/eve.json" "$P/nDPI/1kxun.pcap" 2>"$T/err"
-    eq "6: full disk: exit 0" "$?" 0
+    eq "6: full disk: exit 3 (no topology)" "$?" 3
     eq "6: full disk: one message" "$(grep -c 'cannot write: No space left on device; no more events' "$T/err")|$(grep -c . "$T/err")" "1|1"
     eq "6: full disk: the file ends with a whole line, every line one object" \
         "$(tail -c 1 "$T/small/eve.json" | od -An -c | tr -d ' ')|$(eve_lines "$T/small/eve.json" | wc -l)" \

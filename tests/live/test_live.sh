@@ -453,11 +453,14 @@ eq "3: the media stream is one flow, ok (57600 media range)" \
 # 4: --count, --duration; -p -s 96 -B 4096 --immediate.
 echo "# 4: bounded runs and capture options"
 DB4="$W/count.db"
-start_la count "$DB4" -q -i lo -p -s 96 -B 4096 --immediate --count 20 'udp and net 127.22.70.0/24'
+start_la count "$DB4" -i lo -p -s 96 -B 4096 --immediate --count 20 'udp and net 127.22.70.0/24'
 CNTPID=$LAPID
 udp_send 127.22.70.1 127.22.70.2 7000 100 200 0.01 # 1 s
 wait_exit "$CNTPID" 8
-eq "4: --count 20 ends the run by itself, exit 0" "$RC" 0
+eq "4: --count 20 ends the run by itself, exit 3 (no topology: nothing audited)" "$RC" 3
+eq "4: -s 96 is warned about (issue 17)" \
+    "$(grep -c '^lyncaudit: lo: snapshot length 96 is below 512 bytes: payloads are cut' "$W/count.err")" 1
+eq "4: nothing audited is said in one line" "$(grep -cE '^lyncaudit: nothing audited: none of the [0-9]+ flows' "$W/count.err")" 1
 # 200 bytes of payload: 14 + 20 + 8 + 200 = 242 bytes on the wire, more than -s 96
 eq "4: --count 20 -s 96: status stopped, 20 packets, wire bytes 20 x 242" \
     "$(q "$DB4" "SELECT status, packets, bytes, finished_at IS NOT NULL FROM runs")" "stopped|20|4840|1"
@@ -470,7 +473,7 @@ t_start=$(date +%s.%N)
 start_la duration "$DB4b" -q -i lo --duration 2 'net 127.22.71.0/24'
 wait_exit "$LAPID" 8
 t_end=$(date +%s.%N)
-eq "4: --duration 2 ends the run by itself, exit 0" "$RC" 0
+eq "4: --duration 2 ends the run by itself, exit 3 (no topology)" "$RC" 3
 el=$(awk -v a="$t_start" -v b="$t_end" 'BEGIN { printf "%.1f", b - a }')
 check "4: --duration 2 took ${el} s" awk -v e="$el" 'BEGIN { exit !(e >= 2.0 && e < 4.5) }'
 eq "4: --duration: status stopped, the bound in the message" "$(q "$DB4b" "SELECT status, message FROM runs")" \
@@ -567,7 +570,7 @@ for i in range(40):
 sleep 0.5
 kill -INT "$MFPID"
 wait_exit "$MFPID" 10
-eq "8: --max-flows run: exit 0" "$RC" 0
+eq "8: --max-flows run: exit 3 (no topology)" "$RC" 3
 mf=$(q "$DB8" "SELECT flows, flows_evicted, (SELECT count(*) FROM flows WHERE end_reason='evicted'), (SELECT sum(packets_src2dst) FROM flows) FROM runs")
 check "8: --max-flows 5: flows_evicted > 0 ($mf: flows|evicted|rows evicted|packets)" \
     awk -v s="$mf" 'BEGIN { split(s, a, "|"); exit !(a[1] == 40 && a[2] >= 35 && a[2] == a[3] && a[4] == 80) }'
@@ -625,7 +628,7 @@ for c in keep: c.close()'
 sleep 1.5
 kill -INT "$FOPID"
 wait_exit "$FOPID" 10
-eq "9: fanout run: exit 0" "$RC" 0
+eq "9: fanout run: exit 3 (no topology)" "$RC" 3
 eq "9: packets and flows summed over the threads, run closed" \
     "$(q "$DB9" "SELECT packets, flows, status, pcap_dropped FROM runs")" "800|200|interrupted|0"
 eq "9: every flow whole on one thread (200 rows of 2+2 packets, 200 distinct ports)" \

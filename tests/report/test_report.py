@@ -308,6 +308,23 @@ def case_missing(tmp):
           "without the signing-in client: no external client sign-in on the Access Edge")
     check(set(no_dir) - set(full) == {"edge-int-sip-5061"} and set(no_client) - set(full) == {"ext-client-443"},
           "each cut adds its one finding")
+    # A declared service that never appeared (issue 17, run_roles): without
+    # the Mediation Server (and so the PSTN gateway, whose only peer it is)
+    # its documented paths are expected but missing, each saying the role
+    # was declared but never seen; a run of the roles of the flows alone
+    # would list neither.
+    audit(db, "not host 127.20.4.10")
+    no_med = missing_ids(db, 5)
+    for mid, rule in (("med-gateway", "srv.med.gateway-sip-5068"), ("med-fe-5070", "srv.med.sip-5070")):
+        m = no_med.get(mid)
+        check(m and mid not in full and m["rule_id"] == rule and m["doc"].startswith("003_") and m["row_text"]
+              and m["meaning"].startswith("The topology declares mediation (127.20.4.10)")
+              and "no flow of the run had an end there" in m["meaning"],
+              "without the Mediation Server: %s, declared but never seen, citing doc 003 (%r)" % (mid, m))
+    check("pstn_gateway (127.20.5.10)" in no_med.get("med-gateway", {}).get("meaning", ""),
+          "the PSTN gateway named as declared but never seen too")
+    check(set(no_med) - set(full) == {"med-gateway", "med-fe-5070"}, "the Mediation cut adds those two only: %r"
+          % sorted(set(no_med) - set(full)))
     out = os.path.join(tmp, "m.html")
     report(db, "--run", "1", "-o", out)
     dom = dom_of(out)

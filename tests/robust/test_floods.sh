@@ -59,7 +59,7 @@ for kind in syn udp; do
     db="$T/$kind.db"
     capped=$(peak_of --json -q -d "$db" --max-flows "$CAP" "$pcap")
     rc=$(cat "$T/rc")
-    check "$kind: exit 0 with --max-flows $CAP (got $rc: $(head -c 300 "$T/err"))" [ "$rc" -eq 0 ]
+    check "$kind: exit 3 with --max-flows $CAP (no topology; got $rc: $(head -c 300 "$T/err"))" [ "$rc" -eq 3 ]
     read -r packets flows evicted status closed <<<"$(q "$db" "select packets, flows, flows_evicted, status, finished_at is not null from runs" | tr '|' ' ')"
     rows=$(q "$db" "select count(*) from flows")
     erows=$(q "$db" "select count(*) from flows where end_reason='evicted'")
@@ -86,7 +86,7 @@ for kind in syn udp; do
     rm -f "$T"/uncapped.db*
     uncapped=$(peak_of -q -d "$T/uncapped.db" --max-flows 0 "$pcap")
     rc=$(cat "$T/rc")
-    check "$kind: exit 0 with --max-flows 0 (got $rc)" [ "$rc" -eq 0 ]
+    check "$kind: exit 3 with --max-flows 0 (no topology; got $rc)" [ "$rc" -eq 3 ]
     check "$kind: no eviction without a cap" [ "$(q "$T/uncapped.db" "select flows_evicted from runs")" = 0 ]
     echo "$kind: peak RSS $uncapped KiB with --max-flows 0 (no cap): $(((uncapped - capped) / 1024)) MiB more than capped"
     if [ "$SANITIZED" = 0 ]; then
@@ -133,7 +133,7 @@ for spec in "65000 $TLS_FLOWS" "12000 $((TLS_FLOWS * 2))"; do
     rm -f "$T"/tls.db*
     peak=$(peak_of -v -q -d "$T/tls.db" --workers 2 --dpi-memory "$DPI_MIB" --max-flows "$CAP" "$T/tls.pcap")
     rc=$(cat "$T/rc")
-    check "tls:$size: exit 0 (got $rc: $(head -c 300 "$T/err"))" [ "$rc" -eq 0 ]
+    check "tls:$size: exit 3 (no topology; got $rc: $(head -c 300 "$T/err"))" [ "$rc" -eq 3 ]
     check "tls:$size: every flow written" [ "$(q "$T/tls.db" "select count(*) from flows")" = "$flows" ]
     bound=$(((DPI_MIB + 2 * 4 + 8) * 1024 + flows * 3 / 2))
     echo "tls:$size: $flows flows, peak RSS $peak KiB ($((peak - base)) KiB over the baseline, bound $bound KiB)"

@@ -625,6 +625,111 @@ static void test_readings(void)
     printf("readings: %d of %zu flows got their verdict, kind and rule\n", n, sizeof READINGS / sizeof *READINGS);
 }
 
+/* Issue 17 / 19 section 4: a flow the dissectors could not name ("unknown")
+ * allowed by a rule that expects a protocol rests on its port alone:
+ * flagged and counted on the rule; with unconfirmed = "finding" an
+ * unconfirmed_protocol violation citing the rule. A recognised wrong label
+ * stays wrong_protocol, a rule that expects no label is not concerned, and
+ * a peek counts nothing. */
+static uint64_t unconfirmed_of(const struct audit *a, const char *id)
+{
+    for (size_t i = 0; i < audit_rule_count(a); i++) {
+        struct audit_rule_info ri;
+        audit_rule_info(a, i, &ri);
+        if (!strcmp(ri.id, id))
+            return ri.unconfirmed;
+    }
+    return UINT64_MAX;
+}
+
+static void test_unconfirmed(void)
+{
+    char err[1024];
+    const char *const RULE = "client.ext.av-msturn-udp3478";
+    for (int finding = 0; finding < 2; finding++) {
+        struct audit *a = load(write_topology(finding ? "unconfirmed = \"finding\"" : NULL, NULL), err, sizeof err);
+        CHECK(a != NULL);
+        if (!a)
+            continue;
+        /* random bytes (unknown) from an external client to the A/V Edge's UDP 3478 */
+        struct audit_result r = run(a, "client_external", "edge_av", 17, 50000, 3478, "unknown");
+        CHECK(r.unconfirmed);
+        if (finding)
+            CHECK(!strcmp(r.verdict, "violation") && r.nviolations == 1 &&
+                  !strcmp(r.v[0].kind, "unconfirmed_protocol") && !strcmp(r.v[0].severity, "low") &&
+                  r.v[0].rule_id && !strcmp(r.v[0].rule_id, RULE) && !r.rule_id && strstr(r.v[0].message, "port alone"));
+        else
+            CHECK(!strcmp(r.verdict, "ok") && r.nviolations == 0 && r.rule_id && !strcmp(r.rule_id, RULE));
+        CHECK(unconfirmed_of(a, RULE) == 1);
+        /* recognised STUN: confirmed; DNS: wrong_protocol either way */
+        r = run(a, "client_external", "edge_av", 17, 50000, 3478, "stun");
+        CHECK(!r.unconfirmed && !strcmp(r.verdict, "ok"));
+        r = run(a, "client_external", "edge_av", 17, 50000, 3478, "dns");
+        CHECK(!r.unconfirmed && !strcmp(r.verdict, "violation") && !strcmp(r.v[0].kind, "wrong_protocol"));
+        /* DCOM/RPC 135 expects no label: an unknown flow there is no port-only verdict */
+        r = run(a, "front_end", "front_end", 6, 40000, 135, "unknown");
+        CHECK(!r.unconfirmed && !strcmp(r.verdict, "ok"));
+        /* a peek (the evidence stage's) judges alike but counts nothing */
+        static uint8_t s[16], d[16];
+        addr_of("client_external", s);
+        addr_of("edge_av", d);
+        struct audit_flow f = {s, d, 4, 17, 50000, 3478, "unknown", NULL, 1, 100, 0};
+        audit_flow_peek(a, &f, &r);
+        CHECK(r.unconfirmed && unconfirmed_of(a, RULE) == 1);
+        audit_free(a);
+    }
+}
+
+/* The roles a topology declares: their addresses as written, none for a
+ * role it leaves out or gives an empty list. */
+static void test_declared(void)
+{
+    char err[1024];
+    struct audit *a = load(write_topology(NULL, NULL), err, sizeof err);
+    CHECK(a != NULL);
+    if (a) {
+        int fe = role_of_name("front_end");
+        CHECK(fe >= 0 && audit_role_declared(a, fe) && !strcmp(audit_role_declared(a, fe), "10.0.1.1"));
+        audit_free(a);
+    }
+    char path[300];
+    snprintf(path, sizeof path, "%s/declared.lua", g_tmp);
+    FILE *f = fopen(path, "w");
+    fprintf(f, "return { name = \"d\", roles = { edge_av = { \"10.1.0.1\", \"10.2.0.0/16\" }, director = {} } }\n");
+    fclose(f);
+    a = load(path, err, sizeof err);
+    CHECK(a != NULL);
+    if (a) {
+        int n = 0;
+        for (int i = 0; i < audit_role_count(a); i++)
+            n += audit_role_declared(a, i) != NULL;
+        const char *av = audit_role_declared(a, role_of_name("edge_av"));
+        CHECK(n == 1 && av && !strcmp(av, "10.1.0.1,10.2.0.0/16") && !audit_role_declared(a, role_of_name("director")));
+        audit_free(a);
+    }
+    /* a long list is kept up to about 1 KiB, then counted */
+    f = fopen(path, "w");
+    fprintf(f, "return { name = \"d\", roles = { client_external = {");
+    for (int i = 0; i < 500; i++)
+        fprintf(f, " \"10.3.%d.%d\",", i / 250, i % 250);
+    fprintf(f, " } } }\n");
+    fclose(f);
+    a = load(path, err, sizeof err);
+    CHECK(a != NULL);
+    if (a) {
+        const char *ce = audit_role_declared(a, role_of_name("client_external"));
+        const char *more = ce ? strstr(ce, " and ") : NULL;
+        int rest = more ? atoi(more + 5) : -1;
+        int kept = 0;
+        for (const char *p = ce; p && p < more; p++)
+            kept += *p == ',';
+        CHECK(ce && !strncmp(ce, "10.3.0.0,10.3.0.1,", 18) && strlen(ce) < 1200 && more &&
+              !strcmp(more + 5 + strspn(more + 5, "0123456789"), " more") && kept + 1 + rest == 500);
+        audit_free(a);
+    }
+    CHECK(g_vocab && !audit_role_declared(g_vocab, 0)); /* no topology: nothing declared */
+}
+
 /* A broken topology names the file and line; nothing loads. */
 static void expect_topology_error(const char *text, const char *want)
 {
@@ -861,6 +966,8 @@ int main(int argc, char **argv)
     test_every_rule();
     test_verdicts();
     test_readings();
+    test_unconfirmed();
+    test_declared();
     test_topology_errors();
     test_rule_errors();
     test_not_regular();
