@@ -24,6 +24,27 @@ enum run_exit {
     RUN_EXIT_TROUBLE = 2,    /* bad arguments or input, a database that cannot be written */
 };
 
+/* What a run records of its inputs (runs.label, the content hashes, the
+ * `documents` and `run_sources` tables): made by run_describe, held until
+ * the run's row is written, freed by run_inputs_free. */
+struct run_inputs {
+    struct store_document *docs;
+    size_t ndocs;
+    struct store_source *srcs;
+    size_t nsrcs;
+    char *topology;          /* the topology's absolute path, or NULL */
+    uint64_t hashed_bytes;   /* capture bytes hashed, and the time it took */
+    double hash_seconds;
+};
+
+/* Fills sr's provenance (label, hashes, rule set version, documents, inputs)
+ * and makes sr->topology absolute. Each regular capture file is hashed
+ * (SHA-256) in full before it is read; a pipe, stdin or an interface gets
+ * its name only. 0, or -1 with "file: what" in err. */
+int run_describe(struct run_inputs *in, struct store_run *sr, const struct audit *a, char *const *files,
+                 int nfiles, const char *live, const char *label, char *err, size_t errlen);
+void run_inputs_free(struct run_inputs *in);
+
 /* Starts the run's row and writes its rules, in one transaction: all
  * there, or none. Returns the run id, or -1 (store_error says why). */
 int64_t run_open(struct store *s, const struct store_run *sr, const struct audit *a);

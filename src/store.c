@@ -89,8 +89,30 @@ static const char *SCHEMA =
     " evidence TEXT,"
     " evidence_flows INTEGER NOT NULL DEFAULT 0,"
     " evidence_packets INTEGER NOT NULL DEFAULT 0,"
-    " evidence_cut INTEGER NOT NULL DEFAULT 0);"
+    " evidence_cut INTEGER NOT NULL DEFAULT 0,"
+    " label TEXT,"
+    " topology_sha256 TEXT,"
+    " rules_sha256 TEXT,"
+    " rules_version TEXT);"
     "CREATE UNIQUE INDEX IF NOT EXISTS runs_uuid ON runs(uuid);"
+    /* The articles the run's rules cite, as the rule set describes them. */
+    "CREATE TABLE IF NOT EXISTS documents ("
+    " run_id INTEGER NOT NULL REFERENCES runs(id),"
+    " doc TEXT NOT NULL,"
+    " title TEXT NOT NULL,"
+    " ms_date TEXT,"
+    " asset_id TEXT,"
+    " url TEXT,"
+    " PRIMARY KEY (run_id, doc));"
+    /* What the run read: each capture's name, size and SHA-256. */
+    "CREATE TABLE IF NOT EXISTS run_sources ("
+    " run_id INTEGER NOT NULL REFERENCES runs(id),"
+    " seq INTEGER NOT NULL,"
+    " name TEXT NOT NULL,"
+    " path TEXT,"
+    " size INTEGER,"
+    " sha256 TEXT,"
+    " PRIMARY KEY (run_id, seq));"
     "CREATE TABLE IF NOT EXISTS flows ("
     " id INTEGER PRIMARY KEY,"
     " run_id INTEGER NOT NULL REFERENCES runs(id),"
@@ -210,7 +232,7 @@ static const char *SCHEMA =
     " FROM flows f JOIN runs ru ON ru.id = f.run_id WHERE msturn_call_id IS NOT NULL"
     " GROUP BY f.run_id, ru.sensor, msturn_call_id;";
 
-#define SCHEMA_VERSION 4
+#define SCHEMA_VERSION 5
 
 /* Version 1 databases (before roles and rules) gain the new columns. */
 static const char *MIGRATE_1_2 =
@@ -277,6 +299,15 @@ static const char *MIGRATE_3_4 =
     "UPDATE runs SET uuid = lower(hex(randomblob(4)) || '-' || hex(randomblob(2)) || '-4' ||"
     " substr(hex(randomblob(2)), 2) || '-' || substr('89ab', 1 + abs(random()) % 4, 1) ||"
     " substr(hex(randomblob(2)), 2) || '-' || hex(randomblob(6)));";
+
+/* Version 4 databases (before provenance and citable references) gain the
+ * run's label, content hashes and rule set version; the `documents` and
+ * `run_sources` tables are made by SCHEMA. */
+static const char *MIGRATE_4_5 =
+    "ALTER TABLE runs ADD COLUMN label TEXT;"
+    "ALTER TABLE runs ADD COLUMN topology_sha256 TEXT;"
+    "ALTER TABLE runs ADD COLUMN rules_sha256 TEXT;"
+    "ALTER TABLE runs ADD COLUMN rules_version TEXT;";
 
 static double mono_seconds(void)
 {
@@ -607,6 +638,7 @@ struct store *store_open(const char *path, int lock_wait_ms, char *err, size_t e
         (ver == 1 && exec(s, MIGRATE_1_2, "cannot upgrade schema")) ||
         ((ver == 1 || ver == 2) && exec(s, MIGRATE_2_3, "cannot upgrade schema")) ||
         (ver >= 1 && ver <= 3 && exec(s, MIGRATE_3_4, "cannot upgrade schema")) ||
+        (ver >= 1 && ver <= 4 && exec(s, MIGRATE_4_5, "cannot upgrade schema")) ||
         exec(s, SCHEMA, "cannot create schema") || mark_killed(s) ||
         exec(s, "PRAGMA user_version=" STR(SCHEMA_VERSION), "cannot write database") ||
         exec(s, "COMMIT", "cannot write database")) {
@@ -680,6 +712,46 @@ void store_new_uuid(char out[37])
     *p = '\0';
 }
 
+/* The run's documents and inputs (its row written), in its transaction. */
+static int write_provenance(struct store *s, const struct store_run *r)
+{
+    sqlite3_stmt *doc = NULL, *src = NULL;
+    if (sqlite3_prepare_v2(s->db, "INSERT OR REPLACE INTO documents(run_id,doc,title,ms_date,asset_id,url)"
+                                  " VALUES(?,?,?,?,?,?)", -1, &doc, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(s->db, "INSERT INTO run_sources(run_id,seq,name,path,size,sha256) VALUES(?,?,?,?,?,?)",
+                           -1, &src, NULL) != SQLITE_OK) {
+        sqlite3_finalize(doc);
+        return fail(s, "cannot start run");
+    }
+    int rc = SQLITE_DONE;
+    for (size_t i = 0; i < r->ndocuments && rc == SQLITE_DONE; i++) {
+        const struct store_document *d = &r->documents[i];
+        const char *t[] = {d->doc, d->title, d->date, d->asset_id, d->url};
+        sqlite3_bind_int64(doc, 1, s->run_id);
+        for (int k = 0; k < 5; k++)
+            bind_text_or_null(doc, 2 + k, t[k]);
+        rc = sqlite3_step(doc);
+        sqlite3_reset(doc);
+    }
+    for (size_t i = 0; i < r->ninputs && rc == SQLITE_DONE; i++) {
+        const struct store_source *in = &r->inputs[i];
+        sqlite3_bind_int64(src, 1, s->run_id);
+        sqlite3_bind_int64(src, 2, (sqlite3_int64)i + 1);
+        bind_text_or_null(src, 3, in->name);
+        bind_text_or_null(src, 4, in->path);
+        if (in->size >= 0)
+            sqlite3_bind_int64(src, 5, in->size);
+        else
+            sqlite3_bind_null(src, 5);
+        bind_text_or_null(src, 6, in->sha256);
+        rc = sqlite3_step(src);
+        sqlite3_reset(src);
+    }
+    sqlite3_finalize(doc);
+    sqlite3_finalize(src);
+    return rc == SQLITE_DONE ? 0 : fail(s, "cannot start run");
+}
+
 int64_t store_begin_run(struct store *s, const struct store_run *r)
 {
     if (s->pg)
@@ -695,8 +767,9 @@ int64_t store_begin_run(struct store *s, const struct store_run *r)
     bool have_ident = process_identity(getpid(), ident, sizeof ident, &dead);
     if (sqlite3_prepare_v2(s->db,
                            "INSERT INTO runs(started_at,version,ndpi_version,sources,filter,topology,"
-                           "topology_name,rules_loaded,pid,host,process_start,sensor,uuid,evidence)"
-                           " VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                           "topology_name,rules_loaded,pid,host,process_start,sensor,uuid,evidence,"
+                           "label,topology_sha256,rules_sha256,rules_version)"
+                           " VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                            -1, &st, NULL) != SQLITE_OK)
         return fail(s, "cannot start run");
     sqlite3_bind_int64(st, 9, (sqlite3_int64)getpid());
@@ -716,12 +789,15 @@ int64_t store_begin_run(struct store *s, const struct store_run *r)
     bind_text_or_null(st, 12, r->sensor);
     sqlite3_bind_text(st, 13, uuid, -1, SQLITE_TRANSIENT);
     bind_text_or_null(st, 14, r->evidence);
+    const char *prov[] = {r->label, r->topology_sha256, r->rules_sha256, r->rules_version};
+    for (int i = 0; i < 4; i++)
+        bind_text_or_null(st, 15 + i, prov[i]);
     int rc = sqlite3_step(st);
     sqlite3_finalize(st);
     if (rc != SQLITE_DONE)
         return fail(s, "cannot start run");
     s->run_id = sqlite3_last_insert_rowid(s->db);
-    return s->run_id;
+    return write_provenance(s, r) ? -1 : s->run_id;
 }
 
 /* Sums the flow into its role_stats row in memory (store_stats.h), first

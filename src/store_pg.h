@@ -21,7 +21,7 @@ struct store_pg;
 struct pg_conn; /* libpq's PGconn */
 
 /* The schema version both back ends write (store.c's SCHEMA_VERSION). */
-#define STORE_PG_SCHEMA_VERSION 4
+#define STORE_PG_SCHEMA_VERSION 5
 
 struct store_pg *store_pg_open(const char *target, int lock_wait_ms, char *err, size_t errlen);
 int64_t store_pg_begin_run(struct store_pg *p, const struct store_run *r);
