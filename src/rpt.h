@@ -84,7 +84,12 @@ void rpt_escape(FILE *out, const char *s, int md);
 /* The column a role is drawn in: 0 internal, 1 Edge (perimeter), 2 external. */
 int rpt_role_column(const char *role);
 
-/* A person's name for a document file (the five seeds), or the file name. */
+/* A person's short name for a document file (the five seeds), or the file name. */
 const char *rpt_doc_title(const char *doc);
+
+/* How the report cites a document (its title, date and asset id, from the
+ * run's `documents` rows, else the short name and file name), in buf. st:
+ * any statement of the report's connection. */
+const char *rpt_doc_cite(sqlite3_stmt *st, const char *doc, char *buf, size_t len);
 
 #endif

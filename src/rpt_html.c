@@ -163,10 +163,8 @@ static void html_cell(FILE *out, sqlite3_stmt *st, int i, const char *col)
         fputs("</span>", out);
     } else if (!strcmp(col, "doc") && *v) {
         fputs("<td>", out);
-        esc(out, rpt_doc_title(v));
-        fputs("<br><span class=\"meta mono\">", out);
-        esc(out, v);
-        fputs("</span>", out);
+        char cite[512];
+        esc(out, rpt_doc_cite(st, v, cite, sizeof cite));
     } else if (strstr(col, "_roles")) { /* "a,b,c": a line may break after each comma */
         fputs("<td>", out);
         for (const char *p = v, *e; p; p = e ? e + 1 : NULL) {
@@ -280,12 +278,11 @@ static void html_cite(FILE *out, sqlite3_stmt *st, int rule, int doc, int table,
         fputs("Rule <code>", out);
         esc(out, rpt_text(st, rule));
         fputs("</code> &middot; ", out);
-        esc(out, rpt_doc_title(rpt_text(st, doc)));
+        char cite[512];
+        esc(out, rpt_doc_cite(st, rpt_text(st, doc), cite, sizeof cite));
         fputs(" &middot; ", out);
         esc(out, rpt_text(st, table));
-        fprintf(out, ", row %d &middot; <span class=\"mono\">", sqlite3_column_int(st, row));
-        esc(out, rpt_text(st, doc));
-        fputs("</span></div>", out);
+        fprintf(out, ", row %d</div>", sqlite3_column_int(st, row));
     } else {
         if (ref >= 0 && *rpt_text(st, ref)) {
             fputs("Document reference: ", out);

@@ -27,7 +27,9 @@ static int md_table(struct rpt *r, FILE *out, const struct rpt_table *t, const c
         }
         for (int i = 0; i < t->ncols; i++) {
             fputs("| ", out);
-            md(out, !strcmp(t->cols[i].name, "doc") ? rpt_doc_title(rpt_text(st, i)) : rpt_text(st, i));
+            char cite[512];
+            md(out, !strcmp(t->cols[i].name, "doc") ? rpt_doc_cite(st, rpt_text(st, i), cite, sizeof cite)
+                                                    : rpt_text(st, i));
             fputc(' ', out);
         }
         fputs("|\n", out);
@@ -82,12 +84,11 @@ static void md_cite(FILE *out, sqlite3_stmt *st, int rule, int doc, int table, i
         fputs("> Rule ", out);
         md(out, rpt_text(st, rule));
         fputs(" · ", out);
-        md(out, rpt_doc_title(rpt_text(st, doc)));
+        char cite[512];
+        md(out, rpt_doc_cite(st, rpt_text(st, doc), cite, sizeof cite));
         fputs(" · ", out);
         md(out, rpt_text(st, table));
-        fprintf(out, ", row %d (", sqlite3_column_int(st, row));
-        md(out, rpt_text(st, doc));
-        fputs(")\n>\n> ", out);
+        fprintf(out, ", row %d\n>\n> ", sqlite3_column_int(st, row));
         md(out, rpt_text(st, text));
     } else {
         if (ref >= 0 && *rpt_text(st, ref)) {

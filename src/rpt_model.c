@@ -6,6 +6,7 @@
  * role_stats (interrupted) still has its paths. */
 #include "rpt.h"
 
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -65,12 +66,34 @@ static void sql_role_fn(sqlite3_context *c, int n, sqlite3_value **v)
     sqlite3_result_int(c, which ? role_rank(role) : rpt_role_column(role));
 }
 
+/* The run's citation of a document from r_docs (title, date, asset id),
+ * else its short title and file name (a run before schema 5). */
+static const char *doc_cite(sqlite3 *db, const char *doc, char *buf, size_t len)
+{
+    sqlite3_stmt *q = NULL;
+    snprintf(buf, len, "%s (%s)", rpt_doc_title(doc), doc ? doc : "");
+    if (doc && sqlite3_prepare_v2(db, "SELECT cite FROM r_docs WHERE doc = ?", -1, &q, NULL) == SQLITE_OK) {
+        sqlite3_bind_text(q, 1, doc, -1, SQLITE_STATIC);
+        if (sqlite3_step(q) == SQLITE_ROW)
+            snprintf(buf, len, "%s", (const char *)sqlite3_column_text(q, 0));
+    }
+    sqlite3_finalize(q);
+    return buf;
+}
+
+const char *rpt_doc_cite(sqlite3_stmt *st, const char *doc, char *buf, size_t len)
+{
+    return doc_cite(sqlite3_db_handle(st), doc, buf, len);
+}
+
 static void sql_doc_title(sqlite3_context *c, int n, sqlite3_value **v)
 {
     (void)n;
     const char *doc = (const char *)sqlite3_value_text(v[0]);
+    char buf[512];
     if (doc)
-        sqlite3_result_text(c, rpt_doc_title(doc), -1, SQLITE_STATIC);
+        sqlite3_result_text(c, doc_cite(sqlite3_context_db_handle(c), doc, buf, sizeof buf), -1,
+                            SQLITE_TRANSIENT);
     else
         sqlite3_result_null(c);
 }
@@ -151,6 +174,21 @@ int rpt_on_path(const char *from_roles, const char *to_roles, const char *transp
            port_in(dports, dst_port);
 }
 
+/* The run's documents (schema 5 on) as the report cites them. */
+static int build_docs(struct rpt *r)
+{
+    sqlite3_stmt *st = rpt_prepare(r, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'documents'");
+    if (!st)
+        return -1;
+    bool have = sqlite3_step(st) == SQLITE_ROW;
+    sqlite3_finalize(st);
+    return rpt_exec(r, have ? "CREATE TEMP TABLE r_docs AS SELECT doc, title, ms_date, asset_id, url,"
+                              " title || ' (' || coalesce(ms_date, 'undated') || coalesce(', asset id ' || asset_id, '')"
+                              " || ')' AS cite FROM documents WHERE run_id = ?1"
+                            : "CREATE TEMP TABLE r_docs (doc TEXT, title TEXT, ms_date TEXT, asset_id TEXT, url TEXT,"
+                              " cite TEXT)");
+}
+
 static const char *const BUILD_SQL[] = {
     "CREATE TEMP TABLE r_run AS SELECT r.id, r.status, r.started_at, r.finished_at, r.version,"
     " r.ndpi_version, r.sources, r.filter, r.packets, r.bytes, r.flows, r.violations, r.topology,"
@@ -178,8 +216,13 @@ static const char *const BUILD_SQL[] = {
     "  FROM rr GROUP BY doc, doc_table)"
     " SELECT CASE WHEN doc_table IS NULL THEN 'document' ELSE 'table' END AS level, doc,"
     "  CASE WHEN doc_table IS NULL THEN doc_title(doc) END AS title, doc_table, doc_rows, applicable, exercised, violated,"
-    "  (SELECT count(*) FROM violations v WHERE v.run_id = ?1 AND substr(v.reference, 1,"
-    "   length(doc || ' | ' || coalesce(doc_table, ''))) = doc || ' | ' || coalesce(doc_table, ''))"
+    /* a violation counts where its rule's row is; one with no rule (nat) by
+     * the document its reference names (before schema 5: "doc | table") */
+    "  (SELECT count(*) FROM violations v LEFT JOIN rules r2 ON r2.run_id = v.run_id AND r2.id = v.rule_id"
+    "   WHERE v.run_id = ?1 AND (r2.doc = lines.doc AND (lines.doc_table IS NULL OR r2.doc_table = lines.doc_table)"
+    "   OR r2.id IS NULL AND (substr(v.reference, 1, length(lines.doc || ' | ' || coalesce(lines.doc_table, '')))"
+    "    = lines.doc || ' | ' || coalesce(lines.doc_table, '') OR lines.doc_table IS NULL AND EXISTS (SELECT 1"
+    "    FROM r_docs d WHERE d.doc = lines.doc AND substr(v.reference, 1, length(d.cite)) = d.cite))))"
     "   AS violations"
     " FROM lines ORDER BY doc, doc_table IS NOT NULL, doc_table",
 
@@ -339,6 +382,8 @@ int rpt_model_build(struct rpt *r)
                             sql_role_fn, NULL, NULL);
     sqlite3_create_function(r->db, "doc_title", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL, sql_doc_title,
                             NULL, NULL);
+    if (build_docs(r))
+        return -1;
     for (size_t i = 0; i < sizeof BUILD_SQL / sizeof BUILD_SQL[0]; i++)
         if (rpt_exec(r, BUILD_SQL[i]))
             return -1;
