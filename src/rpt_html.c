@@ -231,7 +231,8 @@ static int html_summary(struct rpt *r, FILE *out)
                                       " coalesce(capture_start || ' to ' || capture_end, 'no flows'),"
                                       " packets, flows, coalesce(topology_name, ''), coalesce(topology, ''),"
                                       " rules_loaded, violations, started_at, version, ndpi_version,"
-                                      " coalesce(message, ''), coalesce(sensor, 'unnamed') FROM r_run");
+                                      " coalesce(message, ''), coalesce(sensor, 'unnamed'), coalesce(label, ''),"
+                                      " coalesce(inputs, 'not recorded') FROM r_run");
     if (!st)
         return -1;
     if (sqlite3_step(st) != SQLITE_ROW) {
@@ -252,7 +253,10 @@ static int html_summary(struct rpt *r, FILE *out)
     card(out, "Packets", n, 0);
     snprintf(n, sizeof n, "%lld", (long long)sqlite3_column_int64(st, 6));
     card(out, "Flows", n, 0);
+    if (*rpt_text(st, 16))
+        card(out, "Label", rpt_text(st, 16), 1);
     card(out, "Sources", rpt_text(st, 2), 1);
+    card(out, "Inputs (provenance)", rpt_text(st, 17), 1);
     card(out, "Capture time span (UTC)", rpt_text(st, 4), 1);
     card(out, "BPF filter", rpt_text(st, 3), 1);
     card(out, "Topology file", rpt_text(st, 8), 1);

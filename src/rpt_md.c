@@ -51,7 +51,8 @@ static int md_summary(struct rpt *r, FILE *out)
     sqlite3_stmt *st = rpt_prepare(r, "SELECT id, status, sources, coalesce(filter, 'none'),"
                                       " coalesce(capture_start || ' to ' || capture_end, 'no flows'), packets,"
                                       " flows, coalesce(topology_name, 'none'), coalesce(topology, 'none'),"
-                                      " rules_loaded, violations, started_at, coalesce(sensor, 'unnamed') FROM r_run");
+                                      " rules_loaded, violations, started_at, coalesce(sensor, 'unnamed'), coalesce(label, 'none'),"
+                                      " coalesce(inputs, 'not recorded') FROM r_run");
     if (!st || sqlite3_step(st) != SQLITE_ROW) {
         sqlite3_finalize(st);
         return -1;
@@ -62,8 +63,12 @@ static int md_summary(struct rpt *r, FILE *out)
             (long long)sqlite3_column_int64(st, 0), rpt_text(st, 1), rpt_text(st, 11));
     fputs("- Sensor: ", out);
     md(out, rpt_text(st, 12));
+    fputs("\n- Label: ", out);
+    md(out, rpt_text(st, 13));
     fputs("\n- Sources: ", out);
     md(out, rpt_text(st, 2));
+    fputs("\n- Inputs (provenance): ", out);
+    md(out, rpt_text(st, 14));
     fputs("\n- BPF filter: ", out);
     md(out, rpt_text(st, 3));
     fprintf(out, "\n- Capture time span (UTC): %s\n- Packets: %lld, flows: %lld\n- Topology: ", rpt_text(st, 4),

@@ -174,15 +174,39 @@ int rpt_on_path(const char *from_roles, const char *to_roles, const char *transp
            port_in(dports, dst_port);
 }
 
+/* True when the database has the table (a run before schema 5 has no
+ * documents or run_sources). */
+static bool have_table(struct rpt *r, const char *name)
+{
+    sqlite3_stmt *st = rpt_prepare(r, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?3");
+    if (!st)
+        return false;
+    sqlite3_bind_text(st, 3, name, -1, SQLITE_STATIC);
+    bool have = sqlite3_step(st) == SQLITE_ROW;
+    sqlite3_finalize(st);
+    return have;
+}
+
+/* The run's label and provenance in r_run (label, inputs): the rule set's
+ * version and hash, the topology's hash, each input with its size and hash. */
+static int build_provenance(struct rpt *r)
+{
+    if (rpt_exec(r, "ALTER TABLE r_run ADD COLUMN label TEXT") || rpt_exec(r, "ALTER TABLE r_run ADD COLUMN inputs TEXT"))
+        return -1;
+    if (!have_table(r, "run_sources"))
+        return 0;
+    return rpt_exec(r, "UPDATE r_run SET label = (SELECT label FROM runs WHERE id = ?1), inputs ="
+                       " (SELECT 'rule set ' || coalesce(rules_version, '?') || ', SHA-256 ' || coalesce(rules_sha256, '-')"
+                       " || coalesce('; topology SHA-256 ' || topology_sha256, '') FROM runs WHERE id = ?1)"
+                       " || coalesce((SELECT '; ' || group_concat(name || ' (' || coalesce(size || ' bytes, SHA-256 '"
+                       " || sha256, 'not hashed') || ')', '; ') FROM (SELECT * FROM run_sources WHERE run_id = ?1"
+                       " ORDER BY seq)), '')");
+}
+
 /* The run's documents (schema 5 on) as the report cites them. */
 static int build_docs(struct rpt *r)
 {
-    sqlite3_stmt *st = rpt_prepare(r, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'documents'");
-    if (!st)
-        return -1;
-    bool have = sqlite3_step(st) == SQLITE_ROW;
-    sqlite3_finalize(st);
-    return rpt_exec(r, have ? "CREATE TEMP TABLE r_docs AS SELECT doc, title, ms_date, asset_id, url,"
+    return rpt_exec(r, have_table(r, "documents") ? "CREATE TEMP TABLE r_docs AS SELECT doc, title, ms_date, asset_id, url,"
                               " title || ' (' || coalesce(ms_date, 'undated') || coalesce(', asset id ' || asset_id, '')"
                               " || ')' AS cite FROM documents WHERE run_id = ?1"
                             : "CREATE TEMP TABLE r_docs (doc TEXT, title TEXT, ms_date TEXT, asset_id TEXT, url TEXT,"
@@ -390,6 +414,8 @@ int rpt_model_build(struct rpt *r)
     for (size_t i = 0; i < sizeof DIFF_SQL / sizeof DIFF_SQL[0]; i++)
         if (rpt_exec(r, DIFF_SQL[i]))
             return -1;
+    if (build_provenance(r))
+        return -1;
     return build_close(r) || rpt_expect_build(r) ? -1 : 0;
 }
 
