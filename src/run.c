@@ -40,10 +40,31 @@ static int describe_source(struct run_inputs *in, struct store_source *o, const 
     return 0;
 }
 
-int run_describe(struct run_inputs *in, struct store_run *sr, const struct audit *a, char *const *files,
-                 int nfiles, const char *live, const char *label, char *err, size_t errlen)
+/* The site exceptions, as the `exceptions` table takes them. */
+static int describe_exceptions(struct run_inputs *in, const struct except_set *ex)
+{
+    in->nexcs = except_count(ex);
+    if (!(in->excs = calloc(in->nexcs + 1, sizeof *in->excs)))
+        return -1;
+    for (size_t i = 0; i < in->nexcs; i++) {
+        struct except_info e;
+        except_info(ex, i, &e);
+        in->excs[i] = (struct store_exception){e.id,        e.change, e.reason, e.from,    e.to,
+                                               e.transport, e.dports, e.apps,   e.expires, e.at};
+    }
+    return 0;
+}
+
+int run_describe(struct run_inputs *in, struct store_run *sr, const struct audit *a, const struct except_set *ex,
+                 char *const *files, int nfiles, const char *live, const char *label, char *err, size_t errlen)
 {
     memset(in, 0, sizeof *in);
+    if (describe_exceptions(in, ex)) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    sr->exceptions = in->excs;
+    sr->nexceptions = in->nexcs;
     in->ndocs = audit_document_count(a);
     in->docs = calloc(in->ndocs + 1, sizeof *in->docs);
     in->srcs = calloc((size_t)nfiles + 1, sizeof *in->srcs);
@@ -82,6 +103,7 @@ void run_inputs_free(struct run_inputs *in)
     }
     free(in->srcs);
     free(in->docs);
+    free(in->excs);
     free(in->topology);
     memset(in, 0, sizeof *in);
 }

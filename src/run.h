@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "audit.h"
+#include "except.h"
 #include "record.h"
 #include "store.h"
 
@@ -32,17 +33,20 @@ struct run_inputs {
     size_t ndocs;
     struct store_source *srcs;
     size_t nsrcs;
+    struct store_exception *excs;
+    size_t nexcs;
     char *topology;          /* the topology's absolute path, or NULL */
     uint64_t hashed_bytes;   /* capture bytes hashed, and the time it took */
     double hash_seconds;
 };
 
-/* Fills sr's provenance (label, hashes, rule set version, documents, inputs)
+/* Fills sr's provenance (label, hashes, rule set version, documents, inputs,
+ * the site exceptions of ex, which may be NULL)
  * and makes sr->topology absolute. Each regular capture file is hashed
  * (SHA-256) in full before it is read; a pipe, stdin or an interface gets
  * its name only. 0, or -1 with "file: what" in err. */
-int run_describe(struct run_inputs *in, struct store_run *sr, const struct audit *a, char *const *files,
-                 int nfiles, const char *live, const char *label, char *err, size_t errlen);
+int run_describe(struct run_inputs *in, struct store_run *sr, const struct audit *a, const struct except_set *ex,
+                 char *const *files, int nfiles, const char *live, const char *label, char *err, size_t errlen);
 void run_inputs_free(struct run_inputs *in);
 
 /* Starts the run's row and writes its rules, in one transaction: all

@@ -113,6 +113,21 @@ static const char *SCHEMA =
     " size INTEGER,"
     " sha256 TEXT,"
     " PRIMARY KEY (run_id, seq));"
+    /* The site's accepted deviations (--exceptions): a flow one covers has
+     * verdict 'excepted' and rule_id = its id. */
+    "CREATE TABLE IF NOT EXISTS exceptions ("
+    " run_id INTEGER NOT NULL REFERENCES runs(id),"
+    " id TEXT NOT NULL,"
+    " change_ref TEXT NOT NULL,"
+    " reason TEXT NOT NULL,"
+    " from_spec TEXT NOT NULL,"
+    " to_spec TEXT NOT NULL,"
+    " transport TEXT NOT NULL,"
+    " dports TEXT NOT NULL,"
+    " apps TEXT,"
+    " expires TEXT,"
+    " source TEXT,"
+    " PRIMARY KEY (run_id, id));"
     "CREATE TABLE IF NOT EXISTS flows ("
     " id INTEGER PRIMARY KEY,"
     " run_id INTEGER NOT NULL REFERENCES runs(id),"
@@ -713,8 +728,34 @@ void store_new_uuid(char out[37])
 }
 
 /* The run's documents and inputs (its row written), in its transaction. */
+/* The run's exceptions (its row written), in its transaction. */
+static int write_exceptions(struct store *s, const struct store_run *r)
+{
+    sqlite3_stmt *st = NULL;
+    if (r->nexceptions && sqlite3_prepare_v2(s->db, "INSERT INTO exceptions(run_id,id,change_ref,reason,from_spec,"
+                                                    "to_spec,transport,dports,apps,expires,source)"
+                                                    " VALUES(?,?,?,?,?,?,?,?,?,?,?)",
+                                             -1, &st, NULL) != SQLITE_OK)
+        return fail(s, "cannot start run");
+    int rc = SQLITE_DONE;
+    for (size_t i = 0; i < r->nexceptions && rc == SQLITE_DONE; i++) {
+        const struct store_exception *x = &r->exceptions[i];
+        const char *t[] = {x->id, x->change, x->reason, x->from, x->to, x->transport, x->dports,
+                           x->apps && *x->apps ? x->apps : NULL, x->expires, x->source};
+        sqlite3_bind_int64(st, 1, s->run_id);
+        for (int k = 0; k < 10; k++)
+            bind_text_or_null(st, 2 + k, t[k]);
+        rc = sqlite3_step(st);
+        sqlite3_reset(st);
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : fail(s, "cannot start run");
+}
+
 static int write_provenance(struct store *s, const struct store_run *r)
 {
+    if (write_exceptions(s, r))
+        return -1;
     sqlite3_stmt *doc = NULL, *src = NULL;
     if (sqlite3_prepare_v2(s->db, "INSERT OR REPLACE INTO documents(run_id,doc,title,ms_date,asset_id,url)"
                                   " VALUES(?,?,?,?,?,?)", -1, &doc, NULL) != SQLITE_OK ||

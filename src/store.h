@@ -40,6 +40,11 @@ struct store_source {
     const char *sha256;
 };
 
+/* A site exception of the run (the `exceptions` table); NULL where none. */
+struct store_exception {
+    const char *id, *change, *reason, *from, *to, *transport, *dports, *apps, *expires, *source;
+};
+
 struct store_run {
     const char *version, *ndpi_version, *sources, *filter; /* filter may be NULL */
     const char *topology, *topology_name;                  /* NULL without a topology */
@@ -54,6 +59,8 @@ struct store_run {
     size_t ndocuments;
     const struct store_source *inputs;
     size_t ninputs;
+    const struct store_exception *exceptions; /* --exceptions FILE's */
+    size_t nexceptions;
 };
 
 struct store_counters {
