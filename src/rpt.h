@@ -62,7 +62,7 @@ const char *rpt_text(sqlite3_stmt *st, int i);
 
 /* The shared sections (rpt_model.c), in report order; the writers add the
  * run header, the picture and the violation groups around them. */
-extern const struct rpt_table RPT_COMPLIANCE, RPT_PATHS, RPT_CLOSE, RPT_MISSING, RPT_DIFF_PATHS,
+extern const struct rpt_table RPT_COMPLIANCE, RPT_PATHS, RPT_CLOSE, RPT_MISSING, RPT_EXCEPTED, RPT_DIFF_PATHS,
     RPT_DIFF_VIOL, RPT_VERDICTS;
 
 /* The writers: 0, or -1 with r->err (a write error). */

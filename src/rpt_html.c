@@ -419,6 +419,14 @@ static int html_missing(struct rpt *r, FILE *out)
     return 0;
 }
 
+static int html_excepted(struct rpt *r, FILE *out)
+{
+    section(out, "excepted", RPT_EXCEPTED.title, RPT_EXCEPTED.intro);
+    int rc = html_table(r, out, &RPT_EXCEPTED, "excepted-table", "No flow was excepted.");
+    fputs("</section>\n", out);
+    return rc;
+}
+
 static int html_close(struct rpt *r, FILE *out)
 {
     section(out, "close", RPT_CLOSE.title, RPT_CLOSE.intro);
@@ -486,7 +494,7 @@ int rpt_write_html(struct rpt *r, FILE *out)
     rc = rc || rpt_write_svg(r, out);
     rc = rc || html_table(r, out, &RPT_PATHS, "paths-table", "No flows.");
     fputs("</section>\n", out);
-    rc = rc || html_violations(r, out) || html_missing(r, out) || html_close(r, out) || html_since(r, out);
+    rc = rc || html_violations(r, out) || html_excepted(r, out) || html_missing(r, out) || html_close(r, out) || html_since(r, out);
     fputs("<footer>Made by <code>lyncaudit report</code> from the database alone; every figure can be checked "
           "with SQL (docs/schema.md). Document rows: the five Microsoft documents the rules encode.</footer>\n"
           "</main></body></html>\n", out);

@@ -194,7 +194,12 @@ int rpt_write_md(struct rpt *r, FILE *out)
         fputs("## The deployment as seen\n\nThe role-to-role paths (the HTML report draws them).\n\n", out);
         rc = md_table(r, out, &RPT_PATHS, "No flows.\n");
     }
-    rc = rc || md_violations(r, out) || md_missing(r, out);
+    rc = rc || md_violations(r, out);
+    if (!rc) {
+        md_section(out, &RPT_EXCEPTED);
+        rc = md_table(r, out, &RPT_EXCEPTED, "No flow was excepted.\n");
+    }
+    rc = rc || md_missing(r, out);
     if (!rc) {
         md_section(out, &RPT_CLOSE);
         rc = md_table(r, out, &RPT_CLOSE, "Every allow rule for the roles of this run was used.\n");

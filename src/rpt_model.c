@@ -203,6 +203,23 @@ static int build_provenance(struct rpt *r)
                        " ORDER BY seq)), '')");
 }
 
+/* The flows the site's exceptions covered (verdict 'excepted'), by
+ * exception and path; empty before schema 5. */
+static int build_excepted(struct rpt *r)
+{
+    if (!have_table(r, "exceptions"))
+        return rpt_exec(r, "CREATE TEMP TABLE r_excepted (exception_id TEXT, change_ref TEXT, reason TEXT,"
+                           " expires TEXT, src_role TEXT, dst_role TEXT, transport TEXT, dst_port INTEGER, app TEXT,"
+                           " flows INTEGER, bytes INTEGER, source TEXT)");
+    return rpt_exec(r, "CREATE TEMP TABLE r_excepted AS SELECT f.rule_id AS exception_id, e.change_ref, e.reason,"
+                       " e.expires, f.src_role, f.dst_role, f.transport, f.dst_port, f.app, count(*) AS flows,"
+                       " sum(f.bytes_src2dst + f.bytes_dst2src) AS bytes, e.source"
+                       " FROM flows f LEFT JOIN exceptions e ON e.run_id = f.run_id AND e.id = f.rule_id"
+                       " WHERE f.run_id = ?1 AND f.verdict = 'excepted'"
+                       " GROUP BY f.rule_id, f.src_role, f.dst_role, f.transport, f.dst_port, f.app"
+                       " ORDER BY f.rule_id, f.src_role, f.dst_role, f.transport, f.dst_port, f.app");
+}
+
 /* The run's documents (schema 5 on) as the report cites them. */
 static int build_docs(struct rpt *r)
 {
@@ -414,7 +431,7 @@ int rpt_model_build(struct rpt *r)
     for (size_t i = 0; i < sizeof DIFF_SQL / sizeof DIFF_SQL[0]; i++)
         if (rpt_exec(r, DIFF_SQL[i]))
             return -1;
-    if (build_provenance(r))
+    if (build_provenance(r) || build_excepted(r))
         return -1;
     return build_close(r) || rpt_expect_build(r) ? -1 : 0;
 }
@@ -438,6 +455,17 @@ static const struct rpt_col PATH_COLS[] = {{"src_role", "From"},     {"dst_role"
                                            {"packets", "Packets"},   {"bytes", "Bytes"},
                                            {"violations", "Violating flows"}, {"services", "Services"}};
 const struct rpt_table RPT_PATHS = {"r_edges", "Role-to-role paths", NULL, COLS(PATH_COLS)};
+
+static const struct rpt_col EXCEPTED_COLS[] = {
+    {"exception_id", "Exception"}, {"change_ref", "Change"}, {"reason", "Reason"}, {"expires", "Expires"},
+    {"src_role", "From"},          {"dst_role", "To"},       {"transport", "Transport"}, {"dst_port", "Port"},
+    {"app", "Label"},              {"flows", "Flows"},       {"bytes", "Bytes"}};
+const struct rpt_table RPT_EXCEPTED = {
+    "r_excepted", "Accepted deviations (site exceptions)",
+    "Flows the documents do not allow that the site's --exceptions file accepts: each with the change that "
+    "accepted it and why. They are not violations; an exception that expired before a flow is a violation "
+    "(expired_exception) listed above.",
+    COLS(EXCEPTED_COLS)};
 
 static const struct rpt_col CLOSE_COLS[] = {{"from_roles", "From"}, {"to_roles", "To"},
                                             {"transport", "Transport"}, {"dports", "Ports"},
