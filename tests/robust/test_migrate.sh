@@ -34,7 +34,7 @@ after="$(q "select id, status, packets, flows, violations from runs where id = 1
            select sum(flows) from role_stats where run_id = 1")"
 eq "the old run's rows unchanged" "$after" "$before"
 eq "two runs now" "$(q "select count(*) from runs")" 2
-for t in runs flows violations rules role_stats; do
+for t in runs flows violations rules role_stats run_sources documents exceptions; do
     eq "the same columns as a new database: $t" \
         "$(q "select group_concat(name) from (select name from pragma_table_xinfo('$t') order by name)")" \
         "$(sqlite3 "$T/new.db" "select group_concat(name) from (select name from pragma_table_xinfo('$t') order by name)")"
@@ -43,6 +43,12 @@ eq "the old run's new counters are 0" "$(q "select not_ip + truncated + malforme
 eq "violation_report has severity_rank for the old run" \
     "$(q "select count(*) from violation_report where run_id = 1 and severity_rank between 1 and 3")" \
     "$(q "select count(*) from violations where run_id = 1")"
+eq "schema 5: the new run's provenance (inputs, articles) in the upgraded file" \
+    "$(q "select count(*) from run_sources where run_id = 2 and length(sha256) = 64; select count(*) from documents where run_id = 2")" \
+    "$(printf '1\n5')"
+eq "schema 5: the old run has none (NULL hashes, no rows)" \
+    "$(q "select coalesce(rules_sha256, 'null') from runs where id = 1; select count(*) from run_sources where run_id = 1")" \
+    "$(printf 'null\n0')"
 eq "integrity" "$(q "pragma integrity_check")" ok
 
 echo "$pass passed, $fail failed"
