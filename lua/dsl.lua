@@ -160,6 +160,31 @@ local OPTIONS = {
   },
 }
 
+-- The five Microsoft articles the rules encode, by the name a rule's cite{}
+-- gives them (the file each came in): the article's title, its date
+-- (ms.date, ISO), its asset id (ms.assetid) and its address, as the
+-- article's own front matter gives them (doc 004 has none: its title line and
+-- "Topic Last Modified"; no article names its address). The report, the
+-- summary and the events cite these, never the file name (docs/rules.md).
+-- tests/rules/test_documents.py checks them against the articles.
+local DOCUMENTS = {
+  ["000_7b1a4ef05ba5af1a.txt"] = {
+    title = "IPsec exceptions in Lync Server 2013",
+    date = "2015-03-09", asset_id = "241f1eca-6f2f-44de-90b1-2cb659cbe27c" },
+  ["001_5c850280d6352e6d.txt"] = {
+    title = "Determine external A/V firewall and port requirements for Lync Server 2013",
+    date = "2015-03-09", asset_id = "3b849dc7-175d-40d1-820d-80e6ade6d332" },
+  ["002_0c217b23fef43165.txt"] = {
+    title = "Port summary - Single consolidated edge with private IP addresses using NAT in Lync Server 2013",
+    date = "2015-03-09", asset_id = "3c1a389f-5f42-4719-a05b-e0b84aa3eb9e" },
+  ["003_90a6bcb524c2ccb8.txt"] = {
+    title = "Ports and protocols for internal servers in Lync Server 2013",
+    date = "2016-04-06", asset_id = "c94063f1-e802-4a61-be90-022fc185335e" },
+  ["004_eb0f73e4495f5ce0.txt"] = {
+    title = "Port summary - SIP, XMPP federation, and public instant messaging in Lync Server 2013",
+    date = "2013-03-15", asset_id = nil },
+}
+
 M.ROLE_LIST = ROLE_LIST
 M.LABEL_LIST = LABEL_LIST
 
@@ -463,6 +488,9 @@ function M.new_env()
     end
     if type(t.doc) ~= "string" or not t.doc:match("^[%w_.-]+%.txt$") then
       error("cite: doc must be a seed file name like '003_90a6bcb524c2ccb8.txt'", 2)
+    end
+    if not DOCUMENTS[t.doc] then
+      error(string.format("cite: '%s' is none of the five documents (lua/dsl.lua DOCUMENTS)", t.doc), 2)
     end
     if type(t.table) ~= "string" or t.table == "" then
       error("cite: missing table title", 2)
@@ -796,6 +824,19 @@ end
 -- Every option the rules may read: name -> {type, default, values?, doc}.
 function M.options_schema()
   return copy(OPTIONS)
+end
+
+-- The documents rules may cite, in name order: a list of
+-- {doc, title, date, asset_id (or nil), url (or nil)}.
+function M.documents()
+  local names, out = {}, {}
+  for k in pairs(DOCUMENTS) do names[#names + 1] = k end
+  table.sort(names)
+  for i, k in ipairs(names) do
+    local d = DOCUMENTS[k]
+    out[i] = { doc = k, title = d.title, date = d.date, asset_id = d.asset_id, url = d.url }
+  end
+  return out
 end
 
 function M.roles() return copy(ROLE_LIST) end

@@ -16,6 +16,7 @@
 #include <lua.h>
 
 #include "classify.h"
+#include "digest.h"
 #include "dissect/tls.h"
 #include "luabox.h"
 #include "topology.h"
@@ -95,6 +96,11 @@ struct audit {
     bool peek;              /* audit_flow_peek: the rules' match counts stay as they are */
     bool unconfirmed_finding; /* option unconfirmed = "finding" */
     uint16_t media_lo, media_hi;
+    struct audit_document *docs; /* M.documents(): what a rule's cite{} names */
+    int ndocs;
+    char *nat_ref;          /* the NAT findings' reference */
+    char *rules_version;    /* M.version */
+    char rules_sha256[DIGEST_HEX], topology_sha256[DIGEST_HEX];
 };
 
 const char *audit_role_name(const struct audit *a, int role)
@@ -262,8 +268,42 @@ static void rule_apps(lua_State *L, struct rule *r)
     r->apps_s = strdup(abuf);
 }
 
+/* The NAT findings' document and table (doc 001's NAT section). */
+#define NAT_DOC "001_5c850280d6352e6d.txt"
+#define NAT_TABLE "NAT Requirements for External User Access"
+
+/* The document a rule names, or NULL. */
+static const struct audit_document *find_document(const struct audit *a, const char *doc)
+{
+    for (int i = 0; doc && i < a->ndocs; i++)
+        if (!strcmp(a->docs[i].doc, doc))
+            return &a->docs[i];
+    return NULL;
+}
+
+/* A reference a person can look up: the article's title, date and asset
+ * id, then the table (and row) it cites; the file name only for a
+ * document the rule set does not describe. */
+static char *cite_text(const struct audit *a, const char *doc, const char *table, int row, const char *text)
+{
+    const struct audit_document *d = find_document(a, doc);
+    char head[512], out[1536];
+    if (d)
+        snprintf(head, sizeof head, "%s (%s%s%s)", d->title, d->date ? d->date : "undated",
+                 d->asset_id ? ", asset id " : "", d->asset_id ? d->asset_id : "");
+    else
+        snprintf(head, sizeof head, "%s", doc ? doc : "?");
+    if (row > 0)
+        snprintf(out, sizeof out, "%s | %s | row %d: %s", head, table ? table : "?", row, text ? text : "");
+    else if (text)
+        snprintf(out, sizeof out, "%s | %s | text: %s", head, table ? table : "?", text);
+    else
+        snprintf(out, sizeof out, "%s | %s", head, table ? table : "?");
+    return strdup(out);
+}
+
 /* The rule's reference ({doc, table, row, text} at the stack top) and its text. */
-static void rule_ref(lua_State *L, struct rule *r)
+static void rule_ref(const struct audit *a, lua_State *L, struct rule *r)
 {
     if (lua_istable(L, -1)) {
         int re = lua_gettop(L);
@@ -274,9 +314,7 @@ static void rule_ref(lua_State *L, struct rule *r)
         r->row = (int)lua_tointeger(L, -1);
         lua_pop(L, 1);
     }
-    char ref[512];
-    snprintf(ref, sizeof ref, "%s | %s | row %d", r->doc ? r->doc : "?", r->table ? r->table : "?", r->row);
-    r->ref_s = strdup(ref);
+    r->ref_s = cite_text(a, r->doc, r->table, r->row, r->text);
 }
 
 /* Compiles the normalized rule at stack index ri (lua/dsl.lua's M.rules()). */
@@ -311,7 +349,7 @@ static void compile_rule(struct audit *a, lua_State *L, int ri, int opts_idx, st
     r->active = when_holds(L, opts_idx, &r->when_s);
     lua_pop(L, 1);
     lua_getfield(L, ri, "ref");
-    rule_ref(L, r);
+    rule_ref(a, L, r);
     lua_pop(L, 1);
     lua_getfield(L, ri, "check");
     if (lua_isfunction(L, -1))
@@ -508,6 +546,47 @@ static int run_rule_file(struct audit *a, int mod, const struct luabox_file *f, 
     return luabox_call(a->box, 0, 0, LOAD_INSTRUCTIONS, err, errlen);
 }
 
+/* A string field of the table at idx, copied (NULL when absent). */
+static char *opt_str(lua_State *L, int idx, const char *key)
+{
+    lua_getfield(L, idx, key);
+    char *v = lua_type(L, -1) == LUA_TSTRING ? strdup(lua_tostring(L, -1)) : NULL;
+    lua_pop(L, 1);
+    return v;
+}
+
+/* M.version and M.documents() (the articles rules cite) of the rule
+ * language module at mod; the NAT findings' reference made from them. */
+static int read_documents(struct audit *a, int mod, char *err, size_t errlen)
+{
+    lua_State *L = luabox_state(a->box);
+    a->rules_version = opt_str(L, mod, "version");
+    if (call_module(a, mod, "documents", err, errlen))
+        return -1;
+    int n = lua_istable(L, -1) ? (int)lua_rawlen(L, -1) : 0;
+    a->docs = calloc((size_t)n + 1, sizeof *a->docs);
+    for (int i = 1; a->docs && i <= n; i++) {
+        lua_rawgeti(L, -1, i);
+        int d = lua_gettop(L);
+        struct audit_document *o = &a->docs[a->ndocs];
+        *o = (struct audit_document){opt_str(L, d, "doc"), opt_str(L, d, "title"), opt_str(L, d, "date"),
+                                     opt_str(L, d, "asset_id"), opt_str(L, d, "url")};
+        lua_pop(L, 1);
+        if (!o->doc || !o->title) {
+            snprintf(err, errlen, "dsl.lua: M.documents()[%d] lacks its doc or title", i);
+            return -1;
+        }
+        a->ndocs++;
+    }
+    lua_pop(L, 1);
+    a->nat_ref = cite_text(a, NAT_DOC, NAT_TABLE, 0, NULL);
+    if (!a->docs || !a->nat_ref) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    return 0;
+}
+
 /* The rule language, the topology, then each rule file, in one sandboxed
  * state; the rules compiled into C tables. */
 static int load_into(struct audit *a, const struct sources *src, char *err, size_t errlen)
@@ -527,6 +606,8 @@ static int load_into(struct audit *a, const struct sources *src, char *err, size
         return -1;
     }
     int mod = lua_gettop(L);
+    if (read_documents(a, mod, err, errlen))
+        return -1;
     a->topo = topology_load(a->box, mod, src->topology.path ? &src->topology : NULL, err, errlen);
     if (!a->topo || know_roles(a, err, errlen))
         return -1;
@@ -567,6 +648,27 @@ static void *load_job(void *ctx, struct luabox_watch *w, char *err, size_t errle
     return a;
 }
 
+/* The content hashes of what was loaded: the topology's bytes, and the rule
+ * set's (lua/dsl.lua, then each rule file's name, a NUL and its bytes, in
+ * load order: a renamed, added or removed file changes it too). */
+static void hash_sources(struct audit *a, const struct sources *src)
+{
+    struct digest *d = digest_new();
+    digest_add(d, src->dsl.text, src->dsl.len);
+    for (int i = 0; i < src->nrules; i++) {
+        const char *slash = strrchr(src->rules[i].path, '/');
+        const char *name = slash ? slash + 1 : src->rules[i].path;
+        digest_add(d, name, strlen(name) + 1);
+        digest_add(d, src->rules[i].text, src->rules[i].len);
+    }
+    digest_end(d, a->rules_sha256);
+    if (src->topology.path) {
+        d = digest_new();
+        digest_add(d, src->topology.text, src->topology.len);
+        digest_end(d, a->topology_sha256);
+    }
+}
+
 /* Reads the files, then loads them under the guard `run` (the sources live
  * on the heap only for the load: the result holds nothing of them). */
 static struct audit *guarded_load(const struct audit_paths *p,
@@ -579,6 +681,8 @@ static struct audit *guarded_load(const struct audit_paths *p,
         return NULL;
     }
     struct audit *a = read_sources(p, src, err, errlen) ? NULL : run(load_job, src, LOAD_STALL_SECONDS, err, errlen);
+    if (a)
+        hash_sources(a, src);
     free_sources(src);
     free(src);
     return a;
@@ -619,6 +723,15 @@ void audit_free(struct audit *a)
         free(a->idx[t].ids);
         free(a->idx[t].wide);
     }
+    for (int i = 0; i < a->ndocs; i++) {
+        struct audit_document *d = &a->docs[i];
+        char *strs[] = {(char *)d->doc, (char *)d->title, (char *)d->date, (char *)d->asset_id, (char *)d->url};
+        for (size_t k = 0; k < sizeof strs / sizeof *strs; k++)
+            free(strs[k]);
+    }
+    free(a->docs);
+    free(a->nat_ref);
+    free(a->rules_version);
     topology_free(a->topo); /* before the Lua state its options live in */
     luabox_free(a->box);
     free(a);
@@ -888,13 +1001,11 @@ static void add_reason(struct audit_result *res, int from, const struct check_re
 
 #define MAXC 32
 
-static const char *const NAT_REF = "001_5c850280d6352e6d.txt | NAT Requirements for External User Access";
-
-static void nat_violation(struct audit_result *res, const char *path, const char *what)
+static void nat_violation(const struct audit *a, struct audit_result *res, const char *path, const char *what)
 {
     struct audit_violation *v = add_violation(res, "nat", NULL, "high");
     if (v) {
-        v->ref = NAT_REF;
+        v->ref = a->nat_ref;
         snprintf(v->message, sizeof v->message, "%s: %s", path, what);
     }
 }
@@ -907,22 +1018,22 @@ static void nat_findings(const struct audit *a, const struct audit_flow *f, int 
 {
     int edge_internal = a->role[K_EDGE_INTERNAL];
     if (topology_is_nat_device(a->topo, f->src, f->ipver) && (dr == edge_internal || (a->edge_external & bit(dr))))
-        nat_violation(res, path,
+        nat_violation(a, res, path,
                       dr == edge_internal ? "the source is a NAT device: NAT toward the Edge internal interface "
                                                  "is not supported"
                                                : "the source is a NAT device: inbound traffic to the Edge external "
                                                  "interface must keep its source address (ChangeDST only)");
     if (sr == edge_internal && topology_is_nat_device(a->topo, f->dst, f->ipver))
-        nat_violation(res, path,
+        nat_violation(a, res, path,
                       "the Edge internal interface sends to a NAT device: NAT on traffic from the Edge internal "
                       "interface is not supported");
     if (topology_translated_role(a->topo, f->src, f->ipver, edge_internal) ||
         topology_translated_role(a->topo, f->dst, f->ipver, edge_internal))
-        nat_violation(res, path,
+        nat_violation(a, res, path,
                       "the Edge internal interface's address is seen translated: NAT on traffic to or from "
                       "the Edge internal interface is not supported");
     if (topology_capture_outside(a->topo) && (spriv || dpriv))
-        nat_violation(res, path, "the Edge's translated address is seen outside its NAT (ChangeSRC/ChangeDST missing)");
+        nat_violation(a, res, path, "the Edge's translated address is seen outside its NAT (ChangeSRC/ChangeDST missing)");
 }
 
 /* An IPsec exemption that fits the flow: role rows by their roles, the
@@ -1147,4 +1258,29 @@ const char *audit_topology_name(const struct audit *a)
 const char *audit_topology_path(const struct audit *a)
 {
     return topology_path(a->topo);
+}
+
+size_t audit_document_count(const struct audit *a)
+{
+    return (size_t)a->ndocs;
+}
+
+const struct audit_document *audit_document(const struct audit *a, size_t i)
+{
+    return &a->docs[i];
+}
+
+const char *audit_rules_version(const struct audit *a)
+{
+    return a->rules_version;
+}
+
+const char *audit_rules_sha256(const struct audit *a)
+{
+    return a->rules_sha256[0] ? a->rules_sha256 : NULL;
+}
+
+const char *audit_topology_sha256(const struct audit *a)
+{
+    return a->topology_sha256[0] ? a->topology_sha256 : NULL;
 }

@@ -58,7 +58,7 @@ struct audit_violation {
     const char *kind;       /* no_rule, wrong_protocol, ipsec, port_range, nat, check, unconfirmed_protocol */
     const char *rule_id;    /* NULL when no rule is concerned */
     const char *severity;   /* high, medium, low */
-    const char *ref;        /* "doc | table | row N", or NULL */
+    const char *ref;        /* "title (date, asset id) | table | row N: text", or NULL */
     char message[320];
 };
 
@@ -109,5 +109,21 @@ int audit_role_count(const struct audit *a);
 /* The addresses the topology declares for role (comma-separated), or NULL
  * when it declares none. */
 const char *audit_role_declared(const struct audit *a, int role);
+
+/* The documents the rules cite (lua/dsl.lua's M.documents()), for the
+ * `documents` table; asset_id, date and url may be NULL. */
+struct audit_document {
+    const char *doc;       /* the name a rule's cite{} gives it */
+    const char *title, *date, *asset_id, *url;
+};
+size_t audit_document_count(const struct audit *a);
+const struct audit_document *audit_document(const struct audit *a, size_t i);
+
+/* Provenance: the rule language's version (M.version), and the SHA-256 (hex)
+ * of the bytes loaded: the rule set (dsl.lua and the rule files, with their
+ * names) and the topology (NULL without one). */
+const char *audit_rules_version(const struct audit *a);
+const char *audit_rules_sha256(const struct audit *a);
+const char *audit_topology_sha256(const struct audit *a);
 
 #endif

@@ -500,6 +500,12 @@ void eve_run_start(struct eve *e, const struct eve_run *r)
                             r->database, "sources", src, "filter", row->filter, "topology", row->topology,
                             "topology_name", row->topology_name, "rules_loaded", (json_int_t)row->rules_loaded,
                             "versions", report_versions());
+    /* provenance (docs/usage.md): what a result can be tied to */
+    const char *prov[][2] = {{"label", row->label}, {"rules_version", row->rules_version},
+                             {"rules_sha256", row->rules_sha256}, {"topology_sha256", row->topology_sha256}};
+    for (size_t i = 0; run && i < sizeof prov / sizeof prov[0]; i++)
+        if (prov[i][1])
+            json_object_set_new(run, prov[i][0], json_string(prov[i][1]));
     write_now(e, json_pack("{s:s, s:s, s:o, s:{s:I}}", "timestamp", ts, "event_type", "run", "run", run, "lync",
                            "run_id", (json_int_t)e->run_id));
 }

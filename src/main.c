@@ -28,6 +28,7 @@
 #include "decode.h"
 #include "eve.h"
 #include "evidence.h"
+#include "except.h"
 #include "flow.h"
 #include "paths.h"
 #include "pipeline.h"
@@ -155,6 +156,8 @@ struct options {
     int facility_set;
     const char *sensor;    /* --sensor; NULL: the host name */
     const char *evidence;  /* --evidence FILE */
+    const char *label;     /* --label TEXT: runs.label */
+    const char *exceptions; /* --exceptions FILE */
     struct evidence_caps evidence_caps; /* --evidence-flow-bytes, --evidence-bytes */
 };
 
@@ -187,9 +190,12 @@ static void usage(FILE *out)
             "                         lyncaudit.db), or PostgreSQL: postgresql://USER@HOST/DB (a libpq\n"
             "                         URI), or postgresql: alone for the PG* environment variables\n"
             "      --sensor NAME      this sensor's name in runs.sensor (default: the host name)\n"
+            "      --label TEXT       a note on this run, kept in runs.label (a change, a site)\n"
             "  -t, --topology FILE    the deployment: roles, NAT, options (Lua; default: ./topology.lua,\n"
             "                         else " LYNCAUDIT_SYSCONF_DIR "/topology.lua, else none: nothing audited)\n"
             "      --rules DIR        the rule files (default: the rules/ folder installed with lyncaudit)\n"
+            "      --exceptions FILE  the site's accepted deviations (Lua, docs/rules.md): a flow one\n"
+            "                         covers is 'excepted', not a violation; an expired one is a finding\n"
             "  -q, --quiet            print nothing but errors\n"
             "  -v, --verbose          say more (threads, per file, undecodable packets)\n"
             "      --json             print the end-of-run summary as JSON on stdout (also on\n"
@@ -347,7 +353,7 @@ static bool looks_like_path(const char *w)
 
 enum { OPT_JSON = 1000, OPT_IDLE, OPT_MAXFLOWS, OPT_RULES, OPT_IMMEDIATE, OPT_STATS, OPT_DURATION,
        OPT_COUNT, OPT_SINGLE, OPT_VXLAN_PORT, OPT_VLAN_FLOWS, OPT_LOCK_WAIT, OPT_BACKLOG, OPT_EVE, OPT_EVE_ROTATE,
-       OPT_SYSLOG, OPT_SYSLOG_FACILITY, OPT_SENSOR, OPT_EVIDENCE, OPT_EVIDENCE_FLOW, OPT_EVIDENCE_TOTAL, OPT_WORKERS,
+       OPT_SYSLOG, OPT_SYSLOG_FACILITY, OPT_SENSOR, OPT_LABEL, OPT_EXCEPTIONS, OPT_EVIDENCE, OPT_EVIDENCE_FLOW, OPT_EVIDENCE_TOTAL, OPT_WORKERS,
        OPT_DPI_MEMORY, OPT_CAPTURE_THREADS };
 
 static const struct option LONGS[] = {
@@ -371,6 +377,8 @@ static const struct option LONGS[] = {
     {"eve", required_argument, NULL, OPT_EVE}, {"eve-rotate", required_argument, NULL, OPT_EVE_ROTATE},
     {"syslog", no_argument, NULL, OPT_SYSLOG}, {"syslog-facility", required_argument, NULL, OPT_SYSLOG_FACILITY},
     {"sensor", required_argument, NULL, OPT_SENSOR},
+    {"label", required_argument, NULL, OPT_LABEL},
+    {"exceptions", required_argument, NULL, OPT_EXCEPTIONS},
     {"evidence", required_argument, NULL, OPT_EVIDENCE},
     {"evidence-flow-bytes", required_argument, NULL, OPT_EVIDENCE_FLOW},
     {"evidence-bytes", required_argument, NULL, OPT_EVIDENCE_TOTAL},
@@ -615,6 +623,8 @@ static int parse_args(int argc, char **argv, struct options *o)
         case 't': o->topology = optarg; break;
         case OPT_RULES: o->rules_dir = optarg; break;
         case OPT_SENSOR: o->sensor = optarg; break;
+        case OPT_LABEL: o->label = optarg; break;
+        case OPT_EXCEPTIONS: o->exceptions = optarg; break;
         case 'q': o->quiet = 1; break;
         case 'v': o->verbose++; break;
         case OPT_JSON: o->json = 1; break;
@@ -733,6 +743,8 @@ struct sensor {
     char live_source[300];     /* "interface:IFACE" */
     const char *live_list[1];
     struct evidence *ev;       /* --evidence */
+    struct run_inputs inputs;  /* the run's provenance (run.h) */
+    struct except_set *ex;     /* --exceptions */
     int64_t run_id;
     int files_read;            /* files read to their end (or to a damage) */
     bool summed_up;            /* the summary (or the --json trouble object) was printed */
@@ -874,13 +886,30 @@ static int open_fanout(struct sensor *x, char *err, size_t errlen)
     return 0;
 }
 
+/* The --exceptions file, read with the role names of the rules in use. 0
+ * or -1 (printed: "file:line: what"). */
+static int load_exceptions(struct sensor *x)
+{
+    char dir[PATH_MAX], lua_dir[PATH_MAX], err[1024];
+    if (!x->o->exceptions)
+        return 0;
+    if (!path_join(lua_dir, sizeof lua_dir, paths_data_dir(dir, sizeof dir), "lua")) {
+        fprintf(stderr, "lyncaudit: %s: path too long\n", dir);
+        return -1;
+    }
+    if ((x->ex = except_load(lua_dir, x->o->exceptions, x->audit, err, sizeof err)))
+        return 0;
+    fprintf(stderr, "lyncaudit: %s\n", err);
+    return -1;
+}
+
 /* The inputs, rules, classifier, interface and database, in the order that
  * writes nothing until everything that can be checked was. 0 or -1 (printed). */
 static int open_inputs(struct sensor *x)
 {
     const struct options *o = x->o;
     char err[1024];
-    if (check_files(x) || !(x->audit = load_audit(o, &x->no_topology, false)))
+    if (check_files(x) || !(x->audit = load_audit(o, &x->no_topology, false)) || load_exceptions(x))
         return -1;
     if (x->no_topology && !o->quiet)
         fprintf(stderr, "lyncaudit: no topology (no -t FILE, no topology.lua here or in %s): every address is "
@@ -973,9 +1002,18 @@ static int start_run(struct sensor *x)
     char host[256] = "";
     if (!o->sensor && gethostname(host, sizeof host - 1) != 0)
         host[0] = '\0';
-    struct store_run sr = {LYNCAUDIT_VERSION,          classify_ndpi_version(), sources, o->filter,
-                           audit_topology_path(x->audit), audit_topology_name(x->audit),
-                           audit_rule_count(x->audit), o->sensor ? o->sensor : host[0] ? host : NULL, o->evidence};
+    struct store_run sr = {.version = LYNCAUDIT_VERSION, .ndpi_version = classify_ndpi_version(),
+                           .sources = sources, .filter = o->filter, .topology = audit_topology_path(x->audit),
+                           .topology_name = audit_topology_name(x->audit), .rules_loaded = audit_rule_count(x->audit),
+                           .sensor = o->sensor ? o->sensor : host[0] ? host : NULL, .evidence = o->evidence};
+    if (run_describe(&x->inputs, &sr, x->audit, x->ex, o->files, o->nfiles, x->live ? sources : NULL, o->label, err,
+                     sizeof err)) {
+        fprintf(stderr, "lyncaudit: %s\n", err);
+        return -1;
+    }
+    if (o->verbose && x->inputs.hashed_bytes)
+        fprintf(stderr, "lyncaudit: SHA-256 of %llu capture bytes in %.3f s\n",
+                (unsigned long long)x->inputs.hashed_bytes, x->inputs.hash_seconds);
     if ((x->run_id = run_open(x->store, &sr, x->audit)) < 0) {
         fprintf(stderr, "lyncaudit: %s\n", store_error(x->store));
         return -1;
@@ -1004,6 +1042,7 @@ static int start_run(struct sensor *x)
     if (x->rec) {
         x->audit = NULL; /* the record stage's now */
         record_set_eve(x->rec, x->eve);
+        record_set_exceptions(x->rec, x->ex);
     }
     if (x->rec && x->ev) {
         record_set_evidence(x->rec, x->ev, x->cls[0]);
@@ -1292,6 +1331,8 @@ static void sensor_free(struct sensor *x)
     free(x->fan_cls);
     evidence_free(x->ev); /* after the record stage: flows it held give their slots back */
     audit_free(x->audit);
+    run_inputs_free(&x->inputs);
+    except_free(x->ex); /* after the record stage that applied them */
     eve_close(x->eve);
     free(x->o->filter);
     free(x->o->files);

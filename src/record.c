@@ -54,6 +54,7 @@ struct record {
     const struct classify *cls;
     struct role_seen roles[RECORD_MAX_ROLES];
     int nroles;
+    const struct except_set *ex; /* --exceptions, or NULL */
 };
 
 static int drain(struct record *r);
@@ -334,8 +335,14 @@ bool record_verdict_now(void *record, const struct flow *f, char *why, size_t le
     struct audit_flow af = audit_input(f, classify_app(r->cls, f, buf, sizeof buf));
     struct audit_result ar;
     audit_flow_peek(r->audit, &af, &ar);
+    except_apply(r->ex, &af, f->first_us, &ar);
     violations_text(&ar, why, len);
     return ar.nviolations > 0;
+}
+
+void record_set_exceptions(struct record *r, const struct except_set *ex)
+{
+    r->ex = ex;
 }
 
 void record_set_evidence(struct record *r, struct evidence *ev, const struct classify *cls)
@@ -351,6 +358,7 @@ static int audit_and_store(struct record *r, struct flow *f, const struct classi
     const uint8_t *src = af.src, *dst = af.dst;
     struct audit_result ar;
     audit_flow(r->audit, &af, &ar);
+    except_apply(r->ex, &af, f->first_us, &ar);
     struct store_violation sv[AUDIT_MAX_VIOLATIONS];
     for (int i = 0; i < ar.nviolations; i++)
         sv[i] = (struct store_violation){ar.v[i].kind, ar.v[i].rule_id, ar.v[i].severity, ar.v[i].message,

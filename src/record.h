@@ -15,6 +15,7 @@
 
 #include "audit.h"
 #include "classify.h"
+#include "except.h"
 #include "flow.h"
 #include "store.h"
 
@@ -98,6 +99,10 @@ struct evidence;
  * its counts. cls names labels for record_verdict_now. Both stay the
  * caller's. */
 void record_set_evidence(struct record *r, struct evidence *ev, const struct classify *cls);
+
+/* The site exceptions applied after the audit (except.h); the caller's,
+ * kept until the record stage is freed. */
+void record_set_exceptions(struct record *r, const struct except_set *ex);
 
 /* evidence_scope_fn: false when the audit in use can never find a
  * violation on flow f (its roles are out of scope). */

@@ -2,6 +2,7 @@
 #include "report.h"
 
 #include <inttypes.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <lua.h>
@@ -11,6 +12,8 @@
 #include "classify.h"
 
 #define TOP_APPS 10
+#define TEXT_CITED 5         /* document rows the text summary names at most */
+#define TEXT_CITE_SCAN 10000 /* the violations it reads for them */
 
 /* 1234567 -> "1,234,567" */
 static const char *grouped(uint64_t v, char buf[32])
@@ -61,7 +64,31 @@ static void verdict_collect(const char *what, const char *name, uint64_t n, void
     snprintf(buf + used, sizeof v->kinds - used, "%s%s %" PRIu64, used ? ", " : "", name, n);
 }
 
-/* The verdict and violation lines of an audited run. */
+/* The distinct references of the first violations, with how many cite each. */
+struct cited {
+    char *ref[TEXT_CITED];
+    uint64_t n[TEXT_CITED];
+    int count;
+    uint64_t more;  /* violations citing a reference past the first TEXT_CITED */
+};
+
+static void cite_collect(const struct store_violation_row *row, void *ctx)
+{
+    struct cited *c = ctx;
+    const char *ref = row->reference ? row->reference : "no row of the documents allows this path";
+    for (int i = 0; i < c->count; i++)
+        if (!strcmp(c->ref[i], ref)) {
+            c->n[i]++;
+            return;
+        }
+    if (c->count < TEXT_CITED && (c->ref[c->count] = strdup(ref)))
+        c->n[c->count++] = 1;
+    else
+        c->more++;
+}
+
+/* The verdict and violation lines of an audited run, and the document rows
+ * the first violations cite (title, date, asset id, table, row). */
 static void text_verdicts(FILE *out, struct store *s, const struct report_run *r)
 {
     struct verdict_text vt = {"", ""};
@@ -79,9 +106,18 @@ static void text_verdicts(FILE *out, struct store *s, const struct report_run *r
     fprintf(out, "\n");
     if (r->roles_unseen && r->roles_unseen[0])
         fprintf(out, "roles never seen: %s\n", r->roles_unseen);
-    if (vt.kinds[0])
-        fprintf(out, "violations: %s (SELECT * FROM violation_report WHERE run_id = %" PRId64 ")\n", vt.kinds,
-                r->run_id);
+    if (!vt.kinds[0])
+        return;
+    fprintf(out, "violations: %s (SELECT * FROM violation_report WHERE run_id = %" PRId64 ")\n", vt.kinds,
+            r->run_id);
+    struct cited ct = {{NULL}, {0}, 0, 0};
+    if (store_violation_list(s, r->run_id, TEXT_CITE_SCAN, cite_collect, &ct) == 0)
+        for (int i = 0; i < ct.count; i++)
+            fprintf(out, "  cites (%" PRIu64 "): %s\n", ct.n[i], ct.ref[i]);
+    if (ct.more)
+        fprintf(out, "  and %" PRIu64 " more violations citing other rows (violation_report.reference)\n", ct.more);
+    for (int i = 0; i < ct.count; i++)
+        free(ct.ref[i]);
 }
 
 void report_text(FILE *out, struct store *s, const struct report_run *r)

@@ -62,7 +62,7 @@ const char *rpt_text(sqlite3_stmt *st, int i);
 
 /* The shared sections (rpt_model.c), in report order; the writers add the
  * run header, the picture and the violation groups around them. */
-extern const struct rpt_table RPT_COMPLIANCE, RPT_PATHS, RPT_CLOSE, RPT_MISSING, RPT_DIFF_PATHS,
+extern const struct rpt_table RPT_COMPLIANCE, RPT_PATHS, RPT_CLOSE, RPT_MISSING, RPT_EXCEPTED, RPT_DIFF_PATHS,
     RPT_DIFF_VIOL, RPT_VERDICTS;
 
 /* The writers: 0, or -1 with r->err (a write error). */
@@ -89,7 +89,12 @@ void rpt_escape(FILE *out, const char *s, int md);
 /* The column a role is drawn in: 0 internal, 1 Edge (perimeter), 2 external. */
 int rpt_role_column(const char *role);
 
-/* A person's name for a document file (the five seeds), or the file name. */
+/* A person's short name for a document file (the five seeds), or the file name. */
 const char *rpt_doc_title(const char *doc);
+
+/* How the report cites a document (its title, date and asset id, from the
+ * run's `documents` rows, else the short name and file name), in buf. st:
+ * any statement of the report's connection. */
+const char *rpt_doc_cite(sqlite3_stmt *st, const char *doc, char *buf, size_t len);
 
 #endif

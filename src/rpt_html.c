@@ -164,10 +164,8 @@ static void html_cell(FILE *out, sqlite3_stmt *st, int i, const char *col)
         fputs("</span>", out);
     } else if (!strcmp(col, "doc") && *v) {
         fputs("<td>", out);
-        esc(out, rpt_doc_title(v));
-        fputs("<br><span class=\"meta mono\">", out);
-        esc(out, v);
-        fputs("</span>", out);
+        char cite[512];
+        esc(out, rpt_doc_cite(st, v, cite, sizeof cite));
     } else if (strstr(col, "_roles")) { /* "a,b,c": a line may break after each comma */
         fputs("<td>", out);
         for (const char *p = v, *e; p; p = e ? e + 1 : NULL) {
@@ -234,7 +232,8 @@ static int html_summary(struct rpt *r, FILE *out)
                                       " coalesce(capture_start || ' to ' || capture_end, 'no flows'),"
                                       " packets, flows, coalesce(topology_name, ''), coalesce(topology, ''),"
                                       " rules_loaded, violations, started_at, version, ndpi_version,"
-                                      " coalesce(message, ''), coalesce(sensor, 'unnamed') FROM r_run");
+                                      " coalesce(message, ''), coalesce(sensor, 'unnamed'), coalesce(label, ''),"
+                                      " coalesce(inputs, 'not recorded') FROM r_run");
     if (!st)
         return -1;
     if (sqlite3_step(st) != SQLITE_ROW) {
@@ -255,7 +254,10 @@ static int html_summary(struct rpt *r, FILE *out)
     card(out, "Packets", n, 0);
     snprintf(n, sizeof n, "%lld", (long long)sqlite3_column_int64(st, 6));
     card(out, "Flows", n, 0);
+    if (*rpt_text(st, 16))
+        card(out, "Label", rpt_text(st, 16), 1);
     card(out, "Sources", rpt_text(st, 2), 1);
+    card(out, "Inputs (provenance)", rpt_text(st, 17), 1);
     card(out, "Capture time span (UTC)", rpt_text(st, 4), 1);
     card(out, "BPF filter", rpt_text(st, 3), 1);
     card(out, "Topology file", rpt_text(st, 8), 1);
@@ -281,12 +283,11 @@ static void html_cite(FILE *out, sqlite3_stmt *st, int rule, int doc, int table,
         fputs("Rule <code>", out);
         esc(out, rpt_text(st, rule));
         fputs("</code> &middot; ", out);
-        esc(out, rpt_doc_title(rpt_text(st, doc)));
+        char cite[512];
+        esc(out, rpt_doc_cite(st, rpt_text(st, doc), cite, sizeof cite));
         fputs(" &middot; ", out);
         esc(out, rpt_text(st, table));
-        fprintf(out, ", row %d &middot; <span class=\"mono\">", sqlite3_column_int(st, row));
-        esc(out, rpt_text(st, doc));
-        fputs("</span></div>", out);
+        fprintf(out, ", row %d</div>", sqlite3_column_int(st, row));
     } else {
         if (ref >= 0 && *rpt_text(st, ref)) {
             fputs("Document reference: ", out);
@@ -421,6 +422,14 @@ static int html_missing(struct rpt *r, FILE *out)
     return 0;
 }
 
+static int html_excepted(struct rpt *r, FILE *out)
+{
+    section(out, "excepted", RPT_EXCEPTED.title, RPT_EXCEPTED.intro);
+    int rc = html_table(r, out, &RPT_EXCEPTED, "excepted-table", "No flow was excepted.");
+    fputs("</section>\n", out);
+    return rc;
+}
+
 static int html_close(struct rpt *r, FILE *out)
 {
     section(out, "close", RPT_CLOSE.title, RPT_CLOSE.intro);
@@ -488,7 +497,7 @@ int rpt_write_html(struct rpt *r, FILE *out)
     rc = rc || rpt_write_svg(r, out);
     rc = rc || html_table(r, out, &RPT_PATHS, "paths-table", "No flows.");
     fputs("</section>\n", out);
-    rc = rc || html_violations(r, out) || html_missing(r, out) || html_close(r, out) || html_since(r, out);
+    rc = rc || html_violations(r, out) || html_excepted(r, out) || html_missing(r, out) || html_close(r, out) || html_since(r, out);
     fputs("<footer>Made by <code>lyncaudit report</code> from the database alone; every figure can be checked "
           "with SQL (docs/schema.md). Document rows: the five Microsoft documents the rules encode.</footer>\n"
           "</main></body></html>\n", out);

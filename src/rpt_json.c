@@ -58,6 +58,7 @@ int rpt_write_json(struct rpt *r, FILE *out)
     static const char *const SECTIONS[][2] = {
         {"verdicts", "r_verdicts"}, {"compliance", "r_compliance"}, {"roles", "r_nodes"},
         {"paths", "r_edges"},       {"ports_to_close", "r_close"},  {"expected_missing", "r_missing"},
+        {"excepted", "r_excepted"},
     };
     for (size_t i = 0; !rc && i < sizeof SECTIONS / sizeof SECTIONS[0]; i++)
         rc = array_expr(r, s, SECTIONS[i][0], SECTIONS[i][1]);

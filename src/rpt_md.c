@@ -28,7 +28,9 @@ static int md_table(struct rpt *r, FILE *out, const struct rpt_table *t, const c
         }
         for (int i = 0; i < t->ncols; i++) {
             fputs("| ", out);
-            md(out, !strcmp(t->cols[i].name, "doc") ? rpt_doc_title(rpt_text(st, i)) : rpt_text(st, i));
+            char cite[512];
+            md(out, !strcmp(t->cols[i].name, "doc") ? rpt_doc_cite(st, rpt_text(st, i), cite, sizeof cite)
+                                                    : rpt_text(st, i));
             fputc(' ', out);
         }
         fputs("|\n", out);
@@ -50,7 +52,8 @@ static int md_summary(struct rpt *r, FILE *out)
     sqlite3_stmt *st = rpt_prepare(r, "SELECT id, status, sources, coalesce(filter, 'none'),"
                                       " coalesce(capture_start || ' to ' || capture_end, 'no flows'), packets,"
                                       " flows, coalesce(topology_name, 'none'), coalesce(topology, 'none'),"
-                                      " rules_loaded, violations, started_at, coalesce(sensor, 'unnamed') FROM r_run");
+                                      " rules_loaded, violations, started_at, coalesce(sensor, 'unnamed'), coalesce(label, 'none'),"
+                                      " coalesce(inputs, 'not recorded') FROM r_run");
     if (!st || sqlite3_step(st) != SQLITE_ROW) {
         sqlite3_finalize(st);
         return -1;
@@ -61,8 +64,12 @@ static int md_summary(struct rpt *r, FILE *out)
             (long long)sqlite3_column_int64(st, 0), rpt_text(st, 1), rpt_text(st, 11));
     fputs("- Sensor: ", out);
     md(out, rpt_text(st, 12));
+    fputs("\n- Label: ", out);
+    md(out, rpt_text(st, 13));
     fputs("\n- Sources: ", out);
     md(out, rpt_text(st, 2));
+    fputs("\n- Inputs (provenance): ", out);
+    md(out, rpt_text(st, 14));
     fputs("\n- BPF filter: ", out);
     md(out, rpt_text(st, 3));
     fprintf(out, "\n- Capture time span (UTC): %s\n- Packets: %lld, flows: %lld\n- Topology: ", rpt_text(st, 4),
@@ -83,12 +90,11 @@ static void md_cite(FILE *out, sqlite3_stmt *st, int rule, int doc, int table, i
         fputs("> Rule ", out);
         md(out, rpt_text(st, rule));
         fputs(" · ", out);
-        md(out, rpt_doc_title(rpt_text(st, doc)));
+        char cite[512];
+        md(out, rpt_doc_cite(st, rpt_text(st, doc), cite, sizeof cite));
         fputs(" · ", out);
         md(out, rpt_text(st, table));
-        fprintf(out, ", row %d (", sqlite3_column_int(st, row));
-        md(out, rpt_text(st, doc));
-        fputs(")\n>\n> ", out);
+        fprintf(out, ", row %d\n>\n> ", sqlite3_column_int(st, row));
         md(out, rpt_text(st, text));
     } else {
         if (ref >= 0 && *rpt_text(st, ref)) {
@@ -191,7 +197,12 @@ int rpt_write_md(struct rpt *r, FILE *out)
         fputs("## The deployment as seen\n\nThe role-to-role paths (the HTML report draws them).\n\n", out);
         rc = md_table(r, out, &RPT_PATHS, "No flows.\n");
     }
-    rc = rc || md_violations(r, out) || md_missing(r, out);
+    rc = rc || md_violations(r, out);
+    if (!rc) {
+        md_section(out, &RPT_EXCEPTED);
+        rc = md_table(r, out, &RPT_EXCEPTED, "No flow was excepted.\n");
+    }
+    rc = rc || md_missing(r, out);
     if (!rc) {
         md_section(out, &RPT_CLOSE);
         rc = md_table(r, out, &RPT_CLOSE, "Every allow rule for the roles of this run was used.\n");

@@ -6,6 +6,7 @@
  * role_stats (interrupted) still has its paths. */
 #include "rpt.h"
 
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -65,13 +66,35 @@ static void sql_role_fn(sqlite3_context *c, int n, sqlite3_value **v)
     sqlite3_result_int(c, which ? role_rank(role) : rpt_role_column(role));
 }
 
+/* The run's citation of a document from r_docs (title, date, asset id),
+ * else its short title and file name (a run before schema 5). */
+static const char *doc_cite(sqlite3 *db, const char *doc, char *buf, size_t len)
+{
+    sqlite3_stmt *q = NULL;
+    snprintf(buf, len, "%s (%s)", rpt_doc_title(doc), doc ? doc : "");
+    if (doc && sqlite3_prepare_v2(db, "SELECT cite FROM r_docs WHERE doc = ?", -1, &q, NULL) == SQLITE_OK) {
+        sqlite3_bind_text(q, 1, doc, -1, SQLITE_STATIC);
+        if (sqlite3_step(q) == SQLITE_ROW)
+            snprintf(buf, len, "%s", (const char *)sqlite3_column_text(q, 0));
+    }
+    sqlite3_finalize(q);
+    return buf;
+}
+
+const char *rpt_doc_cite(sqlite3_stmt *st, const char *doc, char *buf, size_t len)
+{
+    return doc_cite(sqlite3_db_handle(st), doc, buf, len);
+}
+
 static void sql_doc_title(sqlite3_context *c, int n, sqlite3_value **v)
 {
     (void)n;
     const char *doc = (const char *)sqlite3_value_text(v[0]);
-    if (doc)
-        sqlite3_result_text(c, rpt_doc_title(doc), -1, SQLITE_STATIC);
-    else
+    if (doc) {
+        char buf[512];
+        sqlite3_result_text(c, doc_cite(sqlite3_context_db_handle(c), doc, buf, sizeof buf), -1,
+                            SQLITE_TRANSIENT);
+    } else
         sqlite3_result_null(c);
 }
 
@@ -151,6 +174,62 @@ int rpt_on_path(const char *from_roles, const char *to_roles, const char *transp
            port_in(dports, dst_port);
 }
 
+/* True when the database has the table (a run before schema 5 has no
+ * documents or run_sources). */
+static bool have_table(struct rpt *r, const char *name)
+{
+    sqlite3_stmt *st = rpt_prepare(r, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?3");
+    if (!st)
+        return false;
+    sqlite3_bind_text(st, 3, name, -1, SQLITE_STATIC);
+    bool have = sqlite3_step(st) == SQLITE_ROW;
+    sqlite3_finalize(st);
+    return have;
+}
+
+/* The run's label and provenance in r_run (label, inputs): the rule set's
+ * version and hash, the topology's hash, each input with its size and hash. */
+static int build_provenance(struct rpt *r)
+{
+    if (rpt_exec(r, "ALTER TABLE r_run ADD COLUMN label TEXT") || rpt_exec(r, "ALTER TABLE r_run ADD COLUMN inputs TEXT"))
+        return -1;
+    if (!have_table(r, "run_sources"))
+        return 0;
+    return rpt_exec(r, "UPDATE r_run SET label = (SELECT label FROM runs WHERE id = ?1), inputs ="
+                       " (SELECT 'rule set ' || coalesce(rules_version, '?') || ', SHA-256 ' || coalesce(rules_sha256, '-')"
+                       " || coalesce('; topology SHA-256 ' || topology_sha256, '') FROM runs WHERE id = ?1)"
+                       " || coalesce((SELECT '; ' || group_concat(name || ' (' || coalesce(size || ' bytes, SHA-256 '"
+                       " || sha256, 'not hashed') || ')', '; ') FROM (SELECT * FROM run_sources WHERE run_id = ?1"
+                       " ORDER BY seq)), '')");
+}
+
+/* The flows the site's exceptions covered (verdict 'excepted'), by
+ * exception and path; empty before schema 5. */
+static int build_excepted(struct rpt *r)
+{
+    if (!have_table(r, "exceptions"))
+        return rpt_exec(r, "CREATE TEMP TABLE r_excepted (exception_id TEXT, change_ref TEXT, reason TEXT,"
+                           " expires TEXT, src_role TEXT, dst_role TEXT, transport TEXT, dst_port INTEGER, app TEXT,"
+                           " flows INTEGER, bytes INTEGER, source TEXT)");
+    return rpt_exec(r, "CREATE TEMP TABLE r_excepted AS SELECT f.rule_id AS exception_id, e.change_ref, e.reason,"
+                       " e.expires, f.src_role, f.dst_role, f.transport, f.dst_port, f.app, count(*) AS flows,"
+                       " sum(f.bytes_src2dst + f.bytes_dst2src) AS bytes, e.source"
+                       " FROM flows f LEFT JOIN exceptions e ON e.run_id = f.run_id AND e.id = f.rule_id"
+                       " WHERE f.run_id = ?1 AND f.verdict = 'excepted'"
+                       " GROUP BY f.rule_id, f.src_role, f.dst_role, f.transport, f.dst_port, f.app"
+                       " ORDER BY f.rule_id, f.src_role, f.dst_role, f.transport, f.dst_port, f.app");
+}
+
+/* The run's documents (schema 5 on) as the report cites them. */
+static int build_docs(struct rpt *r)
+{
+    return rpt_exec(r, have_table(r, "documents") ? "CREATE TEMP TABLE r_docs AS SELECT doc, title, ms_date, asset_id, url,"
+                              " title || ' (' || coalesce(ms_date, 'undated') || coalesce(', asset id ' || asset_id, '')"
+                              " || ')' AS cite FROM documents WHERE run_id = ?1"
+                            : "CREATE TEMP TABLE r_docs (doc TEXT, title TEXT, ms_date TEXT, asset_id TEXT, url TEXT,"
+                              " cite TEXT)");
+}
+
 static const char *const BUILD_SQL[] = {
     "CREATE TEMP TABLE r_run AS SELECT r.id, r.status, r.started_at, r.finished_at, r.version,"
     " r.ndpi_version, r.sources, r.filter, r.packets, r.bytes, r.flows, r.violations, r.topology,"
@@ -178,8 +257,13 @@ static const char *const BUILD_SQL[] = {
     "  FROM rr GROUP BY doc, doc_table)"
     " SELECT CASE WHEN doc_table IS NULL THEN 'document' ELSE 'table' END AS level, doc,"
     "  CASE WHEN doc_table IS NULL THEN doc_title(doc) END AS title, doc_table, doc_rows, applicable, exercised, violated,"
-    "  (SELECT count(*) FROM violations v WHERE v.run_id = ?1 AND substr(v.reference, 1,"
-    "   length(doc || ' | ' || coalesce(doc_table, ''))) = doc || ' | ' || coalesce(doc_table, ''))"
+    /* a violation counts where its rule's row is; one with no rule (nat) by
+     * the document its reference names (before schema 5: "doc | table") */
+    "  (SELECT count(*) FROM violations v LEFT JOIN rules r2 ON r2.run_id = v.run_id AND r2.id = v.rule_id"
+    "   WHERE v.run_id = ?1 AND (r2.doc = lines.doc AND (lines.doc_table IS NULL OR r2.doc_table = lines.doc_table)"
+    "   OR r2.id IS NULL AND (substr(v.reference, 1, length(lines.doc || ' | ' || coalesce(lines.doc_table, '')))"
+    "    = lines.doc || ' | ' || coalesce(lines.doc_table, '') OR lines.doc_table IS NULL AND EXISTS (SELECT 1"
+    "    FROM r_docs d WHERE d.doc = lines.doc AND substr(v.reference, 1, length(d.cite)) = d.cite))))"
     "   AS violations"
     " FROM lines ORDER BY doc, doc_table IS NOT NULL, doc_table",
 
@@ -339,12 +423,16 @@ int rpt_model_build(struct rpt *r)
                             sql_role_fn, NULL, NULL);
     sqlite3_create_function(r->db, "doc_title", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL, sql_doc_title,
                             NULL, NULL);
+    if (build_docs(r))
+        return -1;
     for (size_t i = 0; i < sizeof BUILD_SQL / sizeof BUILD_SQL[0]; i++)
         if (rpt_exec(r, BUILD_SQL[i]))
             return -1;
     for (size_t i = 0; i < sizeof DIFF_SQL / sizeof DIFF_SQL[0]; i++)
         if (rpt_exec(r, DIFF_SQL[i]))
             return -1;
+    if (build_provenance(r) || build_excepted(r))
+        return -1;
     return build_close(r) || rpt_expect_build(r) ? -1 : 0;
 }
 
@@ -367,6 +455,17 @@ static const struct rpt_col PATH_COLS[] = {{"src_role", "From"},     {"dst_role"
                                            {"packets", "Packets"},   {"bytes", "Bytes"},
                                            {"violations", "Violating flows"}, {"services", "Services"}};
 const struct rpt_table RPT_PATHS = {"r_edges", "Role-to-role paths", NULL, COLS(PATH_COLS)};
+
+static const struct rpt_col EXCEPTED_COLS[] = {
+    {"exception_id", "Exception"}, {"change_ref", "Change"}, {"reason", "Reason"}, {"expires", "Expires"},
+    {"src_role", "From"},          {"dst_role", "To"},       {"transport", "Transport"}, {"dst_port", "Port"},
+    {"app", "Label"},              {"flows", "Flows"},       {"bytes", "Bytes"}};
+const struct rpt_table RPT_EXCEPTED = {
+    "r_excepted", "Accepted deviations (site exceptions)",
+    "Flows the documents do not allow that the site's --exceptions file accepts: each with the change that "
+    "accepted it and why. They are not violations; an exception that expired before a flow is a violation "
+    "(expired_exception) listed above.",
+    COLS(EXCEPTED_COLS)};
 
 static const struct rpt_col CLOSE_COLS[] = {{"from_roles", "From"}, {"to_roles", "To"},
                                             {"transport", "Transport"}, {"dports", "Ports"},

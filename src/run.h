@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "audit.h"
+#include "except.h"
 #include "record.h"
 #include "store.h"
 
@@ -25,6 +26,30 @@ enum run_exit {
     RUN_EXIT_NOTHING_AUDITED = 3, /* no violations, but no flow was between known roles either: no topology,
                                      none of its addresses seen, or roles = {} */
 };
+
+/* What a run records of its inputs (runs.label, the content hashes, the
+ * `documents` and `run_sources` tables): made by run_describe, held until
+ * the run's row is written, freed by run_inputs_free. */
+struct run_inputs {
+    struct store_document *docs;
+    size_t ndocs;
+    struct store_source *srcs;
+    size_t nsrcs;
+    struct store_exception *excs;
+    size_t nexcs;
+    char *topology;          /* the topology's absolute path, or NULL */
+    uint64_t hashed_bytes;   /* capture bytes hashed, and the time it took */
+    double hash_seconds;
+};
+
+/* Fills sr's provenance (label, hashes, rule set version, documents, inputs,
+ * the site exceptions of ex, which may be NULL)
+ * and makes sr->topology absolute. Each regular capture file is hashed
+ * (SHA-256) in full before it is read; a pipe, stdin or an interface gets
+ * its name only. 0, or -1 with "file: what" in err. */
+int run_describe(struct run_inputs *in, struct store_run *sr, const struct audit *a, const struct except_set *ex,
+                 char *const *files, int nfiles, const char *live, const char *label, char *err, size_t errlen);
+void run_inputs_free(struct run_inputs *in);
 
 /* Starts the run's row and writes its rules, in one transaction: all
  * there, or none. Returns the run id, or -1 (store_error says why). */

@@ -91,8 +91,45 @@ static const char *SCHEMA =
     " evidence_packets INTEGER NOT NULL DEFAULT 0,"
     " evidence_cut INTEGER NOT NULL DEFAULT 0,"
     " flows_audited INTEGER,"
-    " flows_unconfirmed INTEGER);"
+    " flows_unconfirmed INTEGER,"
+    " label TEXT,"
+    " topology_sha256 TEXT,"
+    " rules_sha256 TEXT,"
+    " rules_version TEXT);"
     "CREATE UNIQUE INDEX IF NOT EXISTS runs_uuid ON runs(uuid);"
+    /* The articles the run's rules cite, as the rule set describes them. */
+    "CREATE TABLE IF NOT EXISTS documents ("
+    " run_id INTEGER NOT NULL REFERENCES runs(id),"
+    " doc TEXT NOT NULL,"
+    " title TEXT NOT NULL,"
+    " ms_date TEXT,"
+    " asset_id TEXT,"
+    " url TEXT,"
+    " PRIMARY KEY (run_id, doc));"
+    /* What the run read: each capture's name, size and SHA-256. */
+    "CREATE TABLE IF NOT EXISTS run_sources ("
+    " run_id INTEGER NOT NULL REFERENCES runs(id),"
+    " seq INTEGER NOT NULL,"
+    " name TEXT NOT NULL,"
+    " path TEXT,"
+    " size INTEGER,"
+    " sha256 TEXT,"
+    " PRIMARY KEY (run_id, seq));"
+    /* The site's accepted deviations (--exceptions): a flow one covers has
+     * verdict 'excepted' and rule_id = its id. */
+    "CREATE TABLE IF NOT EXISTS exceptions ("
+    " run_id INTEGER NOT NULL REFERENCES runs(id),"
+    " id TEXT NOT NULL,"
+    " change_ref TEXT NOT NULL,"
+    " reason TEXT NOT NULL,"
+    " from_spec TEXT NOT NULL,"
+    " to_spec TEXT NOT NULL,"
+    " transport TEXT NOT NULL,"
+    " dports TEXT NOT NULL,"
+    " apps TEXT,"
+    " expires TEXT,"
+    " source TEXT,"
+    " PRIMARY KEY (run_id, id));"
     "CREATE TABLE IF NOT EXISTS flows ("
     " id INTEGER PRIMARY KEY,"
     " run_id INTEGER NOT NULL REFERENCES runs(id),"
@@ -292,13 +329,19 @@ static const char *MIGRATE_3_4 =
     " substr(hex(randomblob(2)), 2) || '-' || substr('89ab', 1 + abs(random()) % 4, 1) ||"
     " substr(hex(randomblob(2)), 2) || '-' || hex(randomblob(6)));";
 
-/* Version 4 databases (before issue 17's verdict counts) gain the runs'
- * audited and port-only counts, the rules' port-only count (NULL for the
- * runs already there: not counted then) and run_roles (by SCHEMA). */
+/* Version 4 databases (before issue 17) gain the runs' audited and
+ * port-only counts, the rules' port-only count (NULL for the runs already
+ * there: not counted then), the run's label, content hashes and rule set
+ * version; run_roles, documents, run_sources and exceptions are made by
+ * SCHEMA. */
 static const char *MIGRATE_4_5 =
     "ALTER TABLE runs ADD COLUMN flows_audited INTEGER;"
     "ALTER TABLE runs ADD COLUMN flows_unconfirmed INTEGER;"
-    "ALTER TABLE rules ADD COLUMN unconfirmed INTEGER;";
+    "ALTER TABLE rules ADD COLUMN unconfirmed INTEGER;"
+    "ALTER TABLE runs ADD COLUMN label TEXT;"
+    "ALTER TABLE runs ADD COLUMN topology_sha256 TEXT;"
+    "ALTER TABLE runs ADD COLUMN rules_sha256 TEXT;"
+    "ALTER TABLE runs ADD COLUMN rules_version TEXT;";
 
 static double mono_seconds(void)
 {
@@ -564,6 +607,26 @@ const char *store_kind(const struct store *s)
     return s->pg ? "postgresql" : "sqlite";
 }
 
+/* The database's schema version (PRAGMA user_version), or -1 (said in
+ * s->err). The first statement reads the header: a file that is not
+ * SQLite fails here. */
+static int user_version(struct store *s)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK) {
+        fail(s, "cannot read database");
+        return -1;
+    }
+    int rc = sqlite3_step(st);
+    int ver = rc == SQLITE_ROW ? sqlite3_column_int(st, 0) : -1;
+    sqlite3_finalize(st);
+    if (rc != SQLITE_ROW) {
+        fail(s, "cannot read database");
+        return -1;
+    }
+    return ver;
+}
+
 struct store *store_open(const char *path, int lock_wait_ms, char *err, size_t errlen)
 {
     struct store *s = calloc(1, sizeof *s);
@@ -595,19 +658,9 @@ struct store *store_open(const char *path, int lock_wait_ms, char *err, size_t e
     s->lock_wait_ms = lock_wait_ms;
     sqlite3_busy_handler(s->db, busy_wait, s);
     sqlite3_extended_result_codes(s->db, 1);
-    /* The first statement reads the header: a file that is not SQLite fails here. */
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK) {
-        fail(s, "cannot read database");
+    int ver = user_version(s);
+    if (ver < 0)
         goto bad;
-    }
-    rc = sqlite3_step(st);
-    int ver = rc == SQLITE_ROW ? sqlite3_column_int(st, 0) : -1;
-    sqlite3_finalize(st);
-    if (rc != SQLITE_ROW) {
-        fail(s, "cannot read database");
-        goto bad;
-    }
     if (ver > SCHEMA_VERSION) {
         snprintf(s->err, sizeof s->err,
                  "%s: database schema version %d is newer than this lyncaudit's (%d)", path, ver,
@@ -704,6 +757,72 @@ void store_new_uuid(char out[37])
     *p = '\0';
 }
 
+/* The run's documents and inputs (its row written), in its transaction. */
+/* The run's exceptions (its row written), in its transaction. */
+static int write_exceptions(struct store *s, const struct store_run *r)
+{
+    sqlite3_stmt *st = NULL;
+    if (r->nexceptions && sqlite3_prepare_v2(s->db, "INSERT INTO exceptions(run_id,id,change_ref,reason,from_spec,"
+                                                    "to_spec,transport,dports,apps,expires,source)"
+                                                    " VALUES(?,?,?,?,?,?,?,?,?,?,?)",
+                                             -1, &st, NULL) != SQLITE_OK)
+        return fail(s, "cannot start run");
+    int rc = SQLITE_DONE;
+    for (size_t i = 0; i < r->nexceptions && rc == SQLITE_DONE; i++) {
+        const struct store_exception *x = &r->exceptions[i];
+        const char *t[] = {x->id, x->change, x->reason, x->from, x->to, x->transport, x->dports,
+                           x->apps && *x->apps ? x->apps : NULL, x->expires, x->source};
+        sqlite3_bind_int64(st, 1, s->run_id);
+        for (int k = 0; k < 10; k++)
+            bind_text_or_null(st, 2 + k, t[k]);
+        rc = sqlite3_step(st);
+        sqlite3_reset(st);
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : fail(s, "cannot start run");
+}
+
+static int write_provenance(struct store *s, const struct store_run *r)
+{
+    if (write_exceptions(s, r))
+        return -1;
+    sqlite3_stmt *doc = NULL, *src = NULL;
+    if (sqlite3_prepare_v2(s->db, "INSERT OR REPLACE INTO documents(run_id,doc,title,ms_date,asset_id,url)"
+                                  " VALUES(?,?,?,?,?,?)", -1, &doc, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(s->db, "INSERT INTO run_sources(run_id,seq,name,path,size,sha256) VALUES(?,?,?,?,?,?)",
+                           -1, &src, NULL) != SQLITE_OK) {
+        sqlite3_finalize(doc);
+        return fail(s, "cannot start run");
+    }
+    int rc = SQLITE_DONE;
+    for (size_t i = 0; i < r->ndocuments && rc == SQLITE_DONE; i++) {
+        const struct store_document *d = &r->documents[i];
+        const char *t[] = {d->doc, d->title, d->date, d->asset_id, d->url};
+        sqlite3_bind_int64(doc, 1, s->run_id);
+        for (int k = 0; k < 5; k++)
+            bind_text_or_null(doc, 2 + k, t[k]);
+        rc = sqlite3_step(doc);
+        sqlite3_reset(doc);
+    }
+    for (size_t i = 0; i < r->ninputs && rc == SQLITE_DONE; i++) {
+        const struct store_source *in = &r->inputs[i];
+        sqlite3_bind_int64(src, 1, s->run_id);
+        sqlite3_bind_int64(src, 2, (sqlite3_int64)i + 1);
+        bind_text_or_null(src, 3, in->name);
+        bind_text_or_null(src, 4, in->path);
+        if (in->size >= 0)
+            sqlite3_bind_int64(src, 5, in->size);
+        else
+            sqlite3_bind_null(src, 5);
+        bind_text_or_null(src, 6, in->sha256);
+        rc = sqlite3_step(src);
+        sqlite3_reset(src);
+    }
+    sqlite3_finalize(doc);
+    sqlite3_finalize(src);
+    return rc == SQLITE_DONE ? 0 : fail(s, "cannot start run");
+}
+
 int64_t store_begin_run(struct store *s, const struct store_run *r)
 {
     if (s->pg)
@@ -719,8 +838,9 @@ int64_t store_begin_run(struct store *s, const struct store_run *r)
     bool have_ident = process_identity(getpid(), ident, sizeof ident, &dead);
     if (sqlite3_prepare_v2(s->db,
                            "INSERT INTO runs(started_at,version,ndpi_version,sources,filter,topology,"
-                           "topology_name,rules_loaded,pid,host,process_start,sensor,uuid,evidence)"
-                           " VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                           "topology_name,rules_loaded,pid,host,process_start,sensor,uuid,evidence,"
+                           "label,topology_sha256,rules_sha256,rules_version)"
+                           " VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                            -1, &st, NULL) != SQLITE_OK)
         return fail(s, "cannot start run");
     sqlite3_bind_int64(st, 9, (sqlite3_int64)getpid());
@@ -740,12 +860,15 @@ int64_t store_begin_run(struct store *s, const struct store_run *r)
     bind_text_or_null(st, 12, r->sensor);
     sqlite3_bind_text(st, 13, uuid, -1, SQLITE_TRANSIENT);
     bind_text_or_null(st, 14, r->evidence);
+    const char *prov[] = {r->label, r->topology_sha256, r->rules_sha256, r->rules_version};
+    for (int i = 0; i < 4; i++)
+        bind_text_or_null(st, 15 + i, prov[i]);
     int rc = sqlite3_step(st);
     sqlite3_finalize(st);
     if (rc != SQLITE_DONE)
         return fail(s, "cannot start run");
     s->run_id = sqlite3_last_insert_rowid(s->db);
-    return s->run_id;
+    return write_provenance(s, r) ? -1 : s->run_id;
 }
 
 /* Sums the flow into its role_stats row in memory (store_stats.h), first

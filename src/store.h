@@ -27,12 +27,40 @@
 
 struct store;
 
+/* A document the rules cite (the `documents` table); NULL where unknown. */
+struct store_document {
+    const char *doc, *title, *date, *asset_id, *url;
+};
+
+/* One input of the run (the `run_sources` table): a capture file (its size
+ * and SHA-256) or a live interface (size -1, sha256 NULL). */
+struct store_source {
+    const char *name, *path; /* as given, and absolute (NULL: an interface) */
+    int64_t size;
+    const char *sha256;
+};
+
+/* A site exception of the run (the `exceptions` table); NULL where none. */
+struct store_exception {
+    const char *id, *change, *reason, *from, *to, *transport, *dports, *apps, *expires, *source;
+};
+
 struct store_run {
     const char *version, *ndpi_version, *sources, *filter; /* filter may be NULL */
     const char *topology, *topology_name;                  /* NULL without a topology */
     uint64_t rules_loaded;
     const char *sensor;                                    /* runs.sensor; NULL: none */
     const char *evidence;                                  /* --evidence FILE, or NULL */
+    /* Provenance (each may be NULL): --label, the content hashes of what
+     * was loaded, the rule language's version; the documents the rules
+     * cite and the run's inputs, written with the run's row. */
+    const char *label, *topology_sha256, *rules_sha256, *rules_version;
+    const struct store_document *documents;
+    size_t ndocuments;
+    const struct store_source *inputs;
+    size_t ninputs;
+    const struct store_exception *exceptions; /* --exceptions FILE's */
+    size_t nexceptions;
 };
 
 struct store_counters {

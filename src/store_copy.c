@@ -21,7 +21,8 @@
 static const struct {
     const char *name, *run_col;
 } TABLES[] = {{"runs", "id"}, {"flows", "run_id"}, {"violations", "run_id"}, {"rules", "run_id"},
-              {"role_stats", "run_id"}, {"run_roles", "run_id"}};
+              {"role_stats", "run_id"}, {"run_roles", "run_id"}, {"documents", "run_id"}, {"run_sources", "run_id"},
+              {"exceptions", "run_id"}};
 #define NTABLES ((int)(sizeof TABLES / sizeof TABLES[0]))
 
 /* The columns both databases have (in PostgreSQL's order), with the
@@ -240,7 +241,10 @@ static int delete_run(struct copy *c, const char *id)
 {
     static const char *const sql[] = {"DELETE FROM violations WHERE run_id = $1", "DELETE FROM flows WHERE run_id = $1",
                                       "DELETE FROM rules WHERE run_id = $1", "DELETE FROM role_stats WHERE run_id = $1",
-                                      "DELETE FROM run_roles WHERE run_id = $1", "DELETE FROM runs WHERE id = $1"};
+                                      "DELETE FROM run_roles WHERE run_id = $1",
+                                      "DELETE FROM documents WHERE run_id = $1", "DELETE FROM run_sources WHERE run_id = $1",
+                                      "DELETE FROM exceptions WHERE run_id = $1",
+                                      "DELETE FROM runs WHERE id = $1"};
     const char *v[] = {id};
     for (size_t i = 0; i < sizeof sql / sizeof *sql; i++) {
         PGresult *res = PQexecParams(c->pg, sql[i], 1, NULL, v, NULL, NULL, 0);

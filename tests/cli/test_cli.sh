@@ -481,5 +481,36 @@ else
     echo "SKIP: snapshot length checks need editcap"
 fi
 
+# Provenance (issue 17): --label, the topology's absolute path and SHA-256,
+# the rule set's SHA-256 and version, each capture's name, size and SHA-256.
+mkdir -p "$T/prov" && cd "$T/prov"
+printf 'return { name = "p", roles = { front_end = { "212.242.33.35" }, client_internal = { "192.168.1.0/24" } } }\n' >site.lua
+cp "$SIP" ./s.pcap
+expect_rc 1 "--label run" "$LA" -q -t site.lua -d p.db --label "CHG-7 after the firewall change" s.pcap "$JAB"
+[ "$(q p.db "select label from runs")" = "CHG-7 after the firewall change" ] && ok || bad "--label in runs.label"
+[ "$(q p.db "select topology from runs")" = "$T/prov/site.lua" ] && ok || bad "runs.topology absolute: $(q p.db "select topology from runs")"
+[ "$(q p.db "select topology_sha256 from runs")" = "$(sha256sum site.lua | cut -c1-64)" ] && ok || bad "runs.topology_sha256"
+[ "$(q p.db "select length(rules_sha256) || ':' || rules_version from runs")" = "64:1" ] && ok || bad "rules hash and version"
+want="1|s.pcap|$T/prov/s.pcap|$(stat -c %s s.pcap)|$(sha256sum s.pcap | cut -c1-64)
+2|$JAB|$JAB|$(stat -c %s "$JAB")|$(sha256sum "$JAB" | cut -c1-64)"
+[ "$(q p.db "select seq, name, path, size, sha256 from run_sources order by seq")" = "$want" ] && ok ||
+  bad "run_sources: $(q p.db "select * from run_sources")"
+# Another rule set (one file renamed) has another hash; stdin is named, not hashed.
+mkdir rules && cp "$(dirname "$LA")"/../rules/*.lua rules/ 2>/dev/null || cp "$(dirname "$(realpath "$0")")"/../../rules/*.lua rules/
+mv rules/xmpp.lua rules/zz-xmpp.lua
+"$LA" -q -t site.lua -d p.db --rules rules - <s.pcap >/dev/null 2>&1
+[ "$(q p.db "select count(distinct rules_sha256) from runs")" = 2 ] && ok || bad "a renamed rule file changes rules_sha256"
+[ "$(q p.db "select name || ':' || coalesce(size, 'null') || ':' || coalesce(sha256, 'null') from run_sources where run_id = 2")" = "-:null:null" ] && ok ||
+  bad "stdin: named, not hashed: $(q p.db "select * from run_sources where run_id = 2")"
+# A broken exceptions file: file:line, exit 2, nothing written.
+printf 'exception {\n  change = "C-1", reason = "r", from = "any",\n  to = "front_endd", transport = "tcp", dports = 5060 }\n' >ex.lua
+expect_rc 2 "bad exceptions file" "$LA" -q -t site.lua -d ex.db --exceptions ex.lua s.pcap
+expect_err "^lyncaudit: ex.lua:1: unknown role or bad address 'front_endd' in to\$" "bad exceptions file"
+[ ! -e ex.db ] && ok || bad "a bad exceptions file must not create the database"
+expect_rc 2 "missing exceptions file" "$LA" -q -t site.lua -d ex.db --exceptions none.lua s.pcap
+expect_err "none.lua" "missing exceptions file"
+[ ! -e ex.db ] && ok || bad "a missing exceptions file must not create the database"
+cd "$T"
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

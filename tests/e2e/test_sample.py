@@ -80,9 +80,23 @@ with tempfile.TemporaryDirectory() as tmp:
     check(f20 and f20[0][7] == 1, "F20's ICMP port unreachable is counted with it")
     kinds = {k for (k,) in con.execute("SELECT DISTINCT kind FROM violations")}
     check(kinds == {"no_rule", "wrong_protocol", "port_range", "nat", "ipsec"}, f"all five kinds, got {kinds}")
-    refs = con.execute("SELECT count(*) FROM violations WHERE kind IN ('wrong_protocol','port_range','ipsec')"
-                       " AND (reference IS NULL OR reference NOT LIKE '%.txt | %')").fetchone()[0]
-    check(refs == 0, "violations from rules cite their document row")
+    # A reference a person can look up: the article's title, date and asset
+    # id (the run's documents row), the table, the row number and its text;
+    # never the seed file's name.
+    cited = con.execute(
+        "SELECT v.reference, d.title || ' (' || d.ms_date || coalesce(', asset id ' || d.asset_id, '') || ') | '"
+        " || r.doc_table || ' | row ' || r.doc_row || ': ' || r.row_text"
+        " FROM violations v JOIN rules r ON r.run_id = v.run_id AND r.id = v.rule_id"
+        " JOIN documents d ON d.run_id = v.run_id AND d.doc = r.doc"
+        " WHERE v.kind IN ('wrong_protocol','port_range','ipsec')").fetchall()
+    check(len(cited) == 4 and all(ref == want and ".txt" not in ref for ref, want in cited),
+          f"violations from rules cite the article (title, date, asset id), table, row and text: {cited[:1]}")
+    nat = con.execute("SELECT reference FROM violations WHERE kind = 'nat'").fetchone()[0]
+    check(nat == "Determine external A/V firewall and port requirements for Lync Server 2013 (2015-03-09, "
+          "asset id 3b849dc7-175d-40d1-820d-80e6ade6d332) | NAT Requirements for External User Access",
+          f"the NAT finding cites doc 001's article by title, date and asset id: {nat}")
+    docs = con.execute("SELECT count(*), count(asset_id) FROM documents").fetchone()
+    check(docs == (5, 4), f"the run stores the five articles (four with an asset id): {docs}")
     unused = con.execute("SELECT count(*) FROM unused_rules").fetchone()[0]
     check(unused > 0, "unused_rules lists documented ports nobody used")
 print(f"{passed} passed, {failed} failed")

@@ -57,7 +57,7 @@ done
 [ "$want_loader_seeds" = 0 ] || python3 "$root/tests/tunnels/test_frames.py" --seeds "$work/seeds/decode"
 flags=(-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -I"$root/src")
 # audit.c and what it calls: the label vocabulary and the TLS role policy are classify's
-audit_srcs=("$root"/src/{audit,topology,luabox,classify,flow,suggest}.c "$root"/src/dissect/*.c)
+audit_srcs=("$root"/src/{audit,topology,luabox,classify,flow,suggest,digest}.c "$root"/src/dissect/*.c)
 status=0
 for t in "${targets[@]}"; do
     extra=()
@@ -69,12 +69,12 @@ for t in "${targets[@]}"; do
     topology | rules)
         # shellcheck disable=SC2046 # pkg-config's words are separate flags
         "$cc" "${flags[@]}" -DLYNCAUDIT_SOURCE_DIR="\"$root\"" "$here/fuzz_$t.c" "${audit_srcs[@]}" \
-            $(pkg-config --cflags --libs libndpi lua5.4 jansson) -o "$work/bin/fuzz_$t"
+            $(pkg-config --cflags --libs libndpi lua5.4 jansson libgcrypt) -o "$work/bin/fuzz_$t"
         extra=(-timeout=10 -dict="$root/tests/robust/fuzz/lua.dict") ;;
     import)
         # shellcheck disable=SC2046 # pkg-config's words are separate flags
         "$cc" "${flags[@]}" -DLYNCAUDIT_SOURCE_DIR="\"$root\"" "$here/fuzz_import.c" "$root/src/topo_import.c" \
-            "${audit_srcs[@]}" $(pkg-config --cflags --libs libndpi lua5.4 libxml-2.0 jansson) -o "$work/bin/fuzz_import"
+            "${audit_srcs[@]}" $(pkg-config --cflags --libs libndpi lua5.4 libxml-2.0 jansson libgcrypt) -o "$work/bin/fuzz_import"
         extra=(-timeout=10) ;;
     *)
         "$cc" "${flags[@]}" "$here/fuzz_$t.c" "$root"/src/dissect/*.c $(pkg-config --cflags --libs jansson) -o "$work/bin/fuzz_$t" ;;

@@ -46,6 +46,7 @@ fi
 {
     echo "$P/bin/lyncaudit"
     echo "$P/share/lyncaudit/lua/dsl.lua"
+    echo "$P/share/lyncaudit/lua/exceptions.lua"
     for f in "$SRC"/rules/*; do echo "$P/share/lyncaudit/rules/$(basename "$f")"; done
     for m in lyncaudit lyncaudit-topology lyncaudit-report lyncaudit-export; do echo "$P/share/man/man1/$m.1"; done
     echo "$UNITDIR/lyncaudit@.service"

@@ -24,6 +24,9 @@ ORDER = {
     "violations": "id",
     "rules": "id",
     "role_stats": "src_role, dst_role, transport, dst_port, app",
+    "run_sources": "seq",
+    "documents": "doc",
+    "exceptions": "id",
 }
 FLOW_KEY = ["transport", "src_ip", "src_port", "dst_ip", "dst_port", "packets_src2dst", "bytes_src2dst",
             "packets_dst2src", "bytes_dst2src"]

@@ -92,7 +92,7 @@ psqlq "UPDATE lyncaudit_schema SET version = 99"
 eq "2: exit 2" "$?" 2
 check "2: the message says why ($(head -n 1 "$W/new.err"))" grep -q "schema version 99 is newer than this lyncaudit's (5)" "$W/new.err"
 eq "2: nothing written" "$(psqlq "SELECT count(*) FROM runs")" 4
-psqlq "UPDATE lyncaudit_schema SET version = 4"
+psqlq "UPDATE lyncaudit_schema SET version = 5"
 
 # ---------------------------------------------------------------------------
 echo "# 3: export"
@@ -130,6 +130,9 @@ def strip(o):
     if isinstance(o, list):
         return [strip(v) for v in o]
     return o
+for k in a:
+    if strip(a.get(k)) != strip(b.get(k)):
+        print("differs:", k, json.dumps(strip(a.get(k)))[:400], json.dumps(strip(b.get(k)))[:400], file=sys.stderr)
 sys.exit(0 if strip(a) == strip(b) and a["run"]["sensor"] == "sensor3" else 1)
 EOF
 "$LA" report "$PGURL" --sensor nosuch >/dev/null 2>"$W/rep2.err"
@@ -233,6 +236,24 @@ else
     check "7: the message says how many were dropped" grep -q "flows dropped while the database was locked or unreachable" <<<"$r"
     check "7: and stderr too" grep -q "flows dropped: the database stayed locked or unreachable" "$W/overflow.err"
 fi
+
+# ---------------------------------------------------------------------------
+echo "# 8: schema 4 to 5"
+# A schema 4 database (no provenance columns or tables) is upgraded to 5.
+psqlq "DROP TABLE run_sources, documents, exceptions; ALTER TABLE runs DROP COLUMN label, DROP COLUMN topology_sha256,
+       DROP COLUMN rules_sha256, DROP COLUMN rules_version; UPDATE lyncaudit_schema SET version = 4"
+"$LA" -q -d "$PGURL" --label pg-upgrade "$SAMPLE" >"$W/up.out" 2>"$W/up.err"
+eq "8: schema 4 upgraded: version 5, the run's label, inputs and articles" \
+    "$(psqlq "SELECT (SELECT version FROM lyncaudit_schema) || ':' || label || ':' || (SELECT count(*) FROM run_sources s
+              WHERE s.run_id = r.id) || ':' || (SELECT count(*) FROM documents d WHERE d.run_id = r.id) FROM runs r
+              WHERE label IS NOT NULL")" "5:pg-upgrade:1:5"
+psqlq "DELETE FROM violations WHERE run_id = (SELECT id FROM runs WHERE label = 'pg-upgrade');
+       DELETE FROM flows WHERE run_id = (SELECT id FROM runs WHERE label = 'pg-upgrade');
+       DELETE FROM rules WHERE run_id = (SELECT id FROM runs WHERE label = 'pg-upgrade');
+       DELETE FROM role_stats WHERE run_id = (SELECT id FROM runs WHERE label = 'pg-upgrade');
+       DELETE FROM run_sources WHERE run_id = (SELECT id FROM runs WHERE label = 'pg-upgrade');
+       DELETE FROM documents WHERE run_id = (SELECT id FROM runs WHERE label = 'pg-upgrade');
+       DELETE FROM runs WHERE label = 'pg-upgrade'"
 
 echo "$pass passed, $fail failed ($(($(date +%s) - T0)) s)"
 [ $fail -eq 0 ]

@@ -34,7 +34,7 @@ after="$(q "select id, status, packets, flows, violations from runs where id = 1
            select sum(flows) from role_stats where run_id = 1")"
 eq "the old run's rows unchanged" "$after" "$before"
 eq "two runs now" "$(q "select count(*) from runs")" 2
-for t in runs flows violations rules role_stats run_roles; do
+for t in runs flows violations rules role_stats run_roles run_sources documents exceptions; do
     eq "the same columns as a new database: $t" \
         "$(q "select group_concat(name) from (select name from pragma_table_xinfo('$t') order by name)")" \
         "$(sqlite3 "$T/new.db" "select group_concat(name) from (select name from pragma_table_xinfo('$t') order by name)")"
@@ -52,6 +52,12 @@ eq "the new run's counts" "$(q "select flows_audited || '|' || flows_unconfirmed
 eq "the new run's rules count" "$(q "select count(*) from rules where run_id = 2 and unconfirmed = 0")" "$(q "select count(*) from rules where run_id = 2")"
 eq "run_roles and unseen_roles work" "$(q "select count(*) from run_roles; select count(*) from unseen_roles")" "0
 0"
+eq "schema 5: the new run's provenance (inputs, articles) in the upgraded file" \
+    "$(q "select count(*) from run_sources where run_id = 2 and length(sha256) = 64; select count(*) from documents where run_id = 2")" \
+    "$(printf '1\n5')"
+eq "schema 5: the old run has none (NULL hashes, no rows)" \
+    "$(q "select coalesce(rules_sha256, 'null') from runs where id = 1; select count(*) from run_sources where run_id = 1")" \
+    "$(printf 'null\n0')"
 eq "integrity" "$(q "pragma integrity_check")" ok
 
 echo "$pass passed, $fail failed"

@@ -125,6 +125,10 @@ rule { id = "a", ref = { row = 1, text = "t" },
   from = "any", to = "front_end", transport = "tcp", dports = 443 }
 ]] }, 1, "missing ref: no doc")
 
+expect_error("cite of a document the rule set does not describe", { [[
+cite { doc = "009_0000000000000000.txt", table = "T" }
+]] }, 1, "cite: '009_0000000000000000.txt' is none of the five documents")
+
 expect_error("row before cite", { [[
 local r = row(1, "t")
 ]] }, 1, "row() before cite{}")
