@@ -1,6 +1,7 @@
 /* decode.c - link, network and transport header decoding (see decode.h). */
 #include "decode.h"
 
+#include <netinet/in.h>
 #include <pcap/dlt.h>
 #include <string.h>
 
@@ -72,7 +73,7 @@ static void decode_quoted(struct cursor q, struct packet *pkt)
         return; /* a tunnel's inner error: keep it simple, count it as ICMP */
     pkt->q_proto = proto;
     pkt->q_sport = pkt->q_dport = 0;
-    if (proto == 6 || proto == 17 || proto == 132 || proto == 136) {
+    if (proto == IPPROTO_TCP || proto == IPPROTO_UDP || proto == IPPROTO_SCTP || proto == IPPROTO_UDPLITE) {
         if (q.len < off + 4)
             return;
         pkt->q_sport = cur_peek_be16(&q, off);
@@ -111,7 +112,7 @@ static enum decode_result decode_transport(struct cursor c, struct packet *pkt, 
             return DECODE_TRUNCATED;
         pkt->sport = cur_peek_be16(&c, 0);
         pkt->dport = cur_peek_be16(&c, 2);
-        if (pkt->proto == 17) {
+        if (pkt->proto == IPPROTO_UDP) {
             uint16_t ulen = cur_peek_be16(&c, 4);
             size_t plen = c.len - 8;
             if (ulen >= 8 && (size_t)(ulen - 8) < plen)
@@ -126,16 +127,16 @@ static enum decode_result decode_transport(struct cursor c, struct packet *pkt, 
                     return (enum decode_result)r;
             }
         } else {
-            pkt->payload = c.p + (pkt->proto == 132 ? 12 : 8);
-            pkt->payload_len = c.len > (pkt->proto == 132 ? 12u : 8u)
-                                   ? (uint32_t)(c.len - (pkt->proto == 132 ? 12 : 8))
+            pkt->payload = c.p + (pkt->proto == IPPROTO_SCTP ? 12 : 8);
+            pkt->payload_len = c.len > (pkt->proto == IPPROTO_SCTP ? 12u : 8u)
+                                   ? (uint32_t)(c.len - (pkt->proto == IPPROTO_SCTP ? 12 : 8))
                                    : 0;
         }
         return DECODE_OK;
     case 1:  /* ICMP: destination unreachable, source quench, time exceeded, parameter problem */
     case 58: { /* ICMPv6: destination unreachable, packet too big, time exceeded, parameter problem */
         uint8_t type = cur_peek_u8(&c, 0);
-        bool err = pkt->proto == 1 ? (type == 3 || type == 4 || type == 11 || type == 12)
+        bool err = pkt->proto == IPPROTO_ICMP ? (type == 3 || type == 4 || type == 11 || type == 12)
                                    : (type >= 1 && type <= 4);
         if (err && c.len > 8)
             decode_quoted(cur_make(c.p + 8, c.len - 8), pkt);
@@ -289,7 +290,7 @@ static int decode_udp_tunnel(struct cursor c, struct packet *pkt, struct dctx x)
  * unreadable IP-in-IP inner header keeps the outer flow. */
 static int decode_ip_tunnel(struct cursor c, struct packet *pkt, struct dctx x)
 {
-    if (pkt->proto == 47)
+    if (pkt->proto == IPPROTO_GRE)
         return decode_gre(c, pkt, x);
     if (x.depth >= MAX_TUNNEL_DEPTH)
         return DECODE_TUNNEL_DEPTH;
@@ -326,7 +327,7 @@ static enum decode_result decode_ipv4(struct cursor c, struct packet *pkt, struc
     pkt->frag_id = cur_peek_be16(&c, 4);
 
     struct cursor inner = cur_make(c.p + ihl, have - ihl);
-    if (!pkt->fragment && (proto == 4 || proto == 41 || proto == 47)) {
+    if (!pkt->fragment && (proto == IPPROTO_IPIP || proto == IPPROTO_IPV6 || proto == IPPROTO_GRE)) {
         int r = decode_ip_tunnel(inner, pkt, x);
         if (r != KEEP_OUTER)
             return (enum decode_result)r;
@@ -337,7 +338,8 @@ static enum decode_result decode_ipv4(struct cursor c, struct packet *pkt, struc
 /* IPv6 extension headers that carry another header after them. */
 static bool ipv6_is_ext(uint8_t nh)
 {
-    return nh == 0 || nh == 43 || nh == 60 || nh == 135 || nh == 139 || nh == 140;
+    return nh == IPPROTO_HOPOPTS || nh == IPPROTO_ROUTING || nh == IPPROTO_DSTOPTS || nh == IPPROTO_MH || nh == 139 ||
+           nh == 140; /* 139 HIP, 140 Shim6: no IPPROTO_ names in glibc */
 }
 
 static enum decode_result decode_ipv6(struct cursor c, struct packet *pkt, struct dctx x)
@@ -372,7 +374,7 @@ static enum decode_result decode_ipv6(struct cursor c, struct packet *pkt, struc
             if (!cur_skip(&e, len))
                 return DECODE_TRUNCATED;
             nh = next;
-        } else if (nh == 44) { /* fragment header */
+        } else if (nh == IPPROTO_FRAGMENT) {
             if (e.len < 8)
                 return DECODE_TRUNCATED;
             uint8_t next = cur_peek_u8(&e, 0);
@@ -392,7 +394,7 @@ static enum decode_result decode_ipv6(struct cursor c, struct packet *pkt, struc
     pkt->proto = nh;
     pkt->sport = pkt->dport = 0;
     pkt->tcp_flags = 0;
-    if (!pkt->fragment && (nh == 4 || nh == 41 || nh == 47)) {
+    if (!pkt->fragment && (nh == IPPROTO_IPIP || nh == IPPROTO_IPV6 || nh == IPPROTO_GRE)) {
         int r = decode_ip_tunnel(e, pkt, x);
         if (r != KEEP_OUTER)
             return (enum decode_result)r;

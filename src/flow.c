@@ -384,7 +384,9 @@ static void make_key(const struct packet *p, uint16_t sport, uint16_t dport, uin
 
 static uint8_t list_for(uint8_t proto)
 {
-    return proto == 6 ? FLOW_LIST_TCP : (proto == 17 || proto == 136) ? FLOW_LIST_UDP : FLOW_LIST_OTHER;
+    return proto == IPPROTO_TCP                                  ? FLOW_LIST_TCP
+           : (proto == IPPROTO_UDP || proto == IPPROTO_UDPLITE) ? FLOW_LIST_UDP
+                                                                : FLOW_LIST_OTHER;
 }
 
 /* The flow of a packet under the ports given (a fragment's are its
