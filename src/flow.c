@@ -489,7 +489,7 @@ static bool frag_route(struct flow_table *t, const struct packet *p, uint64_t ts
     struct frag_slot *s = &t->frags[h];
     bool same = s->state != FRAG_EMPTY && s->id == p->frag_id && s->proto == p->proto &&
                 !memcmp(s->src, p->src, 16) && !memcmp(s->dst, p->dst, 16) &&
-                (ts > s->seen_us ? ts - s->seen_us : s->seen_us - ts) <= FRAG_TIMEOUT_US;
+                dist(ts, s->seen_us) <= FRAG_TIMEOUT_US;
     *adopt = NULL;
     if (same) {
         s->seen_us = ts > s->seen_us ? ts : s->seen_us;
